@@ -1,0 +1,1 @@
+"""Reference criteria every new criterion should beat: random choice and filter norms."""

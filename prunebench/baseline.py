@@ -1,0 +1,61 @@
+"""The unpruned starting point: trained once per scenario, seed and schedule, cached, and shared
+by every criterion so they all start from identical weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from prunebench.config import Budget
+from prunebench.data.arrays import ArrayData
+from prunebench.scenarios.base import Scenario
+from prunebench.store import baseline_path, load_checkpoint, save_checkpoint
+from prunebench.train import phase_generator, train
+
+
+@dataclass(frozen=True)
+class Baseline:
+    state: dict[str, torch.Tensor]
+    metrics: dict[str, float]
+    path: Path
+    trained_now: bool
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch draws depend on `seed` alone from here on."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def cache_key(scenario: Scenario, budget: Budget, data: ArrayData) -> str:
+    """Everything that decides the baseline weights, hashed."""
+    payload = {"scenario": scenario.name, "schedule": budget.baseline_part(),
+               "train_samples": len(data.train_y), "data": data.source}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def get_baseline(scenario: Scenario, data: ArrayData, budget: Budget, seed: int, results: Path,
+                 device: torch.device, on_epoch: Callable[[], None] | None = None) -> Baseline:
+    """Load the cached baseline for this seed, or train and cache it."""
+    path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data))
+    if path.exists():
+        saved = load_checkpoint(path, {"state_dict", "metrics"})
+        return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
+    seed_everything(seed)
+    model = scenario.build_model().to(device)
+    train(model, data, scenario.task, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
+          batch_size=budget.batch_size, momentum=budget.momentum,
+          weight_decay=budget.weight_decay, generator=phase_generator(seed, "baseline"),
+          device=device, cosine=True, on_epoch=on_epoch)
+    metrics = scenario.task.evaluate(model, data, device)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_checkpoint(path, {"state_dict": state, "metrics": metrics})
+    return Baseline(state, metrics, path, trained_now=True)

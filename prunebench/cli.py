@@ -1,0 +1,231 @@
+"""`prunebench run | list | show | leaderboard`: the only place that parses arguments and prints.
+
+Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
+and exit code 2; failed cells give exit code 1 after everything else has run and been written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+import prunebench
+from prunebench import plugins, scenarios
+from prunebench.config import BUDGETS
+from prunebench.errors import PrunebenchError
+from prunebench.plan import DEFAULT_RESULTS, make_plan
+from prunebench.report.leaderboard import Board, build_boards, write_boards
+from prunebench.store import read_result, read_results
+
+EXIT_FAILED_CELLS, EXIT_BAD_INPUT = 1, 2
+console = Console()
+errors = Console(stderr=True)
+
+
+class RichReporter:
+    """Progress bars: one for the matrix's cells, one for the epochs of the current phase."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.cells = progress.add_task("cells", total=None)
+        self.current = progress.add_task("", total=None)
+
+    def start(self, total_cells: int) -> None:
+        self.progress.update(self.cells, total=total_cells, description="matrix")
+
+    def phase(self, label: str, epochs: int) -> None:
+        self.progress.reset(self.current, total=max(epochs, 1), description=label)
+
+    def epoch(self) -> None:
+        self.progress.advance(self.current)
+
+    def cell_done(self, record: dict) -> None:
+        self.progress.advance(self.cells)
+        name, seed = record["criterion"]["name"], record["seed"]
+        if record["status"] != "ok":
+            self.progress.console.print(f"[red]✗ {name}, seed {seed}: {record['error']}")
+            return
+        h, pruned = record["headline"], record["pruned"]
+        self.progress.console.print(
+            f"[green]✓[/] {name}, seed {seed}: {h} {pruned[h]:.2f} "
+            f"(before fine-tune {pruned[h + '_before_finetune']:.2f}), "
+            f"MACs {pruned['macs']:,}, params {pruned['params']:,}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from prunebench.schedule import run_matrix
+
+    plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
+                     widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
+                     data_root=args.data_root, download=args.download, results=args.results,
+                     device=args.device, argv=args.argv)
+    console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
+                  f"{plan.target.name} | budget {plan.budget.name} | seeds "
+                  f"{','.join(map(str, plan.seeds))} | {plan.device}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        outcome = run_matrix(plan, RichReporter(progress))
+    out = Path(args.out) if args.out else plan.results / "leaderboards"
+    regenerate = f"prunebench leaderboard --results {shlex.quote(str(plan.results))} --out {shlex.quote(str(out))}"
+    boards = build_boards(read_results(plan.results), regenerate)
+    paths = write_boards([b for b in boards if b.scenario == plan.scenario.name], out)
+    for board in boards:
+        if board.scenario == plan.scenario.name:
+            print_board(board)
+    console.print(f"results: {plan.results}/   leaderboard: {', '.join(map(str, paths))}")
+    if outcome.failed:
+        errors.print(f"[red]{len(outcome.failed)} of {len(outcome.records)} cells failed; "
+                     "their reasons are in the leaderboard and result files")
+        return EXIT_FAILED_CELLS
+    return 0
+
+
+TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "Δ vs baseline",
+                    "params", "MACs kept", "extra epochs")
+
+
+def print_board(board: Board) -> None:
+    """The leaderboard's key columns; the markdown file has them all."""
+    for section in board.sections:
+        picked = [i for i, c in enumerate(section.columns)
+                  if any(c == t or c.endswith(t) for t in TERMINAL_COLUMNS)]
+        table = Table(title=f"{board.scenario}: {section.title.replace('`', '')}")
+        for i in picked:
+            table.add_column(section.columns[i])
+        for row in section.rows:
+            table.add_row(*(row[i] for i in picked))
+        console.print(table)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.scenarios:
+        table = Table(title="scenarios")
+        for column in ("name", "prunable layers", "targets", "description"):
+            table.add_column(column, overflow="fold")
+        for s in scenarios.registry().values():
+            table.add_row(s.name, ", ".join(s.groups), ", ".join(s.targets), s.description)
+        console.print(table)
+        return 0
+    table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
+    for column in ("name", "distribution", "needs", "extra epochs", "status", "description"):
+        table.add_column(column, overflow="fold")
+    for name, info in plugins.discover().items():
+        dist = f"{info.distribution} {info.version}"
+        try:
+            loaded = plugins.load(name)
+        except PrunebenchError as exc:
+            table.add_row(name, dist, "?", "?", f"[red]broken: {exc}", "")
+            continue
+        needs = ", ".join(loaded.cls.needs) or "data-free"
+        table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}", "[green]ok",
+                      loaded.description)
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    record = read_result(Path(args.result))
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return 0
+    c = record["criterion"]
+    table = Table(title=f"{record['scenario']} | {c['name']} ({c['distribution']} {c['version']}) "
+                        f"| target {record['target']['name']} | seed {record['seed']}")
+    table.add_column("metric")
+    table.add_column("baseline")
+    table.add_column("pruned")
+    if record["status"] != "ok":
+        console.print(table.title, f"\n[red]failed: {record['error']}")
+        return 0
+    h, base, pruned = record["headline"], record["baseline"], record["pruned"]
+    table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")
+    table.add_row(h, f"{base[h]:.2f}", f"{pruned[h]:.2f}")
+    table.add_row("params", f"{base['params']:,}", f"{pruned['params']:,}")
+    table.add_row("MACs", f"{base['macs']:,}", f"{pruned['macs']:,}")
+    table.add_row("widths", ",".join(map(str, record["widths"]["original"])),
+                  ",".join(map(str, record["widths"]["pruned"])))
+    for bs, value in pruned["trm_bytes"].items():
+        table.add_row(f"TRM eq. 16, batch {bs} (MB)", "", f"{value / 1e6:.3f}")
+    table.add_row("criterion seconds", "", f"{record['cost']['criterion_seconds']:.3f}")
+    console.print(table)
+    console.print(f"command: {record['command']}\ncommit: {record['environment']['git_commit']}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    regenerate = (f"prunebench leaderboard --results {shlex.quote(args.results)} "
+                  f"--out {shlex.quote(args.out)}")
+    boards = build_boards(read_results(Path(args.results)), regenerate)
+    if not boards:
+        raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` first")
+    for path in write_boards(boards, Path(args.out)):
+        console.print(f"wrote {path}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise PrunebenchError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prunebench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"prunebench {prunebench.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
+    run.add_argument("--scenario", default=scenarios.DEFAULT, help="see `prunebench list --scenarios`")
+    run.add_argument("--criteria", help="comma-separated names (default: every installed one)")
+    run.add_argument("--target", help="a named target of the scenario, e.g. prun1")
+    run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
+    run.add_argument("--ratio", help="fraction of every layer's filters to remove, in (0, 1)")
+    run.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
+    run.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
+    run.add_argument("--data-root", help="folder holding the data set (or set $PRUNEBENCH_DATA)")
+    run.add_argument("--download", action="store_true", help="fetch missing data with torchvision")
+    run.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder for result files")
+    run.add_argument("--out", help="leaderboard folder (default: RESULTS/leaderboards)")
+    run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="installed criteria, or the scenarios")
+    lst.add_argument("--scenarios", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="one result file")
+    show.add_argument("result")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
+    board.add_argument("--results", default=str(DEFAULT_RESULTS))
+    board.add_argument("--out", default="leaderboards")
+    board.set_defaults(func=cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        return args.func(args)
+    except PrunebenchError as exc:
+        if debug:
+            raise
+        errors.print(f"prunebench: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        errors.print("prunebench: interrupted; finished cells are saved", markup=False)
+        return 130

@@ -1,0 +1,128 @@
+"""Frozen descriptions of what a run does, their validation, and a stable hash per cell.
+
+Everything that changes a number in a result goes into `CellConfig`, and only there; its hash names
+the result file, so the same cell run twice lands in the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from prunebench.errors import PrunebenchError
+
+BUDGETS = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One schedule, identical for every criterion of a scenario. Epoch counts are per phase;
+    `finetune_epochs` is spent after every one of the `steps` pruning steps."""
+
+    name: str
+    baseline_epochs: int
+    baseline_lr: float
+    finetune_epochs: int
+    finetune_lr: float
+    steps: int
+    batch_size: int
+    calibration_batches: int
+    seeds: tuple[int, ...]
+    train_limit: int | None = None  # use only the first N training samples (smoke runs)
+    test_limit: int | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+    def baseline_part(self) -> dict:
+        """The fields that decide the baseline weights (its cache key)."""
+        return {k: v for k, v in asdict(self).items()
+                if k in ("baseline_epochs", "baseline_lr", "batch_size", "train_limit",
+                         "momentum", "weight_decay")}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How far to prune: explicit per-group widths, or a uniform ratio of filters removed."""
+
+    name: str
+    widths: tuple[int, ...] | None = None
+    ratio: float | None = None
+
+    def resolve(self, full: Sequence[int], group_names: Sequence[str]) -> tuple[int, ...]:
+        """Filters kept per group, validated against the unpruned widths `full`."""
+        if self.widths is not None:
+            check_widths(self.widths, full, group_names)
+            return tuple(self.widths)
+        assert self.ratio is not None
+        return tuple(max(1, n - math.floor(n * self.ratio + 1e-9)) for n in full)
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """One cell of the matrix: one criterion on one scenario, target and seed."""
+
+    scenario: str
+    criterion: str
+    target: str
+    widths: tuple[int, ...]
+    seed: int
+    budget: Budget
+
+    def hash(self) -> str:
+        payload = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_widths(widths: Sequence[int], full: Sequence[int], group_names: Sequence[str]) -> None:
+    if len(widths) != len(full):
+        raise PrunebenchError(
+            f"--widths has {len(widths)} values but the scenario has {len(full)} prunable layers "
+            f"({', '.join(group_names)}); give one width per layer"
+        )
+    for w, n, g in zip(widths, full, group_names):
+        if not 1 <= w <= n:
+            raise PrunebenchError(f"width {w} for layer {g} must be between 1 and its {n} filters")
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise PrunebenchError(f"--widths '{text}' must be comma-separated integers, e.g. 4,14") from None
+    return widths
+
+
+def parse_ratio(text: str) -> float:
+    try:
+        ratio = float(text)
+    except ValueError:
+        raise PrunebenchError(f"--ratio '{text}' is not a number; give a fraction like 0.5") from None
+    if not 0.0 < ratio < 1.0:
+        raise PrunebenchError(f"--ratio {text} must be strictly between 0 and 1 (the fraction removed)")
+    return ratio
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise PrunebenchError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise PrunebenchError(f"--seeds '{text}' must be distinct non-negative integers")
+    return seeds
+
+
+def parse_names(text: str, option: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise PrunebenchError(f"{option} is empty; give comma-separated names")
+    return tuple(dict.fromkeys(names))
+
+
+def check_budget(name: str) -> str:
+    if name not in BUDGETS:
+        raise PrunebenchError(f"unknown budget '{name}'; choose one of {', '.join(BUDGETS)}")
+    return name

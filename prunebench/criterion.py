@@ -1,0 +1,126 @@
+"""The plugin contract: what a pruning criterion receives, and what it must answer.
+
+A criterion only decides *which* filters of a layer to keep. The harness owns every loop (training,
+calibration, surgery, fine-tuning) and checks every answer with `check_keep` / `check_scores`, so a
+bad plugin fails with a clear message instead of silently producing a wrong table.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+Batch = tuple[Tensor, Tensor]
+
+#: What a criterion may declare in `needs`; an empty tuple means data-free.
+NEEDS = ("activations", "gradients", "training")
+
+
+@dataclass(frozen=True)
+class ChannelGroup:
+    """One prunable set of output channels: a conv, its BatchNorm (if any), and everything that
+    consumes them (handled by the surgery, not by the criterion)."""
+
+    name: str
+    conv: nn.Conv2d
+    bn: nn.BatchNorm2d | None = None
+
+    @property
+    def n_filters(self) -> int:
+        return self.conv.out_channels
+
+
+@dataclass
+class PruneContext:
+    """Everything a criterion may use; handed to `prepare` and `penalty`.
+
+    `batches()` yields at most the schedule's number of calibration batches of training data, in
+    the same order for every criterion, already on `device`.
+    """
+
+    model: nn.Module
+    groups: Sequence[ChannelGroup]
+    loss: Callable[[nn.Module, Batch], Tensor]
+    generator: torch.Generator
+    device: torch.device
+    batches: Callable[[], Iterator[Batch]]
+
+
+class Criterion(abc.ABC):
+    """Base class of every criterion. Subclasses are instantiated with no arguments."""
+
+    #: Extra training epochs with `penalty` added to the loss before selection; charged as cost.
+    sparsity_epochs: ClassVar[float] = 0.0
+    #: Subset of `NEEDS`; shown by `prunebench list`.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def prepare(self, ctx: PruneContext) -> None:  # noqa: B027 - optional hook
+        """Called once per pruning step before any sparsity epochs and `select` calls."""
+
+    def penalty(self, ctx: PruneContext) -> Tensor | None:
+        """Auxiliary loss added during the sparsity epochs (None: no extra loss)."""
+        return None
+
+    @abc.abstractmethod
+    def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
+        """Return the indices of the `n_keep` filters of `group.conv` to KEEP."""
+
+
+class ScoreCriterion(Criterion):
+    """A criterion that scores each filter; the `n_keep` highest scores are kept.
+
+    Ties are broken towards the lower filter index, so equal scores give a deterministic answer.
+    """
+
+    @abc.abstractmethod
+    def score(self, group: ChannelGroup) -> Tensor:
+        """One finite value per filter of `group.conv`; higher means more worth keeping."""
+
+    def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
+        scores = check_scores(self.score(group), group)
+        order = torch.argsort(-scores, stable=True)
+        return order[:n_keep].sort().values
+
+
+def check_scores(scores: object, group: ChannelGroup) -> Tensor:
+    """Return `scores` as a 1-D float tensor, or raise ValueError saying what is wrong with it."""
+    if not isinstance(scores, Tensor):
+        raise ValueError(f"score() on {group.name} returned {type(scores).__name__}, not a Tensor")
+    scores = scores.detach().flatten().double().cpu()
+    if scores.numel() != group.n_filters:
+        raise ValueError(
+            f"score() on {group.name} returned {scores.numel()} values for {group.n_filters} filters"
+        )
+    bad = (~torch.isfinite(scores)).nonzero().flatten().tolist()
+    if bad:
+        raise ValueError(f"score() on {group.name} returned NaN/inf for filters {bad[:5]}")
+    return scores
+
+
+def check_keep(answer: object, group: ChannelGroup, n_keep: int) -> Tensor:
+    """Return `answer` as sorted int64 indices, or raise ValueError saying what is wrong with it."""
+    if isinstance(answer, Tensor):
+        if answer.is_floating_point() or answer.is_complex() or answer.dtype == torch.bool:
+            raise ValueError(f"select() on {group.name} returned {answer.dtype}, not integers")
+        values = answer.detach().flatten().cpu().tolist()
+    elif isinstance(answer, Sequence) and all(isinstance(v, int) for v in answer):
+        values = list(answer)
+    else:
+        raise ValueError(f"select() on {group.name} returned {type(answer).__name__}, not indices")
+    if len(values) != n_keep:
+        raise ValueError(f"select() on {group.name} returned {len(values)} indices, expected {n_keep}")
+    outside = [v for v in values if not 0 <= v < group.n_filters]
+    if outside:
+        raise ValueError(
+            f"select() on {group.name} returned indices {outside[:5]} outside 0..{group.n_filters - 1}"
+        )
+    if len(set(values)) != len(values):
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        raise ValueError(f"select() on {group.name} returned duplicate indices {dupes[:5]}")
+    return torch.tensor(sorted(values), dtype=torch.long)
+

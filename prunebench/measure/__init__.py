@@ -1,0 +1,1 @@
+"""Measurements of a model: compute (MACs), size and run-time memory."""

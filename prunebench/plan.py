@@ -1,0 +1,95 @@
+"""A run's plan: user choices checked against the scenario and the installed criteria, before any
+work starts, so bad input fails in a second with one clear message."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from prunebench import plugins, scenarios
+from prunebench.config import (Budget, Target, check_budget, parse_names, parse_ratio,
+                               parse_seeds, parse_widths)
+from prunebench.errors import PrunebenchError
+from prunebench.scenarios.base import Scenario
+from prunebench.store import check_results_dir
+
+DEFAULT_RESULTS = Path("prunebench-results")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated matrix: criteria x seeds on one scenario, target and budget."""
+
+    scenario: Scenario
+    criteria: tuple[str, ...]
+    target: Target
+    seeds: tuple[int, ...]
+    budget: Budget
+    results: Path
+    device: torch.device
+    data_root: Path | None = None
+    download: bool = False
+    command: str = "prunebench run"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PrunebenchError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise PrunebenchError(f"unknown device '{name}'; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def make_target(scenario: Scenario, target: str | None, widths: str | None,
+                ratio: str | None) -> Target:
+    chosen = [opt for opt, value in (("--target", target), ("--widths", widths), ("--ratio", ratio))
+              if value is not None]
+    if len(chosen) > 1:
+        raise PrunebenchError(f"give only one of {', '.join(chosen)}")
+    if widths is not None:
+        parsed = parse_widths(widths)
+        return Target("widths-" + "-".join(map(str, parsed)), widths=parsed)
+    if ratio is not None:
+        value = parse_ratio(ratio)
+        return Target(f"ratio-{value:g}", ratio=value)
+    return scenario.target(target or scenario.default_target)
+
+
+def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
+              target: str | None = None, widths: str | None = None, ratio: str | None = None,
+              seeds: str | None = None, budget: str = "quick", data_root: str | None = None,
+              download: bool = False, results: str | Path = DEFAULT_RESULTS,
+              device: str = "auto", argv: list[str] | None = None) -> RunPlan:
+    """Check every choice; unset ones default to the scenario's and to all installed criteria."""
+    row = scenarios.get(scenario)
+    chosen_budget = row.budget(check_budget(budget))
+    available = plugins.discover()
+    if criteria is None:
+        names = tuple(available)
+        if not names:
+            raise PrunebenchError("no criteria are installed; pip install prunebench-baselines "
+                                  "(plugins/prunebench-baselines in the source tree)")
+    else:
+        names = parse_names(criteria, "--criteria")  # unknown names are refused by plugins.load
+    chosen_target = make_target(row, target, widths, ratio)
+    chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
+    argv = sys.argv[1:] if argv is None else argv
+    return RunPlan(
+        scenario=row, criteria=names, target=chosen_target,
+        seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
+        budget=chosen_budget, results=check_results_dir(Path(results)),
+        device=resolve_device(device), data_root=Path(data_root) if data_root else None,
+        download=download, command=shlex.join(["prunebench", *argv]),
+    )
+
+
+def _full_widths(row: Scenario) -> tuple[int, ...]:
+    from prunebench.surgery import widths
+
+    return widths(row.build_model(), row.groups)

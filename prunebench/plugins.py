@@ -1,0 +1,122 @@
+"""Criterion discovery through the entry-point group `prunebench.criteria`.
+
+Listing reads package metadata only; a criterion's code is imported when a run asks for it (or when
+`prunebench list` checks it), one plugin at a time, so one broken package cannot take down the rest.
+Every loaded criterion is remembered with the distribution and version that supplied it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from prunebench.criterion import NEEDS, Criterion
+from prunebench.errors import CriterionError, PrunebenchError
+
+GROUP = "prunebench.criteria"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a criterion comes from, known without importing it."""
+
+    name: str
+    target: str  # "module:attribute"
+    distribution: str
+    version: str
+    conflict: str | None = None  # set when several distributions claim the same name
+
+
+@dataclass(frozen=True)
+class LoadedCriterion:
+    """A criterion class that passed the contract checks, with its provenance."""
+
+    info: PluginInfo
+    cls: type[Criterion]
+
+    @property
+    def description(self) -> str:
+        doc = inspect.getdoc(self.cls) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+def _info(ep: EntryPoint) -> PluginInfo:
+    dist = ep.dist
+    return PluginInfo(
+        name=ep.name,
+        target=ep.value,
+        distribution=dist.name if dist is not None else "unknown",
+        version=dist.version if dist is not None else "unknown",
+    )
+
+
+def discover() -> dict[str, PluginInfo]:
+    """All installed criteria by name, sorted, without importing any of them."""
+    found: dict[str, list[PluginInfo]] = {}
+    for ep in entry_points(group=GROUP):
+        info = _info(ep)
+        same = found.setdefault(ep.name, [])
+        if info not in same:  # one distribution visible twice on sys.path is not a conflict
+            same.append(info)
+    result = {}
+    for name in sorted(found):
+        infos = found[name]
+        if len(infos) > 1:
+            owners = ", ".join(f"{i.distribution} {i.version}" for i in infos)
+            conflict = f"provided by several distributions ({owners}); uninstall all but one"
+            result[name] = PluginInfo(name, infos[0].target, infos[0].distribution,
+                                      infos[0].version, conflict)
+        else:
+            result[name] = infos[0]
+    return result
+
+
+def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCriterion:
+    """Import one criterion and check it against the contract.
+
+    Raises PrunebenchError for a name nobody provides (a typo stops the run), and CriterionError
+    for a plugin that is ambiguous, fails to import or breaks the contract (only its cells fail).
+    """
+    available = discover() if available is None else available
+    if name not in available:
+        known = ", ".join(available) or "none installed"
+        raise PrunebenchError(
+            f"unknown criterion '{name}' (installed: {known}); "
+            "see `prunebench list` or pip install the plugin that provides it"
+        )
+    info = available[name]
+    if info.conflict:
+        raise CriterionError(name, info.conflict)
+    where = f"from {info.distribution} {info.version} ({info.target})"
+    try:
+        obj = EntryPoint(name=name, value=info.target, group=GROUP).load()
+    except Exception as exc:  # a plugin may fail in any way while importing
+        raise CriterionError(name, f"{where} is broken: import failed with "
+                                   f"{type(exc).__name__}: {exc}") from exc
+    problem = contract_problem(obj)
+    if problem:
+        raise CriterionError(name, f"{where} is refused: {problem}")
+    return LoadedCriterion(info, obj)
+
+
+def contract_problem(obj: object) -> str | None:
+    """Why `obj` cannot serve as a criterion class, or None if it can."""
+    if not (inspect.isclass(obj) and issubclass(obj, Criterion)):
+        return f"{obj!r} is not a subclass of prunebench.criterion.Criterion"
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(obj.__abstractmethods__))
+        return f"{obj.__name__} does not implement {missing}"
+    try:
+        inspect.signature(obj).bind()
+    except TypeError:
+        return f"{obj.__name__}{inspect.signature(obj)} must be constructible with no arguments"
+    select_params = list(inspect.signature(obj.select).parameters)
+    if len(select_params) != 3:
+        return f"{obj.__name__}.select{inspect.signature(obj.select)} must be select(self, group, n_keep)"
+    unknown = set(obj.needs) - set(NEEDS)
+    if unknown:
+        return f"{obj.__name__}.needs has {sorted(unknown)}; allowed: {list(NEEDS)}"
+    if not isinstance(obj.sparsity_epochs, (int, float)) or obj.sparsity_epochs < 0:
+        return f"{obj.__name__}.sparsity_epochs must be a number >= 0"
+    return None

@@ -1,0 +1,158 @@
+"""Leaderboards: result files aggregated over seeds into one markdown file per scenario.
+
+The output depends on the result files alone (no clock, no machine state), so the same results
+always give the same bytes, and every table says which commands, commits, hardware and how many
+seeds produced it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prunebench.store import write_text
+
+COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
+           "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "criterion s",
+           "extra epochs")
+
+
+@dataclass
+class Section:
+    """One table: every criterion on one target and budget of one scenario."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Board:
+    scenario: str
+    sections: list[Section]
+    provenance: list[str]
+
+
+def _mean_std(values: Sequence[float], digits: int = 2) -> str:
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.fmean(values) if values else float("nan")
+
+
+def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> list[tuple[str, ...]]:
+    by_criterion: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        c = r["criterion"]
+        by_criterion[(c["name"], c["distribution"], c["version"])].append(r)
+    scored, failed = [], []
+    for (name, dist, version), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
+        plugin = f"{dist} {version}" if dist else "–"
+        ok = [r for r in runs if r["status"] == "ok"]
+        for r in runs:
+            if r["status"] != "ok":
+                failed.append(("–", name, plugin, f"seed {r['seed']}", f"failed: {r['error']}",
+                               *("",) * (len(COLUMNS) - 5)))
+        if not ok:
+            continue
+        after = [r["pruned"][headline] for r in ok]
+        pruned = ok[0]["pruned"]
+        scored.append((_mean(after), (
+            name, plugin, str(len(ok)),
+            _mean_std([r["pruned"][f"{headline}_before_finetune"] for r in ok]),
+            _mean_std(after),
+            f"{_mean(after) - base_mean:+.2f}",
+            f"{pruned['params']:,}", f"{pruned['macs']:,}",
+            f"{100 * pruned['macs'] / ok[0]['baseline']['macs']:.1f}%",
+            f"{pruned['trm_bytes']['64'] / 1e6:.2f}",
+            f"{_mean(r['cost']['criterion_seconds'] for r in ok):.3f}",
+            f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
+        )))
+    scored.sort(key=lambda item: -item[0])
+    return [(str(i), *row) for i, (_, row) in enumerate(scored, 1)] + failed
+
+
+def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str, ...]]:
+    per_seed = {r["seed"]: r["baseline"] for r in records if r["status"] == "ok"}
+    if not per_seed:
+        return float("nan"), ()
+    values = [b[headline] for b in per_seed.values()]
+    first = next(iter(per_seed.values()))
+    row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values), "–",
+           f"{first['params']:,}", f"{first['macs']:,}", "100.0%", "–", "–", "–")
+    return _mean(values), row
+
+
+def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["target"]["name"], tuple(r["target"]["widths"]), r["budget"]["name"])].append(r)
+    sections = []
+    for (target, widths, budget), members in sorted(groups.items()):
+        headline = members[0]["headline"]
+        columns = tuple(c.format(h=headline) for c in COLUMNS)
+        section = Section(f"Target `{target}` (widths {','.join(map(str, widths))}), budget "
+                          f"`{budget}`", columns)
+        base_mean, base_row = _baseline_row(members, headline)
+        if base_row:
+            section.rows.append(base_row)
+        section.rows.extend(_criterion_rows(members, headline, base_mean))
+        sections.append(section)
+    return Board(scenario, sections, _provenance(records, regenerate))
+
+
+def _provenance(records: list[dict], regenerate: str) -> list[str]:
+    def distinct(values: Iterable[str]) -> str:
+        return ", ".join(f"`{v}`" for v in sorted(set(values)))
+
+    envs = [r["environment"] for r in records]
+    seeds = sorted({r["seed"] for r in records})
+    return [
+        f"Made by: {distinct(r['command'] for r in records)}",
+        f"Regenerate: `{regenerate}`",
+        f"Commit: {distinct(e['git_commit'] for e in envs)}",
+        "Hardware: " + distinct(f"{e['cpu']}, {e['cpu_count']} cores, {e['gpu'] or 'no GPU'}, "
+                                f"ran on {e['device']}" for e in envs),
+        "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e["packages"].items()))
+                                for e in envs),
+        f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); data: "
+        f"{distinct(r['data'] for r in records)}",
+    ]
+
+
+def render_markdown(board: Board) -> str:
+    lines = [f"# Leaderboard: {board.scenario}", "",
+             "<!-- generated by `prunebench leaderboard`; edit the results, not this file -->", "",
+             "Values are mean ± standard deviation over seeds. *Before FT* is accuracy right after "
+             "the last pruning step, *after FT* after its fine-tuning; *MACs* and *TRM* (seed 001 "
+             "eq. 16, batch 64) are of the pruned model; *criterion s* is the criterion's own wall "
+             "time; *extra epochs* are the sparsity epochs it asked for, its training cost.", ""]
+    for section in board.sections:
+        lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
+                  "|" + "|".join("---" for _ in section.columns) + "|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"
+                  for row in section.rows]
+        lines.append("")
+    lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
+    return "\n".join(lines) + "\n"
+
+
+def build_boards(records: list[dict], regenerate: str) -> list[Board]:
+    by_scenario: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_scenario[r["scenario"]].append(r)
+    return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
+
+
+def write_boards(boards: list[Board], out: Path) -> list[Path]:
+    return [write_text(out / f"{board.scenario}.md", render_markdown(board)) for board in boards]

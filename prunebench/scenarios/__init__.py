@@ -1,0 +1,27 @@
+"""The rows of the matrix. `registry()` builds a fresh name -> Scenario dict on every call."""
+
+from __future__ import annotations
+
+from prunebench.errors import PrunebenchError
+from prunebench.scenarios.base import Scenario
+
+DEFAULT = "lenet5-digits"
+
+
+def registry() -> dict[str, Scenario]:
+    from prunebench.scenarios import lenet5
+
+    found: dict[str, Scenario] = {}
+    for scenario in lenet5.scenarios():
+        if scenario.name in found:
+            raise RuntimeError(f"scenario '{scenario.name}' is defined twice")
+        found[scenario.name] = scenario
+    return found
+
+
+def get(name: str) -> Scenario:
+    known = registry()
+    if name not in known:
+        raise PrunebenchError(f"unknown scenario '{name}'; choose one of {', '.join(known)} "
+                              "(see `prunebench list --scenarios`)")
+    return known[name]

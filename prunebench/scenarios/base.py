@@ -1,0 +1,38 @@
+"""What a row of the matrix is: model, data, task, prunable layers, targets and schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from prunebench.config import BUDGETS, Budget, Target
+from prunebench.data.arrays import ArrayData
+from prunebench.errors import PrunebenchError
+from prunebench.tasks import Task
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    build_model: Callable[[], nn.Module]
+    load_data: Callable[[Path | None, bool], ArrayData]  # (data root, download allowed)
+    task: Task
+    groups: tuple[str, ...]  # names of the convs whose filters are pruned, in forward order
+    targets: Mapping[str, Target]
+    budgets: Mapping[str, Budget]
+    default_target: str
+
+    def target(self, name: str) -> Target:
+        if name not in self.targets:
+            raise PrunebenchError(f"unknown target '{name}' for {self.name}; choose one of "
+                                  f"{', '.join(self.targets)}, or give --widths / --ratio")
+        return self.targets[name]
+
+    def budget(self, name: str) -> Budget:
+        if name not in self.budgets:
+            raise PrunebenchError(f"unknown budget '{name}'; choose one of {', '.join(BUDGETS)}")
+        return self.budgets[name]

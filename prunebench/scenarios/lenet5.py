@@ -1,0 +1,82 @@
+"""LeNet-5 rows: MNIST and Fashion-MNIST (seed 001 Table 1), and the bundled digits default.
+
+Schedules (identical for every criterion; SGD, momentum 0.9, weight decay 5e-4; the baseline's
+learning rate decays with a cosine, fine-tuning keeps it constant). Per budget:
+
+  budget  baseline            prune steps x fine-tune   batch  calib.  seeds   data used
+  smoke   1-2 ep, lr 0.05     1 x 1 ep, lr 0.01         64     2       0       a small subset
+  quick   digits 15 / 3 ep    digits 2 x 2 / 1 x 1 ep   32/128 4       0,1,2 / 0   all
+  paper   40 / 20 ep          4 x 3 ep, lr 0.01         64     8       0,1,2   all
+
+Seed 001 prunes iteratively with 2-5 fine-tune epochs per step; `paper` uses 4 steps of 3.
+Targets: the seed's Prun-1 (4,14) and Prun-2 (3,8) widths, and half of every layer's filters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prunebench.config import Budget, Target
+from prunebench.data import digits, mnist
+from prunebench.data.arrays import ArrayData
+from prunebench.models.lenet5 import LeNet5
+from prunebench.scenarios.base import Scenario
+from prunebench.tasks import Classification
+
+GROUPS = ("conv1", "conv2")
+TARGETS = {
+    "prun1": Target("prun1", widths=(4, 14)),
+    "prun2": Target("prun2", widths=(3, 8)),
+    "half": Target("half", ratio=0.5),
+}
+
+MNIST_BUDGETS = {
+    "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.05, finetune_epochs=1,
+                    finetune_lr=0.01, steps=1, batch_size=64, calibration_batches=2, seeds=(0,),
+                    train_limit=2048, test_limit=1000),
+    "quick": Budget("quick", baseline_epochs=3, baseline_lr=0.05, finetune_epochs=1,
+                    finetune_lr=0.01, steps=1, batch_size=128, calibration_batches=4, seeds=(0,)),
+    "paper": Budget("paper", baseline_epochs=20, baseline_lr=0.05, finetune_epochs=3,
+                    finetune_lr=0.01, steps=4, batch_size=64, calibration_batches=8,
+                    seeds=(0, 1, 2)),
+}
+DIGITS_BUDGETS = {
+    "smoke": Budget("smoke", baseline_epochs=2, baseline_lr=0.05, finetune_epochs=1,
+                    finetune_lr=0.01, steps=1, batch_size=64, calibration_batches=2, seeds=(0,),
+                    train_limit=512, test_limit=200),
+    "quick": Budget("quick", baseline_epochs=15, baseline_lr=0.05, finetune_epochs=3,
+                    finetune_lr=0.01, steps=1, batch_size=32, calibration_batches=4,
+                    seeds=(0, 1, 2)),
+    "paper": Budget("paper", baseline_epochs=40, baseline_lr=0.05, finetune_epochs=3,
+                    finetune_lr=0.01, steps=4, batch_size=64, calibration_batches=8,
+                    seeds=(0, 1, 2)),
+}
+
+
+def _lenet(name: str, description: str, load, budgets) -> Scenario:
+    return Scenario(name=name, description=description, build_model=LeNet5, load_data=load,
+                    task=Classification(), groups=GROUPS, targets=TARGETS, budgets=budgets,
+                    default_target="prun1")
+
+
+def _load_mnist(root: Path | None, fetch: bool) -> ArrayData:
+    return mnist.load(mnist.MNIST, root, fetch)
+
+
+def _load_fashion(root: Path | None, fetch: bool) -> ArrayData:
+    return mnist.load(mnist.FASHION_MNIST, root, fetch)
+
+
+def _load_digits(_root: Path | None, _fetch: bool) -> ArrayData:
+    return digits.load()
+
+
+def scenarios() -> list[Scenario]:
+    return [
+        _lenet("lenet5-digits", "LeNet-5 on scikit-learn's bundled digits (upsampled to 28x28); "
+               "needs no download", _load_digits, DIGITS_BUDGETS),
+        _lenet("lenet5-mnist", "LeNet-5 on MNIST idx files (seed 001 Table 1)",
+               _load_mnist, MNIST_BUDGETS),
+        _lenet("lenet5-fashionmnist", "LeNet-5 on Fashion-MNIST idx files (Debian "
+               "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS),
+    ]

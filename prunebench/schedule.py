@@ -1,0 +1,227 @@
+"""The main path of a run, top to bottom, identical for every criterion:
+
+  for each seed: baseline (cached) ->
+    for each criterion: load baseline weights -> for each pruning step: prepare, sparsity epochs
+    with the criterion's penalty (if it asks for any), select per layer, remove filters, evaluate,
+    fine-tune, evaluate -> measure -> one result file.
+
+The harness never asks which criterion it runs. Every call into plugin code is guarded: whatever
+it raises or answers wrongly fails that criterion's cell, with the reason written to its result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from prunebench import plugins, surgery
+from prunebench.baseline import Baseline, get_baseline, seed_everything
+from prunebench.config import Budget, CellConfig
+from prunebench.criterion import Batch, ChannelGroup, PruneContext, check_keep
+from prunebench.data.arrays import ArrayData
+from prunebench.errors import CriterionError
+from prunebench.measure.flops import count_macs
+from prunebench.measure.memory import count_params, trm_bytes
+from prunebench.plan import RunPlan
+from prunebench.scenarios.base import Scenario
+from prunebench.store import SCHEMA_VERSION, environment, result_path, write_json
+from prunebench.train import phase_generator, train
+
+TRM_BATCH_SIZES = (1, 64)
+
+
+class Reporter(Protocol):
+    """Progress callbacks; the CLI draws them with rich, tests pass `Silent()`."""
+
+    def start(self, total_cells: int) -> None: ...
+    def phase(self, label: str, epochs: int) -> None: ...
+    def epoch(self) -> None: ...
+    def cell_done(self, record: dict) -> None: ...
+
+
+class Silent:
+    def start(self, total_cells: int) -> None: ...
+    def phase(self, label: str, epochs: int) -> None: ...
+    def epoch(self) -> None: ...
+    def cell_done(self, record: dict) -> None: ...
+
+
+@dataclass
+class Outcome:
+    records: list[dict] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+
+def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
+    reporter = reporter or Silent()
+    scenario, budget = plan.scenario, plan.budget
+    available = plugins.discover()
+    loaded: dict[str, plugins.LoadedCriterion | CriterionError] = {}
+    for name in plan.criteria:  # unknown names stop the run here; broken plugins fail their cells
+        try:
+            loaded[name] = plugins.load(name, available)
+        except CriterionError as exc:
+            loaded[name] = exc
+    data = scenario.load_data(plan.data_root, plan.download).limited(budget.train_limit,
+                                                                      budget.test_limit)
+    full = surgery.widths(scenario.build_model(), scenario.groups)
+    widths = plan.target.resolve(full, scenario.groups)
+    env = environment(plan.device)
+    outcome = Outcome()
+    reporter.start(len(plan.seeds) * len(plan.criteria))
+    for seed in plan.seeds:
+        reporter.phase(f"baseline, seed {seed}", budget.baseline_epochs)
+        base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
+        for name in plan.criteria:
+            cell = CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
+            record = _header(plan, cell, loaded[name], data, env)
+            started = time.perf_counter()
+            try:
+                crit = loaded[name]
+                if isinstance(crit, CriterionError):
+                    raise crit
+                steps = budget.steps * (budget.finetune_epochs + _ceil(crit.cls.sparsity_epochs))
+                reporter.phase(f"{name}, seed {seed}", steps)
+                record.update(prune_cell(scenario, data, crit, cell, base, plan.device,
+                                         reporter.epoch))
+            except CriterionError as exc:
+                record.update(status="failed", error=str(exc))
+            record["cost"]["cell_seconds"] = time.perf_counter() - started
+            outcome.records.append(record)
+            outcome.paths.append(write_json(result_path(plan.results, cell), record))
+            reporter.cell_done(record)
+    return outcome
+
+
+def _ceil(x: float) -> int:
+    return int(-(-x // 1))
+
+
+def _header(plan: RunPlan, cell: CellConfig, crit: object, data: ArrayData, env: dict) -> dict:
+    info = crit.info if isinstance(crit, plugins.LoadedCriterion) else None
+    return {
+        "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
+        "scenario": cell.scenario, "task": plan.scenario.task.name,
+        "headline": plan.scenario.task.headline,
+        "criterion": {"name": cell.criterion,
+                      "distribution": info.distribution if info else None,
+                      "version": info.version if info else None,
+                      "entry_point": info.target if info else None},
+        "target": {"name": cell.target, "widths": list(cell.widths)},
+        "seed": cell.seed, "budget": asdict(cell.budget), "config_hash": cell.hash(),
+        "data": data.source, "device": str(plan.device), "command": plan.command,
+        "environment": env, "cost": {},
+    }
+
+
+def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int, steps: int) -> tuple[int, ...]:
+    """Widths after `step` of `steps` equal pruning steps from `full` to `final`."""
+    return tuple(f - round((f - t) * step / steps) for f, t in zip(full, final))
+
+
+def _guard(name: str, what: str, call: Callable, *args):
+    try:
+        return call(*args)
+    except CriterionError:
+        raise
+    except Exception as exc:  # plugin code may fail in any way
+        raise CriterionError(name, f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _penalty(name: str, criterion, ctx: PruneContext) -> Tensor | None:
+    value = _guard(name, "penalty()", criterion.penalty, ctx)
+    if value is not None and (not isinstance(value, Tensor) or value.numel() != 1
+                              or not torch.isfinite(value).all()):
+        raise CriterionError(name, f"penalty() must return a finite scalar Tensor or None, got {value!r}")
+    return value
+
+
+def prune_cell(scenario: Scenario, data: ArrayData, crit: plugins.LoadedCriterion,
+               cell: CellConfig, base: Baseline, device: torch.device,
+               on_epoch: Callable[[], None] | None = None) -> dict:
+    """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost."""
+    name, budget, task = cell.criterion, cell.budget, scenario.task
+    seed_everything(cell.seed)
+    model: nn.Module = scenario.build_model()
+    model.load_state_dict(base.state)
+    model.to(device)
+    example = torch.zeros(1, *data.input_shape, device=device)
+    full = surgery.widths(model, scenario.groups)
+    criterion = _guard(name, "creating the criterion", crit.cls)
+    history, seconds, sparsity_epochs, calibration = [], 0.0, 0.0, [0]
+
+    for step in range(1, budget.steps + 1):
+        target = step_widths(full, cell.widths, step, budget.steps)
+        groups = surgery.channel_groups(model, scenario.groups, example)
+        ctx = PruneContext(model, groups, task.loss, phase_generator(cell.seed, "criterion", step),
+                           device, _calibration(data, budget, cell.seed, step, device, calibration))
+        started = time.perf_counter()
+        _guard(name, "prepare()", criterion.prepare, ctx)
+        seconds += time.perf_counter() - started
+        if crit.cls.sparsity_epochs > 0:
+            sparsity_epochs += crit.cls.sparsity_epochs
+            train(model, data, task, epochs=crit.cls.sparsity_epochs, lr=budget.finetune_lr,
+                  batch_size=budget.batch_size, momentum=budget.momentum,
+                  weight_decay=budget.weight_decay,
+                  generator=phase_generator(cell.seed, "sparsity", step), device=device,
+                  extra_loss=lambda: _penalty(name, criterion, ctx), on_epoch=on_epoch)
+        started = time.perf_counter()
+        keep = {g.name: _select(name, criterion, g, n) for g, n in zip(groups, target)}
+        seconds += time.perf_counter() - started
+        surgery.remove_filters(model, example, keep)
+        before = task.evaluate(model, data, device)[task.headline]
+        train(model, data, task, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
+              batch_size=budget.batch_size, momentum=budget.momentum,
+              weight_decay=budget.weight_decay,
+              generator=phase_generator(cell.seed, "finetune", step), device=device,
+              on_epoch=on_epoch)
+        after = task.evaluate(model, data, device)[task.headline]
+        history.append({"step": step, "widths": list(target), "kept": {k: v.tolist() for k, v in keep.items()},
+                        f"{task.headline}_before_finetune": before, task.headline: after})
+
+    macs, per_layer = count_macs(model, data.input_shape)
+    base_model = scenario.build_model()
+    base_macs, base_layers = count_macs(base_model, data.input_shape)
+    return {
+        "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},
+        "baseline": {**base.metrics, "params": count_params(base_model), "macs": base_macs,
+                     "macs_per_layer": base_layers},
+        "pruned": {f"{task.headline}_before_finetune": history[-1][f"{task.headline}_before_finetune"],
+                   task.headline: history[-1][task.headline], "params": count_params(model),
+                   "macs": macs, "macs_per_layer": per_layer,
+                   "trm_bytes": {str(b): trm_bytes(model, data.input_shape, b) for b in TRM_BATCH_SIZES}},
+        "history": history,
+        "cost": {"criterion_seconds": seconds, "sparsity_epochs": sparsity_epochs,
+                 "calibration_samples": calibration[0]},
+    }
+
+
+def _select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:
+    answer = _guard(name, f"select() on {group.name}", criterion.select, group, n_keep)
+    try:
+        return check_keep(answer, group, n_keep)
+    except ValueError as exc:
+        raise CriterionError(name, str(exc)) from None
+
+
+def _calibration(data: ArrayData, budget: Budget, seed: int, step: int, device: torch.device,
+                 counter: list[int]) -> Callable[[], Iterator[Batch]]:
+    """The same bounded batches on every call and for every criterion; counts samples drawn."""
+    def batches() -> Iterator[Batch]:
+        generator = phase_generator(seed, "calibration", step)
+        for batch in itertools.islice(data.train_batches(budget.batch_size, generator, device),
+                                      budget.calibration_batches):
+            counter[0] += len(batch[1])
+            yield batch
+    return batches

@@ -1,0 +1,161 @@
+"""Result files: one JSON per cell, written atomically, with the environment that produced it.
+
+The file name holds the cell's config hash, so running a cell again replaces its file instead of
+adding a duplicate. Baseline checkpoints live under `baselines/` and are loaded with
+`weights_only=True`: a checkpoint is data, never code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+import prunebench
+from prunebench.config import CellConfig
+from prunebench.errors import PrunebenchError
+
+SCHEMA_VERSION = 1
+BASELINES = "baselines"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def result_path(results: Path, cell: CellConfig) -> Path:
+    name = f"{_safe(cell.criterion)}--{_safe(cell.target)}--{cell.budget.name}--seed{cell.seed}"
+    return results / _safe(cell.scenario) / f"{name}--{cell.hash()}.json"
+
+
+def baseline_path(results: Path, scenario: str, seed: int, key: str) -> Path:
+    return results / BASELINES / _safe(scenario) / f"seed{seed}--{key}.pt"
+
+
+def check_results_dir(results: Path) -> Path:
+    if results.exists() and not results.is_dir():
+        raise PrunebenchError(f"results folder {results} is a file; pass --results a folder")
+    return results
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: Path, text: str) -> Path:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    _atomic(path, write)
+    return path
+
+
+def write_json(path: Path, record: dict) -> Path:
+    return write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_result(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PrunebenchError(f"result file {path} is unreadable ({exc}); delete it and rerun") from None
+    found = record.get("schema_version") if isinstance(record, dict) else None
+    if found != SCHEMA_VERSION:
+        raise PrunebenchError(
+            f"result file {path} has schema version {found}, this prunebench reads "
+            f"{SCHEMA_VERSION}; rerun it or use the prunebench version that wrote it"
+        )
+    return record
+
+
+def read_results(results: Path) -> list[dict]:
+    """Every result file under `results`, in a stable order."""
+    check_results_dir(results)
+    if not results.is_dir():
+        raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` first")
+    return [read_result(p) for p in sorted(results.glob("*/*.json"))
+            if p.parent.name != BASELINES]
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    _atomic(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path, required: set[str]) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refuses foreign objects in many ways
+        raise PrunebenchError(
+            f"checkpoint {path} is not a prunebench checkpoint or is damaged ({type(exc).__name__}); "
+            "delete it to retrain"
+        ) from None
+    if not isinstance(state, dict) or not required <= state.keys():
+        raise PrunebenchError(f"checkpoint {path} lacks {sorted(required)}; delete it to retrain")
+    return state
+
+
+def git_commit() -> str:
+    """The commit of the prunebench source tree, with '+dirty' for uncommitted changes."""
+    source = Path(prunebench.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=source, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> dict:
+    """Versions, hardware and commit, recorded in every result."""
+    return {
+        "prunebench": prunebench.__version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+        "packages": {d: _version(d) for d in
+                     ("torch", "torchvision", "torch-pruning", "numpy", "scikit-learn")},
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }

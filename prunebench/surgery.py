@@ -1,0 +1,59 @@
+"""Physical removal of filters with torch-pruning's DependencyGraph: the conv loses its output
+channels, and its BatchNorm and every consumer (next conv, the flatten into the first FC layer)
+lose the matching inputs. The pruned model is genuinely smaller; nothing is masked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch_pruning as tp
+from torch import Tensor, nn
+
+from prunebench.criterion import ChannelGroup
+from prunebench.errors import PrunebenchError
+
+
+def _graph(model: nn.Module, example: Tensor) -> tp.DependencyGraph:
+    return tp.DependencyGraph().build_dependency(model, example_inputs=example)
+
+
+def _conv(model: nn.Module, name: str) -> nn.Conv2d:
+    try:
+        module = model.get_submodule(name)
+    except AttributeError:
+        raise PrunebenchError(f"model has no layer named '{name}'") from None
+    if not isinstance(module, nn.Conv2d):
+        raise PrunebenchError(f"layer '{name}' is a {type(module).__name__}, not a Conv2d")
+    return module
+
+
+def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor) -> list[ChannelGroup]:
+    """The prunable groups named by the scenario, with the BatchNorm that follows each conv."""
+    graph = _graph(model, example)
+    groups = []
+    for name in names:
+        conv = _conv(model, name)
+        coupled = graph.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=[0])
+        bns = [dep.target.module for dep, _ in coupled
+               if isinstance(dep.target.module, nn.BatchNorm2d)]
+        groups.append(ChannelGroup(name=name, conv=conv, bn=bns[0] if bns else None))
+    return groups
+
+
+def remove_filters(model: nn.Module, example: Tensor, keep: Mapping[str, Tensor]) -> None:
+    """Prune every named conv down to the filters in `keep[name]` (sorted indices), in place."""
+    graph = _graph(model, example)
+    for name, kept in keep.items():
+        conv = _conv(model, name)
+        drop = sorted(set(range(conv.out_channels)) - set(kept.tolist()))
+        if not drop:
+            continue
+        group = graph.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=drop)
+        if not graph.check_pruning_group(group):
+            raise PrunebenchError(f"cannot remove {len(drop)} filters from '{name}': "
+                                  "the layer would be left empty")
+        group.prune()
+
+
+def widths(model: nn.Module, names: Sequence[str]) -> tuple[int, ...]:
+    return tuple(_conv(model, name).out_channels for name in names)

@@ -1,0 +1,58 @@
+"""The one training loop: baseline training, sparsity epochs and fine-tuning all go through it."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from prunebench.data.arrays import ArrayData
+from prunebench.tasks import Task
+
+
+def phase_generator(seed: int, *tags: object) -> torch.Generator:
+    """A generator whose state depends only on the seed and the phase, never on the criterion,
+    so every criterion sees the same data order in the same phase."""
+    digest = hashlib.sha256(repr((seed, *tags)).encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
+def train(model: nn.Module, data: ArrayData, task: Task, *, epochs: float, lr: float,
+          batch_size: int, momentum: float, weight_decay: float, generator: torch.Generator,
+          device: torch.device, cosine: bool = False,
+          extra_loss: Callable[[], Tensor | None] | None = None,
+          on_epoch: Callable[[], None] | None = None) -> None:
+    """SGD with momentum for `epochs` (fractions allowed) over shuffled training batches.
+
+    `extra_loss` is added to the task's loss at every step (a criterion's penalty); with `cosine`
+    the learning rate decays to zero over the whole phase.
+    """
+    per_epoch = math.ceil(len(data.train_y) / batch_size)
+    total_steps = round(epochs * per_epoch)
+    if total_steps == 0:
+        return
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                                weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
+    model.train()
+    step = 0
+    while step < total_steps:
+        for batch in data.train_batches(batch_size, generator, device):
+            loss = task.loss(model, batch)
+            if extra_loss is not None:
+                extra = extra_loss()
+                if extra is not None:
+                    loss = loss + extra
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            if step == total_steps:
+                break
+        if on_epoch is not None:
+            on_epoch()
