@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -26,8 +27,18 @@ from prunebench.report.leaderboard import Board, build_boards, write_boards
 from prunebench.store import read_result, read_results
 
 EXIT_FAILED_CELLS, EXIT_BAD_INPUT = 1, 2
-console = Console()
-errors = Console(stderr=True)
+PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal and folds names apart
+
+
+def _console(stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(stderr=stderr, width=PIPE_WIDTH)
+
+
+console = _console()
+errors = _console(stderr=True)
 
 
 class RichReporter:
@@ -89,8 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "Δ vs baseline",
-                    "params", "MACs kept", "extra epochs")
+TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "params", "MACs kept",
+                    "extra epochs")
 
 
 def print_board(board: Board) -> None:
@@ -109,15 +120,17 @@ def print_board(board: Board) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     if args.scenarios:
         table = Table(title="scenarios")
-        for column in ("name", "prunable layers", "targets", "description"):
-            table.add_column(column, overflow="fold")
+        for column in ("name", "prunable layers", "targets"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description", overflow="fold")
         for s in scenarios.registry().values():
             table.add_row(s.name, ", ".join(s.groups), ", ".join(s.targets), s.description)
         console.print(table)
         return 0
     table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
-    for column in ("name", "distribution", "needs", "extra epochs", "status", "description"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "distribution", "needs", "extra epochs", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold")
     for name, info in plugins.discover().items():
         dist = f"{info.distribution} {info.version}"
         try:

@@ -1,14 +1,11 @@
 """LeNet-5 rows: MNIST and Fashion-MNIST (seed 001 Table 1), and the bundled digits default.
 
-Schedules (identical for every criterion; SGD, momentum 0.9, weight decay 5e-4; the baseline's
-learning rate decays with a cosine, fine-tuning keeps it constant). Per budget:
+Every budget is identical for every criterion: SGD with momentum 0.9 and weight decay 5e-4; the
+baseline's learning rate (0.05) decays with a cosine, fine-tuning keeps 0.01 constant. `steps`
+pruning steps each end with `finetune_epochs` of fine-tuning (seed 001 prunes iteratively with 2-5
+fine-tune epochs per step: `paper` uses 4 steps of 3). `quick` is one-shot, so accuracy before
+fine-tuning there measures the ranking alone. The README's matrix section lists every number.
 
-  budget  baseline            prune steps x fine-tune   batch  calib.  seeds   data used
-  smoke   1-2 ep, lr 0.05     1 x 1 ep, lr 0.01         64     2       0       a small subset
-  quick   digits 15 / 3 ep    digits 2 x 2 / 1 x 1 ep   32/128 4       0,1,2 / 0   all
-  paper   40 / 20 ep          4 x 3 ep, lr 0.01         64     8       0,1,2   all
-
-Seed 001 prunes iteratively with 2-5 fine-tune epochs per step; `paper` uses 4 steps of 3.
 Targets: the seed's Prun-1 (4,14) and Prun-2 (3,8) widths, and half of every layer's filters.
 """
 

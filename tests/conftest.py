@@ -1,0 +1,49 @@
+"""Shared helpers: fake installed distributions, tiny layers with known filters."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from prunebench.criterion import ChannelGroup
+
+
+@pytest.fixture
+def install_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Install a distribution the way pip leaves it on disk: modules plus a .dist-info folder
+    whose entry_points.txt registers criteria. Call it before the first discovery in a test."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, entries: dict[str, str], modules: dict[str, str],
+                version: str = "1.0") -> None:
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = "".join(f"{name} = {target}\n" for name, target in entries.items())
+        (info / "entry_points.txt").write_text(f"[prunebench.criteria]\n{lines}")
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+        importlib.invalidate_caches()
+
+    yield install
+    for name in [m for m, mod in sys.modules.items()
+                 if str(site) in str(getattr(mod, "__file__", "") or "")]:
+        del sys.modules[name]
+
+
+def conv_group(filters: list[list[float]], name: str = "conv") -> ChannelGroup:
+    """A 1x1 conv with one filter per row of `filters` (one weight per input channel)."""
+    weight = torch.tensor(filters, dtype=torch.float32)
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(weight[:, :, None, None])
+    return ChannelGroup(name=name, conv=conv)

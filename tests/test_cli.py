@@ -1,0 +1,112 @@
+"""The command line: one clear line and a non-zero exit for bad input; a working main path."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prunebench.cli import main
+
+
+def run_cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--criteria", "nosuch"], "unknown criterion 'nosuch'"),
+    (["run", "--scenario", "nosuch"], "unknown scenario 'nosuch'"),
+    (["run", "--ratio", "1.5"], "--ratio 1.5 must be strictly between 0 and 1"),
+    (["run", "--widths", "4,14,3"], "--widths has 3 values"),
+    (["run", "--widths", "0,14"], "width 0 for layer conv1"),
+    (["run", "--budget", "forever"], "unknown budget 'forever'"),
+    (["run", "--seeds", "x"], "--seeds 'x' must be comma-separated integers"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["run", "--scenario", "lenet5-mnist", "--data-root", "/nonexistent"],
+     "MNIST not found; looked in /nonexistent"),
+    (["show", "/nonexistent.json"], "result file /nonexistent.json is unreadable"),
+    (["leaderboard", "--results", "/nonexistent"], "results folder /nonexistent does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prunebench: error: ") and message in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_no_traceback_from_the_installed_command(tmp_path):
+    done = run_cli("run", "--criteria", "l1,nosuch", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip()] and "unknown criterion 'nosuch'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "prunebench-results").exists()  # refused before any work
+
+
+def test_version_and_list(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and "prunebench 0.1.0" in capsys.readouterr().out
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("random", "l1", "l2"):
+        assert name in out
+    assert "prunebench-baselines" in out and "data-free" in out
+    assert main(["list", "--scenarios"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5-digits" in out and "lenet5-fashionmnist" in out and "lenet5-mnist" in out
+
+
+def test_run_show_and_regenerate_leaderboard(tmp_path, capsys):
+    results = tmp_path / "res"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1,random", "--results",
+                 str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "✓ l1, seed 0" in out and "✓ random, seed 0" in out and "baseline (unpruned)" in out
+    board = results / "leaderboards" / "lenet5-digits.md"
+    text = board.read_text()
+    assert "| 1 |" in text and "| random |" in text and "119,028" in text
+    assert "Made by: `prunebench run --budget smoke --criteria l1,random" in text
+
+    out_dir = tmp_path / "boards"
+    assert main(["leaderboard", "--results", str(results), "--out", str(out_dir)]) == 0
+    regenerated = (out_dir / "lenet5-digits.md").read_text()
+    assert regenerated.replace(str(out_dir), "X") == text.replace(str(results / "leaderboards"), "X")
+    assert main(["leaderboard", "--results", str(results), "--out", str(out_dir)]) == 0
+    assert (out_dir / "lenet5-digits.md").read_text() == regenerated  # byte for byte
+
+    result = next((results / "lenet5-digits").glob("l1--*.json"))
+    capsys.readouterr()
+    assert main(["show", str(result)]) == 0
+    out = capsys.readouterr().out
+    assert "264,200" in out and "2,293,000" in out and "4,14" in out
+
+
+def test_failed_cells_exit_1_after_writing_everything(tmp_path, capsys, install_dist):
+    from tests.plugin_sources import FAULTY
+
+    install_dist("faulty-criteria", {"raises": "faulty_criteria:Raises"}, {"faulty_criteria": FAULTY})
+    results = tmp_path / "res"
+    assert main(["run", "--budget", "smoke", "--criteria", "raises,l1", "--results", str(results)]) == 1
+    captured = capsys.readouterr()
+    assert "1 of 2 cells failed" in captured.err
+    text = (results / "leaderboards" / "lenet5-digits.md").read_text()
+    assert "failed: criterion 'raises': select() on conv1 raised ZeroDivisionError: boom" in text
+    assert "| 1 | l1 |" in text
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_smoke_run(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PRUNEBENCH_DATA"}
+    done = run_cli("run", "--scenario", "lenet5-fashionmnist", "--budget", "smoke", "--criteria",
+                   "l1", "--results", str(tmp_path), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "leaderboards" / "lenet5-fashionmnist.md").read_text()
+    assert "/usr/share/datasets/fashion-mnist" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | l1 |"))
+    assert float(row.split("|")[6]) > 40  # well above the 10% of chance after a short schedule

@@ -1,0 +1,92 @@
+"""The real loaders on format-faithful tiny copies, on the real Fashion-MNIST and on digits."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prunebench.data import digits, mnist
+from prunebench.data.idx import read_idx, write_idx
+from prunebench.data.synthetic import write_mnist_like
+from prunebench.errors import PrunebenchError
+
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+def test_idx_roundtrip(tmp_path, name):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / name, array)
+    assert np.array_equal(read_idx(tmp_path / name), array)
+
+
+def test_truncated_idx_names_the_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, np.zeros((4, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(PrunebenchError, match=r"train-images-idx3-ubyte holds 3052 bytes but its header \[4, 28, 28\] needs 3152.*truncated"):
+        read_idx(path)
+
+
+def test_corrupt_gzip_and_wrong_magic_are_reported(tmp_path):
+    bad_gz = tmp_path / "x.gz"
+    bad_gz.write_bytes(gzip.compress(b"\x00" * 100)[:20])
+    with pytest.raises(PrunebenchError, match=r"cannot read .*x\.gz"):
+        read_idx(bad_gz)
+    wrong = tmp_path / "y"
+    wrong.write_bytes(b"\x00\x00\x0d\x01" + b"\x00" * 8)  # float idx, not unsigned bytes
+    with pytest.raises(PrunebenchError, match="bad magic number"):
+        read_idx(wrong)
+
+
+@pytest.mark.parametrize("layout", ["", "fashion-mnist", "FashionMNIST/raw"])
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_found_in_every_layout(tmp_path, monkeypatch, layout, gz):
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    write_mnist_like(tmp_path / layout, n_train=30, n_test=20, gz=gz)
+    data = mnist.load(mnist.FASHION_MNIST, tmp_path, fetch=False)
+    assert data.train_x.shape == (30, 1, 28, 28) and data.test_x.shape == (20, 1, 28, 28)
+    assert data.train_y.tolist() == [i % 10 for i in range(30)]
+    assert abs(float(data.train_x.mean())) < 1e-4  # normalised with training statistics
+    assert data.source == str(tmp_path / layout).rstrip("/")
+
+
+def test_env_variable_is_searched(tmp_path, monkeypatch):
+    write_mnist_like(tmp_path / "mnist", n_train=10, n_test=10)
+    monkeypatch.setenv("PRUNEBENCH_DATA", str(tmp_path))
+    assert len(mnist.load(mnist.MNIST, None, fetch=False).train_y) == 10
+
+
+def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    with pytest.raises(PrunebenchError) as info:
+        mnist.load(mnist.MNIST, tmp_path, fetch=False)
+    message = str(info.value)
+    assert message.startswith("MNIST not found; looked in")
+    assert str(tmp_path / "MNIST/raw") in message and "--download" in message
+
+
+def test_mismatched_labels_are_reported(tmp_path):
+    folder = write_mnist_like(tmp_path, n_train=10, n_test=10)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(7, np.uint8))
+    with pytest.raises(PrunebenchError, match="do not match"):
+        mnist.load(mnist.MNIST, tmp_path, fetch=False)
+
+
+@pytest.mark.skipif(not DEBIAN.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_from_debian(monkeypatch):
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    data = mnist.load(mnist.FASHION_MNIST, None, fetch=False)
+    assert data.source == str(DEBIAN)
+    assert data.train_x.shape == (60_000, 1, 28, 28) and data.test_x.shape == (10_000, 1, 28, 28)
+    assert np.bincount(data.train_y.numpy()).tolist() == [6_000] * 10
+    assert np.bincount(data.test_y.numpy()).tolist() == [1_000] * 10
+
+
+def test_digits_are_upsampled_and_split_stratified():
+    data = digits.load()
+    assert data.train_x.shape == (1347, 1, 28, 28) and data.test_x.shape == (450, 1, 28, 28)
+    every = np.bincount(np.concatenate([data.train_y.numpy(), data.test_y.numpy()]))
+    test = np.bincount(data.test_y.numpy())
+    assert np.all(np.abs(test - every / 4) <= 1)  # each class 25% in the test split

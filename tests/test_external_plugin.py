@@ -1,0 +1,56 @@
+"""A criterion shipped as its own package, pip-installed, runs with no change to prunebench."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+PYPROJECT = """
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "prunebench-example-criterion"
+version = "0.4.2"
+dependencies = []
+
+[project.entry-points."prunebench.criteria"]
+last-filters = "example_criterion:LastFilters"
+"""
+
+MODULE = '''
+import torch
+from prunebench.criterion import ScoreCriterion
+
+
+class LastFilters(ScoreCriterion):
+    """Keeps the filters with the highest index."""
+
+    def score(self, group):
+        return torch.arange(group.n_filters, dtype=torch.float32)
+'''
+
+
+def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    (source / "example_criterion.py").write_text(textwrap.dedent(MODULE))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(source)],
+                   check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300)
+
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "last-filters" in listed.stdout and "prunebench-example-criterion" in listed.stdout
+    ran = cli("run", "--budget", "smoke", "--criteria", "last-filters", "--results", "res")
+    assert ran.returncode == 0, ran.stderr
+    board = (tmp_path / "res" / "leaderboards" / "lenet5-digits.md").read_text()
+    assert "| 1 | last-filters | prunebench-example-criterion 0.4.2 |" in board

@@ -1,0 +1,118 @@
+"""The harness end to end on the bundled digits: fairness, fault containment, caching,
+determinism and the shape of the result files."""
+
+import json
+
+import pytest
+
+from prunebench.plan import make_plan
+from prunebench.schedule import run_matrix, step_widths
+from prunebench.store import read_results
+from tests.plugin_sources import FAULTY, FAULTY_ENTRIES, GOOD
+
+
+@pytest.fixture
+def good(install_dist):
+    install_dist("good-criteria", {"keep-last": "good_criteria:KeepLast",
+                                   "l1-copy": "good_criteria:L1Copy",
+                                   "penalised": "good_criteria:Penalised"},
+                 {"good_criteria": GOOD})
+    import good_criteria
+    good_criteria.SEEN.clear()
+    return good_criteria
+
+
+def smoke(tmp_path, criteria, **kwargs):
+    plan = make_plan(criteria=criteria, budget="smoke", results=tmp_path / "results",
+                     argv=["run", "--criteria", criteria], **kwargs)
+    return run_matrix(plan)
+
+
+def test_step_widths_reach_the_target_in_equal_steps():
+    assert step_widths((20, 50), (4, 14), 1, 1) == (4, 14)
+    assert [step_widths((20, 50), (4, 14), s, 4) for s in (1, 2, 3, 4)] == [
+        (16, 41), (12, 32), (8, 23), (4, 14)]
+
+
+def test_every_criterion_gets_the_same_baseline_data_and_budget(tmp_path, good):
+    outcome = smoke(tmp_path, "l1,l1-copy,keep-last", seeds="0")
+    l1, copy, last = outcome.records
+    assert all(r["status"] == "ok" for r in outcome.records)
+    assert l1["baseline"] == copy["baseline"] == last["baseline"]
+    # same choice + same fine-tune data order = identical numbers
+    assert l1["pruned"] == copy["pruned"] and l1["history"] == copy["history"]
+    assert good.SEEN[0][1] == good.SEEN[1][1] and len(good.SEEN[0][1]) == 2
+    assert last["history"][0]["kept"] == {"conv1": [16, 17, 18, 19],
+                                         "conv2": list(range(36, 50))}
+    assert last["pruned"]["params"] == 119_028 and last["pruned"]["macs"] == 264_200
+    assert last["cost"]["calibration_samples"] == 2 * 64
+
+
+def test_baseline_is_trained_once_and_reused(tmp_path, good):
+    first = smoke(tmp_path, "l1", seeds="0")
+    checkpoints = list((tmp_path / "results" / "baselines").rglob("*.pt"))
+    assert len(checkpoints) == 1
+    stamp = checkpoints[0].stat().st_mtime_ns
+    second = smoke(tmp_path, "keep-last", seeds="0")
+    assert checkpoints[0].stat().st_mtime_ns == stamp
+    assert first.records[0]["baseline"] == second.records[0]["baseline"]
+
+
+def test_same_seed_gives_identical_metrics(tmp_path, good):
+    a = smoke(tmp_path / "a", "l1", seeds="1").records[0]
+    b = smoke(tmp_path / "b", "l1", seeds="1").records[0]
+    assert a["pruned"] == b["pruned"] and a["baseline"] == b["baseline"]
+    assert a["config_hash"] == b["config_hash"]
+
+
+def test_sparsity_epochs_call_the_penalty_and_are_charged(tmp_path, good):
+    record = smoke(tmp_path, "penalised", seeds="0").records[0]
+    assert record["status"] == "ok"
+    assert record["cost"]["sparsity_epochs"] == 0.5
+    assert good.Penalised.calls == 4  # half of the 8 batches of the 512-sample smoke epoch
+
+
+def test_faulty_criteria_fail_alone_with_their_reason(tmp_path, install_dist):
+    install_dist("faulty-criteria", FAULTY_ENTRIES, {"faulty_criteria": FAULTY})
+    outcome = smoke(tmp_path, "l1," + ",".join(FAULTY_ENTRIES), seeds="0")
+    by_name = {r["criterion"]["name"]: r for r in outcome.records}
+    assert by_name["l1"]["status"] == "ok"
+    expected = {
+        "nan-scores": "select() on conv1 raised ValueError: score() on conv1 returned NaN/inf for filters [1]",
+        "duplicates": "select() on conv1 returned duplicate indices [0]",
+        "out-of-range": "outside 0..19",
+        "too-few": "returned 3 indices, expected 4",
+        "raises": "select() on conv1 raised ZeroDivisionError: boom",
+        "bad-penalty": "penalty() must return a finite scalar Tensor or None",
+        "broken-import": "is broken: import failed with ModuleNotFoundError",
+    }
+    for name, message in expected.items():
+        assert by_name[name]["status"] == "failed", name
+        assert message in by_name[name]["error"], (name, by_name[name]["error"])
+    assert len(outcome.failed) == len(expected)
+    # every cell, failed or not, has its result file, readable and of the current schema
+    stored = {r["criterion"]["name"]: r for r in read_results(tmp_path / "results")}
+    assert stored.keys() == by_name.keys()
+    assert stored["raises"]["error"] == by_name["raises"]["error"]
+
+
+def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
+    outcome = smoke(tmp_path, "l1", seeds="0")
+    record = json.loads(outcome.paths[0].read_text())
+    assert outcome.paths[0].name.endswith(f"--{record['config_hash']}.json")
+    assert record["criterion"]["distribution"] == "prunebench-baselines"
+    assert record["command"] == "prunebench run --criteria l1"
+    assert record["budget"]["name"] == "smoke" and record["target"]["widths"] == [4, 14]
+    assert set(record["environment"]["packages"]) >= {"torch", "torchvision", "torch-pruning"}
+    assert record["environment"]["git_commit"]
+    assert record["pruned"]["macs_per_layer"]["conv2"] == 89_600
+    assert record["baseline"]["macs"] == 2_293_000
+    assert record["cost"]["criterion_seconds"] >= 0
+
+
+def test_real_digits_baseline_learns(tmp_path):
+    """Real data: the quick-budget LeNet-5 baseline on the bundled digits is well trained."""
+    plan = make_plan(criteria="l1", seeds="0", results=tmp_path)
+    record = run_matrix(plan).records[0]
+    assert record["baseline"]["top1"] > 95
+    assert record["pruned"]["top1"] > 90
