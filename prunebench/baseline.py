@@ -15,15 +15,20 @@ import torch
 
 from prunebench.config import Budget
 from prunebench.data.arrays import ArrayData
+from prunebench.measure.flops import count_macs
+from prunebench.measure.memory import count_params
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, load_checkpoint, save_checkpoint
 from prunebench.train import phase_generator, train
 
 
+CHECKPOINT_FORMAT = 1  # bump when what a baseline checkpoint holds changes
+
+
 @dataclass(frozen=True)
 class Baseline:
     state: dict[str, torch.Tensor]
-    metrics: dict[str, float]
+    metrics: dict  # the task's metrics, params, MACs (total and per layer)
     path: Path
     trained_now: bool
 
@@ -37,7 +42,7 @@ def seed_everything(seed: int) -> None:
 
 def cache_key(scenario: Scenario, budget: Budget, data: ArrayData) -> str:
     """Everything that decides the baseline weights, hashed."""
-    payload = {"scenario": scenario.name, "schedule": budget.baseline_part(),
+    payload = {"format": CHECKPOINT_FORMAT, "scenario": scenario.name, "schedule": budget.baseline_part(),
                "train_samples": len(data.train_y), "data": data.source}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -55,7 +60,9 @@ def get_baseline(scenario: Scenario, data: ArrayData, budget: Budget, seed: int,
           batch_size=budget.batch_size, momentum=budget.momentum,
           weight_decay=budget.weight_decay, generator=phase_generator(seed, "baseline"),
           device=device, cosine=True, on_epoch=on_epoch)
-    metrics = scenario.task.evaluate(model, data, device)
+    macs, per_layer = count_macs(model, data.input_shape)
+    metrics = {**scenario.task.evaluate(model, data, device), "params": count_params(model),
+               "macs": macs, "macs_per_layer": per_layer}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"state_dict": state, "metrics": metrics})
     return Baseline(state, metrics, path, trained_now=True)

@@ -12,6 +12,7 @@ it raises or answers wrongly fails that criterion's cell, with the reason writte
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -85,13 +86,13 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
         for name in plan.criteria:
             cell = CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
-            record = _header(plan, cell, loaded[name], data, env)
+            record = _header(plan, cell, available[name], data, env)
             started = time.perf_counter()
             try:
                 crit = loaded[name]
                 if isinstance(crit, CriterionError):
                     raise crit
-                steps = budget.steps * (budget.finetune_epochs + _ceil(crit.cls.sparsity_epochs))
+                steps = budget.steps * (budget.finetune_epochs + math.ceil(crit.cls.sparsity_epochs))
                 reporter.phase(f"{name}, seed {seed}", steps)
                 record.update(prune_cell(scenario, data, crit, cell, base, plan.device,
                                          reporter.epoch))
@@ -104,20 +105,14 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     return outcome
 
 
-def _ceil(x: float) -> int:
-    return int(-(-x // 1))
-
-
-def _header(plan: RunPlan, cell: CellConfig, crit: object, data: ArrayData, env: dict) -> dict:
-    info = crit.info if isinstance(crit, plugins.LoadedCriterion) else None
+def _header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: ArrayData,
+            env: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
         "scenario": cell.scenario, "task": plan.scenario.task.name,
         "headline": plan.scenario.task.headline,
-        "criterion": {"name": cell.criterion,
-                      "distribution": info.distribution if info else None,
-                      "version": info.version if info else None,
-                      "entry_point": info.target if info else None},
+        "criterion": {"name": cell.criterion, "distribution": info.distribution,
+                      "version": info.version, "entry_point": info.target},
         "target": {"name": cell.target, "widths": list(cell.widths)},
         "seed": cell.seed, "budget": asdict(cell.budget), "config_hash": cell.hash(),
         "data": data.source, "device": str(plan.device), "command": plan.command,
@@ -191,12 +186,9 @@ def prune_cell(scenario: Scenario, data: ArrayData, crit: plugins.LoadedCriterio
                         f"{task.headline}_before_finetune": before, task.headline: after})
 
     macs, per_layer = count_macs(model, data.input_shape)
-    base_model = scenario.build_model()
-    base_macs, base_layers = count_macs(base_model, data.input_shape)
     return {
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},
-        "baseline": {**base.metrics, "params": count_params(base_model), "macs": base_macs,
-                     "macs_per_layer": base_layers},
+        "baseline": base.metrics,
         "pruned": {f"{task.headline}_before_finetune": history[-1][f"{task.headline}_before_finetune"],
                    task.headline: history[-1][task.headline], "params": count_params(model),
                    "macs": macs, "macs_per_layer": per_layer,

@@ -13,6 +13,7 @@ import platform
 import re
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -103,7 +104,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 def load_checkpoint(path: Path, required: set[str]) -> dict:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own warnings about a bad file add nothing
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refuses foreign objects in many ways
         raise PrunebenchError(
             f"checkpoint {path} is not a prunebench checkpoint or is damaged ({type(exc).__name__}); "

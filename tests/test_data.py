@@ -90,3 +90,16 @@ def test_digits_are_upsampled_and_split_stratified():
     every = np.bincount(np.concatenate([data.train_y.numpy(), data.test_y.numpy()]))
     test = np.bincount(data.test_y.numpy())
     assert np.all(np.abs(test - every / 4) <= 1)  # each class 25% in the test split
+
+
+def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, root, train, download):
+            raise OSError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    with pytest.raises(PrunebenchError, match=f"downloading MNIST into {tmp_path} failed: no route"):
+        mnist.load(mnist.MNIST, tmp_path, fetch=True)

@@ -94,6 +94,7 @@ def test_faulty_criteria_fail_alone_with_their_reason(tmp_path, install_dist):
     stored = {r["criterion"]["name"]: r for r in read_results(tmp_path / "results")}
     assert stored.keys() == by_name.keys()
     assert stored["raises"]["error"] == by_name["raises"]["error"]
+    assert stored["broken-import"]["criterion"]["distribution"] == "faulty-criteria"
 
 
 def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
@@ -116,3 +117,29 @@ def test_real_digits_baseline_learns(tmp_path):
     record = run_matrix(plan).records[0]
     assert record["baseline"]["top1"] > 95
     assert record["pruned"]["top1"] > 90
+
+
+class NotOurs:
+    """Unpickling this would run code; weights_only loading must refuse it."""
+
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+@pytest.mark.parametrize("content", ["foreign", "garbage", "wrong-keys"])
+def test_checkpoint_that_is_not_ours_is_refused(tmp_path, content, capsys):
+    import torch
+
+    from prunebench.errors import PrunebenchError
+
+    smoke(tmp_path, "l1", seeds="0")
+    checkpoint = next((tmp_path / "results" / "baselines").rglob("*.pt"))
+    if content == "foreign":
+        torch.save({"state_dict": NotOurs(), "metrics": {}}, checkpoint)
+    elif content == "garbage":
+        checkpoint.write_bytes(b"\x80\x04not a checkpoint at all")
+    else:
+        torch.save({"weights": {}}, checkpoint)
+    with pytest.raises(PrunebenchError, match=f"checkpoint {checkpoint} .*delete it to retrain"):
+        smoke(tmp_path, "l1", seeds="0")
+    assert "code ran" not in capsys.readouterr().out
