@@ -56,10 +56,9 @@ def get_baseline(scenario: Scenario, data: ArrayData, budget: Budget, seed: int,
         return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
     seed_everything(seed)
     model = scenario.build_model().to(device)
-    train(model, data, scenario.task, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
-          batch_size=budget.batch_size, momentum=budget.momentum,
-          weight_decay=budget.weight_decay, generator=phase_generator(seed, "baseline"),
-          device=device, cosine=True, on_epoch=on_epoch)
+    train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
+          generator=phase_generator(seed, "baseline"), device=device, cosine=True,
+          on_epoch=on_epoch)
     macs, per_layer = count_macs(model, data.input_shape)
     metrics = {**scenario.task.evaluate(model, data, device), "params": count_params(model),
                "macs": macs, "macs_per_layer": per_layer}

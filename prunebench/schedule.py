@@ -161,28 +161,28 @@ def prune_cell(scenario: Scenario, data: ArrayData, crit: plugins.LoadedCriterio
         groups = surgery.channel_groups(model, scenario.groups, example)
         ctx = PruneContext(model, groups, task.loss, phase_generator(cell.seed, "criterion", step),
                            device, _calibration(data, budget, cell.seed, step, device, calibration))
+        model.eval()  # criteria look at the model as it infers: BatchNorm statistics stay put
         started = time.perf_counter()
         _guard(name, "prepare()", criterion.prepare, ctx)
         seconds += time.perf_counter() - started
         if crit.cls.sparsity_epochs > 0:
             sparsity_epochs += crit.cls.sparsity_epochs
-            train(model, data, task, epochs=crit.cls.sparsity_epochs, lr=budget.finetune_lr,
-                  batch_size=budget.batch_size, momentum=budget.momentum,
-                  weight_decay=budget.weight_decay,
-                  generator=phase_generator(cell.seed, "sparsity", step), device=device,
-                  extra_loss=lambda: _penalty(name, criterion, ctx), on_epoch=on_epoch)
+            train(model, data, task, budget, epochs=crit.cls.sparsity_epochs,
+                  lr=budget.finetune_lr, generator=phase_generator(cell.seed, "sparsity", step),
+                  device=device, extra_loss=lambda: _penalty(name, criterion, ctx),
+                  on_epoch=on_epoch)
+            model.eval()
         started = time.perf_counter()
         keep = {g.name: _select(name, criterion, g, n) for g, n in zip(groups, target)}
         seconds += time.perf_counter() - started
         surgery.remove_filters(model, example, keep)
         before = task.evaluate(model, data, device)[task.headline]
-        train(model, data, task, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
-              batch_size=budget.batch_size, momentum=budget.momentum,
-              weight_decay=budget.weight_decay,
+        train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
               generator=phase_generator(cell.seed, "finetune", step), device=device,
               on_epoch=on_epoch)
         after = task.evaluate(model, data, device)[task.headline]
-        history.append({"step": step, "widths": list(target), "kept": {k: v.tolist() for k, v in keep.items()},
+        history.append({"step": step, "widths": list(target),
+                        "kept": {k: v.tolist() for k, v in keep.items()},
                         f"{task.headline}_before_finetune": before, task.headline: after})
 
     macs, per_layer = count_macs(model, data.input_shape)

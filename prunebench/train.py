@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from prunebench.config import Budget
 from prunebench.data.arrays import ArrayData
 from prunebench.tasks import Task
 
@@ -20,22 +21,22 @@ def phase_generator(seed: int, *tags: object) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
-def train(model: nn.Module, data: ArrayData, task: Task, *, epochs: float, lr: float,
-          batch_size: int, momentum: float, weight_decay: float, generator: torch.Generator,
-          device: torch.device, cosine: bool = False,
+def train(model: nn.Module, data: ArrayData, task: Task, budget: Budget, *, epochs: float,
+          lr: float, generator: torch.Generator, device: torch.device, cosine: bool = False,
           extra_loss: Callable[[], Tensor | None] | None = None,
           on_epoch: Callable[[], None] | None = None) -> None:
-    """SGD with momentum for `epochs` (fractions allowed) over shuffled training batches.
+    """SGD (the budget's batch size, momentum and weight decay) for `epochs` (fractions allowed).
 
     `extra_loss` is added to the task's loss at every step (a criterion's penalty); with `cosine`
     the learning rate decays to zero over the whole phase.
     """
+    batch_size = budget.batch_size
     per_epoch = math.ceil(len(data.train_y) / batch_size)
     total_steps = round(epochs * per_epoch)
     if total_steps == 0:
         return
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                                weight_decay=weight_decay)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=budget.momentum,
+                                weight_decay=budget.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
     model.train()
     step = 0

@@ -6,6 +6,7 @@ import torch
 from prunebench.criterion import Criterion, ScoreCriterion
 
 SEEN = []  # (criterion, labels of every calibration batch) as the harness handed them out
+TRAINING_MODE = []  # model.training as each prepare() saw it
 
 
 class KeepLast(ScoreCriterion):
@@ -13,6 +14,7 @@ class KeepLast(ScoreCriterion):
     needs = ("activations",)
 
     def prepare(self, ctx):
+        TRAINING_MODE.append(ctx.model.training)
         SEEN.append(("keep-last", [b[1].tolist() for b in ctx.batches()]))
 
     def score(self, group):

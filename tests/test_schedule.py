@@ -19,6 +19,7 @@ def good(install_dist):
                  {"good_criteria": GOOD})
     import good_criteria
     good_criteria.SEEN.clear()
+    good_criteria.TRAINING_MODE.clear()
     return good_criteria
 
 
@@ -46,6 +47,7 @@ def test_every_criterion_gets_the_same_baseline_data_and_budget(tmp_path, good):
                                          "conv2": list(range(36, 50))}
     assert last["pruned"]["params"] == 119_028 and last["pruned"]["macs"] == 264_200
     assert last["cost"]["calibration_samples"] == 2 * 64
+    assert good.TRAINING_MODE == [False]  # eval mode: calibration cannot move BN statistics
 
 
 def test_baseline_is_trained_once_and_reused(tmp_path, good):
