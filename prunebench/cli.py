@@ -61,6 +61,9 @@ class RichReporter:
     def cell_done(self, record: dict) -> None:
         self.progress.advance(self.cells)
         name, seed = record["criterion"]["name"], record["seed"]
+        if record["status"] == "not-applicable":
+            self.progress.console.print(f"[yellow]– {name}, seed {seed}: {record['error']}")
+            return
         if record["status"] != "ok":
             self.progress.console.print(f"[red]✗ {name}, seed {seed}: {record['error']}")
             return
@@ -157,7 +160,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     table.add_column("baseline")
     table.add_column("pruned")
     if record["status"] != "ok":
-        console.print(table.title, f"\n[red]failed: {record['error']}")
+        console.print(table.title, f"\n{record['status']}: {record['error']}")
         return 0
     h, base, pruned = record["headline"], record["baseline"], record["pruned"]
     table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")

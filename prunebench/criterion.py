@@ -51,6 +51,11 @@ class PruneContext:
     batches: Callable[[], Iterator[Batch]]
 
 
+class NotApplicable(Exception):
+    """Raised by a criterion that cannot judge this model (e.g. it needs a BatchNorm the layer
+    lacks). The cell is recorded as not applicable with the message, not as a failure."""
+
+
 class Criterion(abc.ABC):
     """Base class of every criterion. Subclasses are instantiated with no arguments."""
 
@@ -69,6 +74,10 @@ class Criterion(abc.ABC):
     @abc.abstractmethod
     def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
         """Return the indices of the `n_keep` filters of `group.conv` to KEEP."""
+
+    def report(self) -> dict:
+        """JSON-ready facts the result file should record (e.g. which auxiliary weights were used)."""
+        return {}
 
 
 class ScoreCriterion(Criterion):

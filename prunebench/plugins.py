@@ -37,8 +37,9 @@ class LoadedCriterion:
 
     @property
     def description(self) -> str:
+        """The first paragraph of the class docstring, on one line."""
         doc = inspect.getdoc(self.cls) or ""
-        return doc.splitlines()[0] if doc else ""
+        return " ".join(doc.split("\n\n")[0].split())
 
 
 def _info(ep: EntryPoint) -> PluginInfo:

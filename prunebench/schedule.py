@@ -6,12 +6,14 @@
     fine-tune, evaluate -> measure -> one result file.
 
 The harness never asks which criterion it runs. Every call into plugin code is guarded: whatever
-it raises or answers wrongly fails that criterion's cell, with the reason written to its result.
+it raises or answers wrongly fails that criterion's cell, with the reason written to its result;
+a criterion that raises NotApplicable gets a "not-applicable" cell with its reason instead.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 from prunebench import plugins, surgery
 from prunebench.baseline import Baseline, get_baseline, seed_everything
 from prunebench.config import Budget, CellConfig
-from prunebench.criterion import Batch, ChannelGroup, PruneContext, check_keep
+from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
 from prunebench.data.arrays import ArrayData
 from prunebench.errors import CriterionError
 from prunebench.measure.flops import count_macs
@@ -61,7 +63,7 @@ class Outcome:
 
     @property
     def failed(self) -> list[dict]:
-        return [r for r in self.records if r["status"] != "ok"]
+        return [r for r in self.records if r["status"] == "failed"]
 
 
 def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
@@ -98,6 +100,8 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
                                          reporter.epoch))
             except CriterionError as exc:
                 record.update(status="failed", error=str(exc))
+            except NotApplicable as exc:
+                record.update(status="not-applicable", error=f"criterion '{name}': {exc}")
             record["cost"]["cell_seconds"] = time.perf_counter() - started
             outcome.records.append(record)
             outcome.paths.append(write_json(result_path(plan.results, cell), record))
@@ -128,7 +132,7 @@ def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int, steps:
 def _guard(name: str, what: str, call: Callable, *args):
     try:
         return call(*args)
-    except CriterionError:
+    except (CriterionError, NotApplicable):
         raise
     except Exception as exc:  # plugin code may fail in any way
         raise CriterionError(name, f"{what} raised {type(exc).__name__}: {exc}") from exc
@@ -194,9 +198,18 @@ def prune_cell(scenario: Scenario, data: ArrayData, crit: plugins.LoadedCriterio
                    "macs": macs, "macs_per_layer": per_layer,
                    "trm_bytes": {str(b): trm_bytes(model, data.input_shape, b) for b in TRM_BATCH_SIZES}},
         "history": history,
+        "criterion_report": _report(name, criterion),
         "cost": {"criterion_seconds": seconds, "sparsity_epochs": sparsity_epochs,
                  "calibration_samples": calibration[0]},
     }
+
+
+def _report(name: str, criterion) -> dict:
+    report = _guard(name, "report()", criterion.report)
+    try:
+        return json.loads(json.dumps(report))
+    except (TypeError, ValueError):
+        raise CriterionError(name, f"report() must return a JSON-ready dict, got {report!r}") from None
 
 
 def _select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:

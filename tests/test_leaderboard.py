@@ -18,7 +18,8 @@ def record(criterion, seed, after, before=50.0, status="ok", error=None):
     return base
 
 
-RECORDS = [record("l1", 0, 90.0), record("l1", 1, 92.0), record("l1", 2, 94.0),
+RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
+           record("bn", 1, 0, status="not-applicable", error="no BN"), record("l1", 0, 90.0), record("l1", 1, 92.0), record("l1", 2, 94.0),
            record("random", 0, 80.0, before=10.0), record("random", 1, 82.0, before=30.0),
            record("crashy", 0, 0, status="failed", error="criterion 'crashy': boom | bang")]
 
@@ -30,14 +31,15 @@ def test_mean_std_ranks_and_failures():
     assert rows[1][:7] == ("1", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00", "-7.00")
     assert rows[1][7:11] == ("119,028", "264,200", "11.5%", "2.50")
     assert rows[2][:6] == ("2", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41")
-    assert rows[3][:5] == ("–", "crashy", "dist 1.0", "seed 0", "failed: criterion 'crashy': boom | bang")
+    assert rows[3][:5] == ("–", "bn", "dist 1.0", "2 (0, 1)", "not applicable: no BN")
+    assert rows[4][:5] == ("–", "crashy", "dist 1.0", "1 (0)", "failed: criterion 'crashy': boom | bang")
 
 
 def test_markdown_is_deterministic_and_says_where_it_came_from():
     first = render_markdown(build_boards(RECORDS, "prunebench leaderboard --results r")[0])
     again = render_markdown(build_boards(list(reversed(RECORDS)), "prunebench leaderboard --results r")[0])
     assert first == again
-    assert "| – | crashy | dist 1.0 | seed 0 | failed: criterion 'crashy': boom \\| bang |" in first
+    assert "| – | crashy | dist 1.0 | 1 (0) | failed: criterion 'crashy': boom \\| bang |" in first
     for fact in ("Made by: `prunebench run`", "Commit: `abc123`", "Seeds: 3 (0, 1, 2)",
                  "Hardware: `Test CPU, 2 cores, no GPU, ran on cpu`",
                  "Regenerate: `prunebench leaderboard --results r`"):

@@ -59,10 +59,13 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> lis
     for (name, dist, version), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
         plugin = f"{dist} {version}" if dist else "–"
         ok = [r for r in runs if r["status"] == "ok"]
+        problems: dict[tuple[str, str], list[int]] = defaultdict(list)
         for r in runs:
             if r["status"] != "ok":
-                failed.append(("–", name, plugin, f"seed {r['seed']}", f"failed: {r['error']}",
-                               *("",) * (len(COLUMNS) - 5)))
+                problems[(r["status"].replace("-", " "), r["error"])].append(r["seed"])
+        for (status, error), seeds in sorted(problems.items()):
+            failed.append(("–", name, plugin, f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})",
+                           f"{status}: {error}", *("",) * (len(COLUMNS) - 5)))
         if not ok:
             continue
         after = [r["pruned"][headline] for r in ok]

@@ -1,0 +1,1 @@
+"""The field's reference criteria, as a third party would ship them."""

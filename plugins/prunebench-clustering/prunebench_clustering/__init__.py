@@ -1,0 +1,1 @@
+"""Keep one representative filter per cluster of similar filters."""

@@ -1,0 +1,19 @@
+"""k-means++ on the raw filters: seed 002's clustering baseline (Li, Xu and Zhu, 2018)."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from prunebench.criterion import ChannelGroup, Criterion, PruneContext
+from prunebench_clustering.representatives import kmeans_representatives, seed_from
+
+
+class KMeansRaw(Criterion):
+    """k-means++ on flattened filter weights; keeps the filter nearest each centroid."""
+
+    def prepare(self, ctx: PruneContext) -> None:
+        self._seed = seed_from(ctx.generator)
+
+    def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
+        vectors = group.conv.weight.detach().flatten(1).double().cpu().numpy()
+        return kmeans_representatives(vectors, n_keep, self._seed)

@@ -1,0 +1,40 @@
+"""The step every clustering criterion shares: one kept filter per cluster, the member nearest
+the cluster's centre."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import Tensor
+
+
+def nearest_members(vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray,
+                    n_keep: int) -> Tensor:
+    """Per cluster, the index of the member closest (Euclidean) to `centres[cluster]`; ties go to
+    the lower index. Should clustering give fewer than `n_keep` non-empty clusters (only possible
+    with identical vectors), the remaining slots go to the filters farthest from their kept
+    representative, so the answer always has `n_keep` distinct indices."""
+    kept, distance = [], np.zeros(len(vectors))
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        gaps = np.linalg.norm(vectors[members] - centres[cluster], axis=1)
+        chosen = members[int(np.argmin(gaps))]
+        kept.append(int(chosen))
+        distance[members] = np.linalg.norm(vectors[members] - vectors[chosen], axis=1)
+    rest = [i for i in np.argsort(-distance, kind="stable") if i not in set(kept)]
+    kept += [int(i) for i in rest[: n_keep - len(kept)]]
+    return torch.tensor(sorted(kept), dtype=torch.long)
+
+
+def kmeans_representatives(vectors: np.ndarray, n_keep: int, seed: int) -> Tensor:
+    """k-means++ (10 restarts, seeded) into `n_keep` clusters; keep the filter nearest each centroid."""
+    if n_keep >= len(vectors):
+        return torch.arange(len(vectors))
+    km = KMeans(n_clusters=n_keep, init="k-means++", n_init=10, random_state=seed).fit(vectors)
+    return nearest_members(vectors, km.labels_, km.cluster_centers_, n_keep)
+
+
+def seed_from(generator: torch.Generator) -> int:
+    """A NumPy/scikit-learn seed drawn from the harness's seeded generator."""
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))

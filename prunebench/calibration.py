@@ -1,0 +1,84 @@
+"""Harness-owned loops over the calibration batches for data-driven criteria.
+
+Criteria ask for statistics; these functions run the batches, place and remove the hooks, and
+clear the gradients they made, so no criterion writes its own loop and all see the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from prunebench.criterion import ChannelGroup, PruneContext
+
+#: statistic(feature_map (N, C, H, W), gradient of the loss w.r.t. it or None) -> (N, C)
+Statistic = Callable[[Tensor, Tensor | None], Tensor]
+
+
+def _tap(group: ChannelGroup, after_activation: bool) -> nn.Module:
+    """The module whose output is the group's feature map: the BatchNorm (if any) when the
+    activation is wanted, else the conv itself."""
+    return group.bn if after_activation and group.bn is not None else group.conv
+
+
+def feature_statistics(ctx: PruneContext, statistic: Statistic, *, after_activation: bool,
+                       gradients: bool = False) -> dict[str, Tensor]:
+    """Per group, the mean over calibration samples of `statistic`, one value per channel.
+
+    With `after_activation` the feature map is ReLU(BN(conv(x))) (ReLU(conv(x)) without BN), the
+    activation that follows every prunable conv of the matrix; otherwise it is the conv's raw
+    output, and with `gradients` the statistic also gets dLoss/d(output).
+    """
+    if gradients and after_activation:
+        raise ValueError("gradients are taken at the conv output, not after the activation")
+    outputs: dict[str, Tensor] = {}
+
+    def keep(name: str):
+        def hook(_module: nn.Module, _inputs: object, output: Tensor) -> None:
+            if gradients:
+                output.retain_grad()
+            outputs[name] = output
+        return hook
+
+    handles = [_tap(g, after_activation).register_forward_hook(keep(g.name)) for g in ctx.groups]
+    totals: dict[str, Tensor] = {}
+    samples = 0
+    try:
+        for batch in ctx.batches():
+            outputs.clear()
+            with torch.set_grad_enabled(gradients):
+                loss = ctx.loss(ctx.model, batch)
+                if gradients:
+                    ctx.model.zero_grad(set_to_none=True)
+                    loss.backward()
+            for g in ctx.groups:
+                fm = outputs[g.name].detach()
+                value = statistic(torch.relu(fm) if after_activation else fm,
+                                  outputs[g.name].grad if gradients else None)
+                totals[g.name] = totals.get(g.name, 0) + value.double().sum(0)
+            samples += len(batch[1])
+    finally:
+        for handle in handles:
+            handle.remove()
+        ctx.model.zero_grad(set_to_none=True)
+    return {name: total / max(samples, 1) for name, total in totals.items()}
+
+
+def mean_abs_weight_gradients(ctx: PruneContext) -> dict[str, Tensor]:
+    """Per group, E_batches[|dLoss/dW|] of the conv's weight tensor (same shape as the weight)."""
+    totals: dict[str, Tensor] = {}
+    batches = 0
+    try:
+        for batch in ctx.batches():
+            ctx.model.zero_grad(set_to_none=True)
+            ctx.loss(ctx.model, batch).backward()
+            for g in ctx.groups:
+                grad = g.conv.weight.grad
+                magnitude = torch.zeros_like(g.conv.weight) if grad is None else grad.abs()
+                totals[g.name] = totals.get(g.name, 0) + magnitude.double()
+            batches += 1
+    finally:
+        ctx.model.zero_grad(set_to_none=True)
+    return {name: total / max(batches, 1) for name, total in totals.items()}
