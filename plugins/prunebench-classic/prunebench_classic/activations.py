@@ -14,7 +14,9 @@ def _zero_fraction(activation: Tensor, _grad: Tensor | None) -> Tensor:
 
 
 def _rank(activation: Tensor, _grad: Tensor | None) -> Tensor:
-    return torch.linalg.matrix_rank(activation.double()).double()
+    # the tolerance must match the maps' own precision: in float64, float32 rounding noise
+    # would count as rank and make every map look full-rank
+    return torch.linalg.matrix_rank(activation).double()
 
 
 class APoZ(ScoreCriterion):

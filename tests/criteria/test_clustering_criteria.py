@@ -1,0 +1,65 @@
+"""Clustering criteria keep one filter of every group of identical filters."""
+
+import numpy as np
+import pytest
+import torch
+
+from prunebench.criterion import ChannelGroup
+from prunebench_clustering.deep_feature import MEAN, STD, filters_to_images
+from prunebench_clustering.representatives import nearest_members
+from tests.criteria.helpers import context, make
+
+CLUSTERING = ["agglomerative-cosine", "kmeans-raw", "deep-feature-kmeans"]
+ORDER = [0, 2, 1, 3, 3, 0, 2, 1]  # filter i is a copy of base filter ORDER[i]
+
+
+def duplicated_layer():
+    torch.manual_seed(0)
+    base = torch.randn(4, 2, 3, 3)
+    conv = torch.nn.Conv2d(2, 8, 3)
+    with torch.no_grad():
+        conv.weight.copy_(base[ORDER])
+    return ChannelGroup("conv", conv)
+
+
+@pytest.mark.parametrize("name", CLUSTERING)
+def test_duplicate_filters_keep_one_of_each(name):
+    group = duplicated_layer()
+    criterion = make(name)
+    criterion.prepare(context(group.conv, [group], []))
+    kept = criterion.select(group, 4).tolist()
+    assert sorted(ORDER[i] for i in kept) == [0, 1, 2, 3], kept
+
+
+def test_nearest_members_picks_the_member_closest_to_each_centre_and_fills_up():
+    vectors = np.array([[0.0], [1.0], [4.0], [5.0], [5.0]])
+    labels = np.array([0, 0, 1, 1, 1])
+    centres = np.array([[0.9], [4.9]])
+    assert nearest_members(vectors, labels, centres, 2).tolist() == [1, 3]
+    # three slots, two clusters: the third goes to the filter farthest from its representative
+    assert nearest_members(vectors, labels, centres, 3).tolist() == [0, 1, 3]
+
+
+def test_filter_mosaic_layout():
+    weight = torch.tensor([[1.0, -1.0, 0.5, 0.0]]).view(1, 4, 1, 1)
+    images = filters_to_images(weight, 8) * STD + MEAN
+    assert images.shape == (1, 3, 8, 8)
+    torch.testing.assert_close(images[0, :, :4, :4], torch.full((3, 4, 4), 1.0))  # tile (0,0)
+    torch.testing.assert_close(images[0, :, :4, 4:], torch.full((3, 4, 4), 0.0))  # tile (0,1)
+    torch.testing.assert_close(images[0, :, 4:, :4], torch.full((3, 4, 4), 0.75))  # tile (1,0)
+    torch.testing.assert_close(images[0, :, 4:, 4:], torch.full((3, 4, 4), 0.5))  # tile (1,1)
+
+
+def test_rgb_filters_are_images_already():
+    weight = torch.tensor([0.5, -1.0, 0.0]).view(1, 3, 1, 1)
+    images = filters_to_images(weight, 4) * STD + MEAN
+    torch.testing.assert_close(images[0, :, 0, 0], torch.tensor([0.75, 0.0, 0.5]))
+
+
+def test_deep_feature_records_model_b_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRUNEBENCH_VGG16_WEIGHTS", str(tmp_path / "absent.pth"))
+    group = duplicated_layer()
+    criterion = make("deep-feature-kmeans")
+    criterion.prepare(context(group.conv, [group], []))
+    assert criterion.report()["model_b_weights"] == "random-init (seed 0)"
+    assert criterion.represent(group.conv.weight).shape == (8, 1000)

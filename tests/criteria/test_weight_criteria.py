@@ -1,0 +1,63 @@
+"""fpgm, bn-scale and stability on hand-made weights."""
+
+import pytest
+import torch
+from torch import nn
+
+from prunebench.criterion import ChannelGroup, NotApplicable
+from prunebench_stability.stability import auxiliary_loss, importance_ratio
+from tests.conftest import conv_group
+from tests.criteria.helpers import context, make
+
+
+def test_fpgm_drops_the_filter_at_the_geometric_median():
+    # four points around the origin and the origin itself: the median is filter 4
+    group = conv_group([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [0.0, 0.0]])
+    criterion = make("fpgm")
+    scores = criterion.score(group)
+    assert scores[4] == 4.0
+    torch.testing.assert_close(scores[0], torch.tensor(3.0 + 2 * 2 ** 0.5, dtype=torch.float64))
+    assert criterion.select(group, 4).tolist() == [0, 1, 2, 3]
+
+
+def test_bn_scale_follows_the_magnitude_of_gamma():
+    conv = nn.Conv2d(1, 4, 1)
+    bn = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([0.5, -3.0, 0.1, 2.0]))
+    assert make("bn-scale").select(ChannelGroup("c", conv, bn), 2).tolist() == [1, 3]
+
+
+def test_bn_scale_without_batchnorm_is_not_applicable():
+    with pytest.raises(NotApplicable, match="layer conv has no BatchNorm"):
+        make("bn-scale").select(conv_group([[1.0], [2.0]]), 1)
+
+
+def test_stability_auxiliary_loss_is_eq_1_by_hand():
+    # |1 - 0.5| + |-1 - (-0.25)| + |1 - 0| + |1 - 2|
+    assert auxiliary_loss(torch.tensor([0.5, -0.25, 0.0, 2.0])).item() == 3.25
+
+
+def test_stability_penalty_pulls_values_towards_plus_minus_one():
+    group = conv_group([[0.5, -0.5, 1.5, -1.5]])
+    criterion = make("stability")
+    ctx = context(group.conv, [group], [])
+    criterion.prepare(ctx)
+    criterion.penalty(ctx).backward()
+    lam = criterion.lam
+    # descent moves 0.5 up, -0.5 down, 1.5 down, -1.5 up: towards +1 / -1
+    assert group.conv.weight.grad.flatten().tolist() == pytest.approx([-lam, lam, lam, -lam])
+
+
+def test_stability_ratio_is_eq_3_by_hand():
+    before = torch.tensor([[1.0, -1.0], [0.5, 0.5]])
+    after = torch.tensor([[1.5, -1.5], [0.5, 0.6]])
+    torch.testing.assert_close(importance_ratio(before, after), torch.tensor([1.5, 1.1]))
+    group = conv_group(before.tolist())
+    criterion = make("stability")
+    criterion.prepare(context(group.conv, [group], []))
+    with torch.no_grad():  # what the sparsity epochs would have done
+        group.conv.weight.copy_(after[:, :, None, None])
+    # filter 0 yielded more to the auxiliary loss (ratio 1.5 > 1.1): it is the one pruned
+    assert criterion.select(group, 1).tolist() == [1]
+    assert criterion.report() == {"lambda": 1e-5, "sparsity_epochs": 1.0}
