@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
@@ -62,10 +63,10 @@ class RichReporter:
         self.progress.advance(self.cells)
         name, seed = record["criterion"]["name"], record["seed"]
         if record["status"] == "not-applicable":
-            self.progress.console.print(f"[yellow]– {name}, seed {seed}: {record['error']}")
+            self.progress.console.print(f"[yellow]– {name}, seed {seed}: {escape(record['error'])}")
             return
         if record["status"] != "ok":
-            self.progress.console.print(f"[red]✗ {name}, seed {seed}: {record['error']}")
+            self.progress.console.print(f"[red]✗ {name}, seed {seed}: {escape(record['error'])}")
             return
         h, pruned = record["headline"], record["pruned"]
         self.progress.console.print(
@@ -116,7 +117,7 @@ def print_board(board: Board) -> None:
         for i in picked:
             table.add_column(section.columns[i])
         for row in section.rows:
-            table.add_row(*(row[i] for i in picked))
+            table.add_row(*(escape(row[i]) for i in picked))
         console.print(table)
 
 
@@ -139,7 +140,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             loaded = plugins.load(name)
         except PrunebenchError as exc:
-            table.add_row(name, dist, "?", "?", f"[red]broken: {exc}", "")
+            table.add_row(name, dist, "?", "?", f"[red]broken: {escape(str(exc))}", "")
             continue
         needs = ", ".join(loaded.cls.needs) or "data-free"
         table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}", "[green]ok",
@@ -160,7 +161,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     table.add_column("baseline")
     table.add_column("pruned")
     if record["status"] != "ok":
-        console.print(table.title, f"\n{record['status']}: {record['error']}")
+        console.print(escape(f"{table.title}\n{record['status']}: {record['error']}"))
         return 0
     h, base, pruned = record["headline"], record["baseline"], record["pruned"]
     table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")

@@ -121,8 +121,3 @@ def parse_names(text: str, option: str) -> tuple[str, ...]:
         raise PrunebenchError(f"{option} is empty; give comma-separated names")
     return tuple(dict.fromkeys(names))
 
-
-def check_budget(name: str) -> str:
-    if name not in BUDGETS:
-        raise PrunebenchError(f"unknown budget '{name}'; choose one of {', '.join(BUDGETS)}")
-    return name

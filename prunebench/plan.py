@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 
 from prunebench import plugins, scenarios
-from prunebench.config import (Budget, Target, check_budget, parse_names, parse_ratio,
-                               parse_seeds, parse_widths)
+from prunebench.config import Budget, Target, parse_names, parse_ratio, parse_seeds, parse_widths
 from prunebench.errors import PrunebenchError
 from prunebench.scenarios.base import Scenario
 from prunebench.store import check_results_dir
@@ -68,7 +67,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               device: str = "auto", argv: list[str] | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
-    chosen_budget = row.budget(check_budget(budget))
+    chosen_budget = row.budget(budget)
     available = plugins.discover()
     if criteria is None:
         names = tuple(available)

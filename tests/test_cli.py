@@ -89,11 +89,15 @@ def test_run_show_and_regenerate_leaderboard(tmp_path, capsys):
 def test_failed_cells_exit_1_after_writing_everything(tmp_path, capsys, install_dist):
     from tests.plugin_sources import FAULTY
 
-    install_dist("faulty-criteria", {"raises": "faulty_criteria:Raises"}, {"faulty_criteria": FAULTY})
+    install_dist("faulty-criteria", {"raises": "faulty_criteria:Raises",
+                                     "duplicates": "faulty_criteria:Duplicates"},
+                 {"faulty_criteria": FAULTY})
     results = tmp_path / "res"
-    assert main(["run", "--budget", "smoke", "--criteria", "raises,l1", "--results", str(results)]) == 1
+    assert main(["run", "--budget", "smoke", "--criteria", "raises,duplicates,l1", "--results",
+                 str(results)]) == 1
     captured = capsys.readouterr()
-    assert "1 of 2 cells failed" in captured.err
+    assert "2 of 3 cells failed" in captured.err
+    assert "select() on conv1 returned duplicate indices [0]" in captured.out  # not eaten as markup
     text = (results / "leaderboards" / "lenet5-digits.md").read_text()
     assert "failed: criterion 'raises': select() on conv1 raised ZeroDivisionError: boom" in text
     assert "| 1 | l1 |" in text
