@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from prunebench.config import Budget
-from prunebench.data.arrays import ArrayData
+from prunebench.data.base import Data
 from prunebench.measure.flops import count_macs
 from prunebench.measure.memory import count_params
 from prunebench.scenarios.base import Scenario
@@ -40,14 +40,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cache_key(scenario: Scenario, budget: Budget, data: ArrayData) -> str:
+def cache_key(scenario: Scenario, budget: Budget, data: Data) -> str:
     """Everything that decides the baseline weights, hashed."""
     payload = {"format": CHECKPOINT_FORMAT, "scenario": scenario.name, "schedule": budget.baseline_part(),
-               "train_samples": len(data.train_y), "data": data.source}
+               "train_samples": data.n_train, "data": data.source}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def get_baseline(scenario: Scenario, data: ArrayData, budget: Budget, seed: int, results: Path,
+def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, results: Path,
                  device: torch.device, on_epoch: Callable[[], None] | None = None) -> Baseline:
     """Load the cached baseline for this seed, or train and cache it."""
     path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data))

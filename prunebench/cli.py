@@ -1,4 +1,4 @@
-"""`prunebench run | list | show | leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | list | show | flops | leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -128,7 +128,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_column(column, no_wrap=True)
         table.add_column("description", overflow="fold")
         for s in scenarios.registry().values():
-            table.add_row(s.name, ", ".join(s.groups), ", ".join(s.targets), s.description)
+            layers = ", ".join(s.groups) if len(s.groups) <= 3 else \
+                f"{len(s.groups)}: {s.groups[0]} ... {s.groups[-1]}"
+            table.add_row(s.name, layers, ", ".join(s.targets), s.description)
         console.print(table)
         return 0
     table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
@@ -178,6 +180,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flops(args: argparse.Namespace) -> int:
+    from prunebench.measure.architecture import architecture_size
+    from prunebench.plan import make_target
+
+    scenario = scenarios.get(args.scenario)
+    chosen = (args.target, args.widths, args.ratio)
+    target = make_target(scenario, *chosen) if any(v is not None for v in chosen) else None
+    size = architecture_size(scenario, target)
+    if args.json:
+        print(json.dumps(size, indent=2))
+        return 0
+    table = Table(title=f"{size['scenario']} | {size['target']} | input {size['input_shape']}")
+    table.add_column("layer")
+    table.add_column("MACs", justify="right")
+    for layer, macs in size["macs_per_layer"].items():
+        table.add_row(layer, f"{macs:,}")
+    table.add_row("[bold]total", f"[bold]{size['macs']:,}")
+    console.print(table)
+    console.print(f"params: {size['params']:,}   widths: {','.join(map(str, size['widths']))}")
+    return 0
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     regenerate = (f"prunebench leaderboard --results {shlex.quote(args.results)} "
                   f"--out {shlex.quote(args.out)}")
@@ -223,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("result")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+
+    flops = sub.add_parser("flops", help="MACs and params of a target's architecture, no training")
+    flops.add_argument("--scenario", default=scenarios.DEFAULT)
+    flops.add_argument("--target", help="a named target (default: the unpruned model)")
+    flops.add_argument("--widths", help="filters kept per prunable layer")
+    flops.add_argument("--ratio", help="fraction of every layer's filters to remove")
+    flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
+    flops.set_defaults(func=cmd_flops)
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
     board.add_argument("--results", default=str(DEFAULT_RESULTS))

@@ -28,7 +28,7 @@ from prunebench import plugins, surgery
 from prunebench.baseline import Baseline, get_baseline, seed_everything
 from prunebench.config import Budget, CellConfig
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
-from prunebench.data.arrays import ArrayData
+from prunebench.data.base import Data
 from prunebench.errors import CriterionError
 from prunebench.measure.flops import count_macs
 from prunebench.measure.memory import count_params, trm_bytes
@@ -109,7 +109,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     return outcome
 
 
-def _header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: ArrayData,
+def _header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,
             env: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
@@ -146,7 +146,7 @@ def _penalty(name: str, criterion, ctx: PruneContext) -> Tensor | None:
     return value
 
 
-def prune_cell(scenario: Scenario, data: ArrayData, crit: plugins.LoadedCriterion,
+def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                cell: CellConfig, base: Baseline, device: torch.device,
                on_epoch: Callable[[], None] | None = None) -> dict:
     """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost."""
@@ -220,7 +220,7 @@ def _select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:
         raise CriterionError(name, str(exc)) from None
 
 
-def _calibration(data: ArrayData, budget: Budget, seed: int, step: int, device: torch.device,
+def _calibration(data: Data, budget: Budget, seed: int, step: int, device: torch.device,
                  counter: list[int]) -> Callable[[], Iterator[Batch]]:
     """The same bounded batches on every call and for every criterion; counts samples drawn."""
     def batches() -> Iterator[Batch]:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prunebench.criterion import Batch
-from prunebench.data.arrays import ArrayData
+from prunebench.data.base import Data
 
 
 class Task(Protocol):
@@ -19,7 +19,7 @@ class Task(Protocol):
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor: ...
 
-    def evaluate(self, model: nn.Module, data: ArrayData, device: torch.device) -> dict[str, float]: ...
+    def evaluate(self, model: nn.Module, data: Data, device: torch.device) -> dict[str, float]: ...
 
 
 class Classification:
@@ -33,7 +33,7 @@ class Classification:
         return F.cross_entropy(model(images), labels)
 
     @torch.inference_mode()
-    def evaluate(self, model: nn.Module, data: ArrayData, device: torch.device,
+    def evaluate(self, model: nn.Module, data: Data, device: torch.device,
                  batch_size: int = 1000) -> dict[str, float]:
         was_training = model.training
         model.eval()

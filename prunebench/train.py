@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from prunebench.config import Budget
-from prunebench.data.arrays import ArrayData
+from prunebench.data.base import Data
 from prunebench.tasks import Task
 
 
@@ -21,7 +21,7 @@ def phase_generator(seed: int, *tags: object) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
-def train(model: nn.Module, data: ArrayData, task: Task, budget: Budget, *, epochs: float,
+def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: float,
           lr: float, generator: torch.Generator, device: torch.device, cosine: bool = False,
           extra_loss: Callable[[], Tensor | None] | None = None,
           on_epoch: Callable[[], None] | None = None) -> None:
@@ -31,7 +31,7 @@ def train(model: nn.Module, data: ArrayData, task: Task, budget: Budget, *, epoc
     the learning rate decays to zero over the whole phase.
     """
     batch_size = budget.batch_size
-    per_epoch = math.ceil(len(data.train_y) / batch_size)
+    per_epoch = math.ceil(data.n_train / batch_size)
     total_steps = round(epochs * per_epoch)
     if total_steps == 0:
         return

@@ -44,7 +44,8 @@ def _stripes(_root, _fetch) -> ArrayData:
 BUDGET = Budget("smoke", baseline_epochs=2, baseline_lr=0.05, finetune_epochs=1, finetune_lr=0.01,
                 steps=2, batch_size=16, calibration_batches=2, seeds=(0,))
 BN_SCENARIO = Scenario("small-bn", "small conv net with BatchNorm", SmallBN, _stripes,
-                       Classification(), ("conv1", "conv2"), {"t": Target("t", widths=(3, 5))},
+                       Classification(), ("conv1", "conv2"), (3, 8, 8),
+                       {"t": Target("t", widths=(3, 5))},
                        {"smoke": BUDGET}, "t")
 LENET = scenarios.get("lenet5-digits")
 ROWS = {

@@ -6,8 +6,8 @@ a DataLoader collating one sample at a time, and the order depends only on the g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -25,12 +25,17 @@ class ArrayData:
     test_y: Tensor
     num_classes: int
     source: str  # where the data was read from, recorded in every result
+    #: applied to every training batch: augment(images, generator) -> images
+    augment: Callable[[Tensor, torch.Generator], Tensor] | None = None
 
     def limited(self, train_limit: int | None, test_limit: int | None) -> "ArrayData":
         """The first `train_limit` / `test_limit` samples of each split (None keeps all)."""
-        return ArrayData(self.train_x[:train_limit], self.train_y[:train_limit],
-                         self.test_x[:test_limit], self.test_y[:test_limit],
-                         self.num_classes, self.source)
+        return replace(self, train_x=self.train_x[:train_limit], train_y=self.train_y[:train_limit],
+                       test_x=self.test_x[:test_limit], test_y=self.test_y[:test_limit])
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_y)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -42,7 +47,10 @@ class ArrayData:
         order = torch.randperm(len(self.train_y), generator=generator)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            yield self.train_x[idx].to(device), self.train_y[idx].to(device)
+            images = self.train_x[idx]
+            if self.augment is not None:
+                images = self.augment(images, generator)
+            yield images.to(device), self.train_y[idx].to(device)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
         for start in range(0, len(self.test_y), batch_size):

@@ -8,7 +8,6 @@ sub-folder (`fashion-mnist/`, `mnist/`) or in torchvision's layout (`FashionMNIS
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import torch
 
 from prunebench.data.arrays import ArrayData, normalise
 from prunebench.data.idx import read_idx
+from prunebench.data.roots import candidate_roots, download_root
 from prunebench.errors import PrunebenchError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-DEFAULT_DOWNLOAD_ROOT = Path.home() / ".cache" / "prunebench" / "data"
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,6 @@ FASHION_MNIST = Family(
     how_to_get="apt-get install dataset-fashion-mnist, put the four idx files under --data-root, "
                "or add --download",
 )
-
-
-def candidate_roots(root: Path | None) -> list[Path]:
-    """The user's roots in the order they are searched."""
-    roots = [root] if root is not None else []
-    env = os.environ.get("PRUNEBENCH_DATA")
-    if env:
-        roots.append(Path(env))
-    return roots
 
 
 def _file(folder: Path, stem: str) -> Path | None:
@@ -89,7 +79,7 @@ def load(family: Family, root: Path | None, fetch: bool) -> ArrayData:
     roots = candidate_roots(root)
     files, looked = find_files(family, roots)
     if not files and fetch:
-        target = roots[0] if roots else DEFAULT_DOWNLOAD_ROOT
+        target = download_root(root)
         download(family, target)
         files, looked = find_files(family, [target])
     if not files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -24,4 +25,29 @@ def write_mnist_like(folder: Path, n_train: int = 64, n_test: int = 32, seed: in
             images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
         write_idx(folder / (stem_images + suffix), images)
         write_idx(folder / (stem_labels + suffix), labels.astype(np.uint8))
+    return folder
+
+
+def write_cifar_like(root: Path, variant: str = "cifar10", n_train: int = 40, n_test: int = 20,
+                     seed: int = 0) -> Path:
+    """torchvision's CIFAR folder (pickle batches, protocol 2 like the official files) whose
+    images carry their class as a bright 3x3 block at grid cell (label % 10, label // 10)."""
+    from prunebench.data.cifar import CIFAR10, CIFAR100
+
+    spec = {"cifar10": CIFAR10, "cifar100": CIFAR100}[variant]
+    folder = root / spec.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    files = [(name, n_train // len(spec.train_files)) for name in spec.train_files]
+    for name, n in [*files, (spec.test_file, n_test)]:
+        labels = rng.integers(0, spec.num_classes, size=n)
+        images = rng.integers(0, 60, size=(n, 3, 32, 32), dtype=np.uint8)
+        for i, label in enumerate(labels):
+            r, c = 3 * (label % 10) + 1, 3 * (label // 10) + 1
+            images[i, :, r:r + 3, c:c + 3] = 255
+        batch = {"batch_label": name, "data": images.reshape(n, -1),
+                 spec.label_key: [int(v) for v in labels],
+                 "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
     return folder

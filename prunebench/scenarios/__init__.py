@@ -9,10 +9,10 @@ DEFAULT = "lenet5-digits"
 
 
 def registry() -> dict[str, Scenario]:
-    from prunebench.scenarios import lenet5
+    from prunebench.scenarios import lenet5, vgg
 
     found: dict[str, Scenario] = {}
-    for scenario in lenet5.scenarios():
+    for scenario in [*lenet5.scenarios(), *vgg.scenarios()]:
         if scenario.name in found:
             raise RuntimeError(f"scenario '{scenario.name}' is defined twice")
         found[scenario.name] = scenario

@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import nn
 
 from prunebench.config import BUDGETS, Budget, Target
-from prunebench.data.arrays import ArrayData
+from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.tasks import Task
 
@@ -19,9 +19,10 @@ class Scenario:
     name: str
     description: str
     build_model: Callable[[], nn.Module]
-    load_data: Callable[[Path | None, bool], ArrayData]  # (data root, download allowed)
+    load_data: Callable[[Path | None, bool], Data]  # (data root, download allowed)
     task: Task
     groups: tuple[str, ...]  # names of the convs whose filters are pruned, in forward order
+    input_shape: tuple[int, ...]  # one sample at the row's nominal size (what `flops` counts)
     targets: Mapping[str, Target]
     budgets: Mapping[str, Budget]
     default_target: str

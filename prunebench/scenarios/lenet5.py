@@ -52,7 +52,8 @@ DIGITS_BUDGETS = {
 
 def _lenet(name: str, description: str, load, budgets) -> Scenario:
     return Scenario(name=name, description=description, build_model=LeNet5, load_data=load,
-                    task=Classification(), groups=GROUPS, targets=TARGETS, budgets=budgets,
+                    task=Classification(), groups=GROUPS, input_shape=(1, 28, 28),
+                    targets=TARGETS, budgets=budgets,
                     default_target="prun1")
 
 

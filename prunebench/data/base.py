@@ -1,0 +1,30 @@
+"""What every data set of the matrix offers the harness, whatever its storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import torch
+
+from prunebench.criterion import Batch
+
+
+class Data(Protocol):
+    num_classes: int
+    source: str  # where the data was read from, recorded in every result
+
+    @property
+    def n_train(self) -> int: ...
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    def limited(self, train_limit: int | None, test_limit: int | None) -> "Data": ...
+
+    def train_batches(self, batch_size: int, generator: torch.Generator,
+                      device: torch.device) -> Iterator[Batch]:
+        """One epoch of (augmented) training batches in the order `generator` fixes."""
+        ...
+
+    def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]: ...

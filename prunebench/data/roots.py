@@ -1,0 +1,23 @@
+"""Where data sets are looked for: --data-root first, then $PRUNEBENCH_DATA."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DOWNLOAD_ROOT = Path.home() / ".cache" / "prunebench" / "data"
+
+
+def candidate_roots(root: Path | None) -> list[Path]:
+    """The user's roots in the order they are searched."""
+    roots = [root] if root is not None else []
+    env = os.environ.get("PRUNEBENCH_DATA")
+    if env:
+        roots.append(Path(env))
+    return roots
+
+
+def download_root(root: Path | None) -> Path:
+    """Where a download lands: the first root the user named, else a per-user cache."""
+    roots = candidate_roots(root)
+    return roots[0] if roots else DEFAULT_DOWNLOAD_ROOT
