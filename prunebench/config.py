@@ -33,6 +33,7 @@ class Budget:
     seeds: tuple[int, ...]
     train_limit: int | None = None  # use only the first N training samples (smoke runs)
     test_limit: int | None = None
+    image_size: int | None = None  # crop size for image-folder data (None: the row's own)
     momentum: float = 0.9
     weight_decay: float = 5e-4
 
@@ -40,7 +41,7 @@ class Budget:
         """The fields that decide the baseline weights (its cache key)."""
         return {k: v for k, v in asdict(self).items()
                 if k in ("baseline_epochs", "baseline_lr", "batch_size", "train_limit",
-                         "momentum", "weight_decay")}
+                         "image_size", "momentum", "weight_decay")}
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,8 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
             loaded[name] = plugins.load(name, available)
         except CriterionError as exc:
             loaded[name] = exc
-    data = scenario.load_data(plan.data_root, plan.download).limited(budget.train_limit,
-                                                                      budget.test_limit)
+    data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
+        budget.train_limit, budget.test_limit)
     full = surgery.widths(scenario.build_model(), scenario.groups)
     widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)

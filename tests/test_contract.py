@@ -31,7 +31,7 @@ class SmallBN(nn.Module):
         return self.fc(x.flatten(1))
 
 
-def _stripes(_root, _fetch) -> ArrayData:
+def _stripes(_root, _fetch, _size) -> ArrayData:
     """Class k lights up row pair k of an 8x8 RGB image."""
     g = torch.Generator().manual_seed(0)
     x = torch.rand(96, 3, 8, 8, generator=g) * 0.2

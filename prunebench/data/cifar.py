@@ -90,7 +90,7 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
     return out
 
 
-def load(variant: Variant, root: Path | None, fetch: bool) -> ArrayData:
+def load(variant: Variant, root: Path | None, fetch: bool, _image_size: int | None = None) -> ArrayData:
     roots = candidate_roots(root)
     folder = find_folder(variant, roots)
     if folder is None and fetch:

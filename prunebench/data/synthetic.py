@@ -51,3 +51,23 @@ def write_cifar_like(root: Path, variant: str = "cifar10", n_train: int = 40, n_
         with open(folder / name, "wb") as fh:
             pickle.dump(batch, fh, protocol=2)
     return folder
+
+
+def write_imagefolder_like(root: Path, classes: int = 4, per_class: tuple[int, int] = (8, 4),
+                           size: int = 40, seed: int = 0) -> Path:
+    """`train/` and `val/` trees of JPEGs; class k is a bright square in quadrant k % 4, tinted
+    by class, over dark noise."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    half = size // 2
+    for split, n in zip(("train", "val"), per_class):
+        for k in range(classes):
+            folder = root / split / f"class{k:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                pixels = rng.integers(0, 50, size=(size, size, 3), dtype=np.uint8)
+                r, c = half * ((k % 4) // 2), half * (k % 2)
+                pixels[r + 2:r + half - 2, c + 2:c + half - 2] = (255, 80 + 40 * (k // 4) % 176, 40)
+                Image.fromarray(pixels).save(folder / f"{split}_{k}_{i}.jpg", quality=90)
+    return root

@@ -9,10 +9,10 @@ DEFAULT = "lenet5-digits"
 
 
 def registry() -> dict[str, Scenario]:
-    from prunebench.scenarios import lenet5, vgg
+    from prunebench.scenarios import lenet5, resnet, vgg
 
     found: dict[str, Scenario] = {}
-    for scenario in [*lenet5.scenarios(), *vgg.scenarios()]:
+    for scenario in [*lenet5.scenarios(), *vgg.scenarios(), *resnet.scenarios()]:
         if scenario.name in found:
             raise RuntimeError(f"scenario '{scenario.name}' is defined twice")
         found[scenario.name] = scenario

@@ -19,7 +19,7 @@ class Scenario:
     name: str
     description: str
     build_model: Callable[[], nn.Module]
-    load_data: Callable[[Path | None, bool], Data]  # (data root, download allowed)
+    load_data: Callable[[Path | None, bool, int | None], Data]  # (root, download?, image size)
     task: Task
     groups: tuple[str, ...]  # names of the convs whose filters are pruned, in forward order
     input_shape: tuple[int, ...]  # one sample at the row's nominal size (what `flops` counts)

@@ -57,15 +57,15 @@ def _lenet(name: str, description: str, load, budgets) -> Scenario:
                     default_target="prun1")
 
 
-def _load_mnist(root: Path | None, fetch: bool) -> ArrayData:
+def _load_mnist(root: Path | None, fetch: bool, _size: int | None) -> ArrayData:
     return mnist.load(mnist.MNIST, root, fetch)
 
 
-def _load_fashion(root: Path | None, fetch: bool) -> ArrayData:
+def _load_fashion(root: Path | None, fetch: bool, _size: int | None) -> ArrayData:
     return mnist.load(mnist.FASHION_MNIST, root, fetch)
 
 
-def _load_digits(_root: Path | None, _fetch: bool) -> ArrayData:
+def _load_digits(_root: Path | None, _fetch: bool, _size: int | None) -> ArrayData:
     return digits.load()
 
 
