@@ -55,7 +55,7 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
         saved = load_checkpoint(path, {"state_dict", "metrics"})
         return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
     seed_everything(seed)
-    model = scenario.build_model().to(device)
+    model = scenario.model(budget).to(device)
     train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
           generator=phase_generator(seed, "baseline"), device=device, cosine=True,
           on_epoch=on_epoch)

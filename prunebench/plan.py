@@ -91,4 +91,4 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
 def _full_widths(row: Scenario) -> tuple[int, ...]:
     from prunebench.surgery import widths
 
-    return widths(row.build_model(), row.groups)
+    return widths(row.model(), row.groups)

@@ -78,7 +78,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
             loaded[name] = exc
     data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
         budget.train_limit, budget.test_limit)
-    full = surgery.widths(scenario.build_model(), scenario.groups)
+    full = surgery.widths(scenario.model(budget), scenario.groups)
     widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)
     outcome = Outcome()
@@ -152,7 +152,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
     """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost."""
     name, budget, task = cell.criterion, cell.budget, scenario.task
     seed_everything(cell.seed)
-    model: nn.Module = scenario.build_model()
+    model: nn.Module = scenario.model(budget)
     model.load_state_dict(base.state)
     model.to(device)
     example = torch.zeros(1, *data.input_shape, device=device)
@@ -162,7 +162,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
 
     for step in range(1, budget.steps + 1):
         target = step_widths(full, cell.widths, step, budget.steps)
-        groups = surgery.channel_groups(model, scenario.groups, example)
+        groups = surgery.channel_groups(model, scenario.groups, example, scenario.prune_root)
         ctx = PruneContext(model, groups, task.loss, phase_generator(cell.seed, "criterion", step),
                            device, _calibration(data, budget, cell.seed, step, device, calibration))
         model.eval()  # criteria look at the model as it infers: BatchNorm statistics stay put
@@ -179,7 +179,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         started = time.perf_counter()
         keep = {g.name: _select(name, criterion, g, n) for g, n in zip(groups, target)}
         seconds += time.perf_counter() - started
-        surgery.remove_filters(model, example, keep)
+        surgery.remove_filters(model, example, keep, scenario.prune_root)
         before = task.evaluate(model, data, device)[task.headline]
         train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
               generator=phase_generator(cell.seed, "finetune", step), device=device,

@@ -13,8 +13,9 @@ from prunebench.criterion import ChannelGroup
 from prunebench.errors import PrunebenchError
 
 
-def _graph(model: nn.Module, example: Tensor) -> tp.DependencyGraph:
-    return tp.DependencyGraph().build_dependency(model, example_inputs=example)
+def _graph(model: nn.Module, example: Tensor, root: str) -> tp.DependencyGraph:
+    """Trace the dependencies of `model.<root>` (the whole model when root is "")."""
+    return tp.DependencyGraph().build_dependency(model.get_submodule(root), example_inputs=example)
 
 
 def _conv(model: nn.Module, name: str) -> nn.Conv2d:
@@ -27,9 +28,10 @@ def _conv(model: nn.Module, name: str) -> nn.Conv2d:
     return module
 
 
-def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor) -> list[ChannelGroup]:
+def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor,
+                   root: str = "") -> list[ChannelGroup]:
     """The prunable groups named by the scenario, with the BatchNorm that follows each conv."""
-    graph = _graph(model, example)
+    graph = _graph(model, example, root)
     groups = []
     for name in names:
         conv = _conv(model, name)
@@ -40,9 +42,10 @@ def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor) -> l
     return groups
 
 
-def remove_filters(model: nn.Module, example: Tensor, keep: Mapping[str, Tensor]) -> None:
+def remove_filters(model: nn.Module, example: Tensor, keep: Mapping[str, Tensor],
+                   root: str = "") -> None:
     """Prune every named conv down to the filters in `keep[name]` (sorted indices), in place."""
-    graph = _graph(model, example)
+    graph = _graph(model, example, root)
     for name, kept in keep.items():
         conv = _conv(model, name)
         drop = sorted(set(range(conv.out_channels)) - set(kept.tolist()))

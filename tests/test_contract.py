@@ -10,7 +10,7 @@ from prunebench import plugins, scenarios
 from prunebench.config import Budget, Target
 from prunebench.data.arrays import ArrayData
 from prunebench.plan import RunPlan
-from prunebench.scenarios.base import Scenario
+from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.schedule import run_matrix
 from prunebench.tasks import Classification
 
@@ -43,7 +43,7 @@ def _stripes(_root, _fetch, _size) -> ArrayData:
 
 BUDGET = Budget("smoke", baseline_epochs=2, baseline_lr=0.05, finetune_epochs=1, finetune_lr=0.01,
                 steps=2, batch_size=16, calibration_batches=2, seeds=(0,))
-BN_SCENARIO = Scenario("small-bn", "small conv net with BatchNorm", SmallBN, _stripes,
+BN_SCENARIO = Scenario("small-bn", "small conv net with BatchNorm", ignoring_size(SmallBN), _stripes,
                        Classification(), ("conv1", "conv2"), (3, 8, 8),
                        {"t": Target("t", widths=(3, 5))},
                        {"smoke": BUDGET}, "t")

@@ -14,13 +14,13 @@ from prunebench.scenarios.base import Scenario
 
 def architecture_size(scenario: Scenario, target: Target | None) -> dict:
     """MACs (total, per layer) and params of the unpruned model, or of the target's widths."""
-    model = scenario.build_model().eval()
+    model = scenario.model().eval()
     widths = surgery.widths(model, scenario.groups)
     if target is not None:
         widths = target.resolve(widths, scenario.groups)
         example = torch.zeros(1, *scenario.input_shape)
-        surgery.remove_filters(model, example, {g: torch.arange(w)
-                                                for g, w in zip(scenario.groups, widths)})
+        surgery.remove_filters(model, example, {g: torch.arange(w) for g, w in
+                                                zip(scenario.groups, widths)}, scenario.prune_root)
     macs, per_layer = count_macs(model, scenario.input_shape)
     return {"scenario": scenario.name, "target": target.name if target else "baseline",
             "input_shape": list(scenario.input_shape), "widths": list(widths), "macs": macs,

@@ -13,10 +13,17 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
+def probe_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    """One sample of fixed uniform noise: a blank image would make a detector's proposal count,
+    and so its MACs, an artefact of the blankness."""
+    param = next(model.parameters())
+    sample = torch.rand(1, *input_shape, generator=torch.Generator().manual_seed(0))
+    return sample.to(device=param.device, dtype=param.dtype)
+
+
 def count_macs(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, dict[str, int]]:
     """Total MACs of one forward pass of one sample, and MACs per conv/linear layer by name."""
-    param = next(model.parameters())
-    example = torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)
+    example = probe_input(model, input_shape)
     was_training = model.training
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:

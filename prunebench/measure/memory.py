@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from prunebench.measure.flops import probe_input
+
 BYTES_PER_ELEMENT = 4  # eq. 9-10 assume float32
 
 
@@ -32,12 +34,12 @@ def feature_map_elements(model: nn.Module, input_shape: Sequence[int]) -> int:
 
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     handles = [m.register_forward_hook(count) for m in layers]
-    param = next(model.parameters())
+    example = probe_input(model, input_shape)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype))
+            model(example)
     finally:
         for handle in handles:
             handle.remove()

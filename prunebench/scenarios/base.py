@@ -14,11 +14,16 @@ from prunebench.errors import PrunebenchError
 from prunebench.tasks import Task
 
 
+def ignoring_size(factory: Callable[..., nn.Module], *args) -> Callable[[int | None], nn.Module]:
+    """A model factory for rows whose model does not depend on the image size."""
+    return lambda _image_size: factory(*args)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
-    build_model: Callable[[], nn.Module]
+    build_model: Callable[[int | None], nn.Module]  # (image size of the budget, or None)
     load_data: Callable[[Path | None, bool, int | None], Data]  # (root, download?, image size)
     task: Task
     groups: tuple[str, ...]  # names of the convs whose filters are pruned, in forward order
@@ -26,6 +31,12 @@ class Scenario:
     targets: Mapping[str, Target]
     budgets: Mapping[str, Budget]
     default_target: str
+    #: the submodule the dependency graph is traced on ("" = the whole model); its input is
+    #: (1, *input_shape). Detection prunes inside the backbone, whose input is a plain tensor.
+    prune_root: str = ""
+
+    def model(self, budget: Budget | None = None) -> nn.Module:
+        return self.build_model(budget.image_size if budget is not None else None)
 
     def target(self, name: str) -> Target:
         if name not in self.targets:

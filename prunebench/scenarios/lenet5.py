@@ -17,7 +17,7 @@ from prunebench.config import Budget, Target
 from prunebench.data import digits, mnist
 from prunebench.data.arrays import ArrayData
 from prunebench.models.lenet5 import LeNet5
-from prunebench.scenarios.base import Scenario
+from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
 
 GROUPS = ("conv1", "conv2")
@@ -51,7 +51,7 @@ DIGITS_BUDGETS = {
 
 
 def _lenet(name: str, description: str, load, budgets) -> Scenario:
-    return Scenario(name=name, description=description, build_model=LeNet5, load_data=load,
+    return Scenario(name=name, description=description, build_model=ignoring_size(LeNet5), load_data=load,
                     task=Classification(), groups=GROUPS, input_shape=(1, 28, 28),
                     targets=TARGETS, budgets=budgets,
                     default_target="prun1")

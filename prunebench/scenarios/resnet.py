@@ -16,7 +16,7 @@ from functools import partial
 
 from prunebench.config import Budget, Target
 from prunebench.data import imagefolder
-from prunebench.scenarios.base import Scenario
+from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
 
 BLOCKS = (3, 4, 6, 3)  # bottlenecks in layer1..layer4 (the seed's blocks 2-5)
@@ -51,6 +51,6 @@ def scenarios() -> list[Scenario]:
         name="resnet50-imagenet",
         description="torchvision ResNet-50 on an ImageNet ImageFolder tree; prunes conv1/conv2 of "
                     "each bottleneck (seed 001 Fig. 5)",
-        build_model=partial(_resnet50, 1000), load_data=imagefolder.load, task=Classification(),
+        build_model=ignoring_size(_resnet50, 1000), load_data=imagefolder.load, task=Classification(),
         groups=GROUPS, input_shape=(3, 224, 224), targets=TARGETS, budgets=BUDGETS,
         default_target="prun1")]

@@ -16,7 +16,7 @@ from functools import partial
 from prunebench.config import Budget, Target
 from prunebench.data import cifar
 from prunebench.models.vgg_cifar import CONV_NAMES, VGG16CIFAR
-from prunebench.scenarios.base import Scenario
+from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
 
 TARGETS = {
@@ -39,7 +39,7 @@ BUDGETS = {
 def _scenario(variant: cifar.Variant, name: str) -> Scenario:
     return Scenario(
         name=name, description=f"VGG-16 (BN) on {variant.title} pickle batches (seed 001 Table 2)",
-        build_model=partial(VGG16CIFAR, variant.num_classes),
+        build_model=ignoring_size(VGG16CIFAR, variant.num_classes),
         load_data=partial(cifar.load, variant), task=Classification(), groups=CONV_NAMES,
         input_shape=(3, 32, 32), targets=TARGETS, budgets=BUDGETS, default_target="prun1")
 
