@@ -21,7 +21,6 @@ from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, load_checkpoint, save_checkpoint
 from prunebench.train import phase_generator, train
 
-
 CHECKPOINT_FORMAT = 1  # bump when what a baseline checkpoint holds changes
 
 

@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -173,7 +174,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
             sparsity_epochs += crit.cls.sparsity_epochs
             train(model, data, task, budget, epochs=crit.cls.sparsity_epochs,
                   lr=budget.finetune_lr, generator=phase_generator(cell.seed, "sparsity", step),
-                  device=device, extra_loss=lambda: _penalty(name, criterion, ctx),
+                  device=device, extra_loss=partial(_penalty, name, criterion, ctx),
                   on_epoch=on_epoch)
             model.eval()
         started = time.perf_counter()

@@ -12,8 +12,6 @@ Target `prun1`: 40, 80, 160 and 320 filters kept in blocks 2-5 (seed 001 sec. 4.
 
 from __future__ import annotations
 
-from functools import partial
-
 from prunebench.config import Budget, Target
 from prunebench.data import imagefolder
 from prunebench.scenarios.base import Scenario, ignoring_size
