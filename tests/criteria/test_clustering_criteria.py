@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from prunebench_clustering.deep_feature import MEAN, STD, filters_to_images
-from prunebench_clustering.representatives import nearest_members
 
 from prunebench.criterion import ChannelGroup
+from prunebench_clustering.deep_feature import MEAN, STD, filters_to_images
+from prunebench_clustering.representatives import nearest_members
 from tests.criteria.helpers import context, make
 
 CLUSTERING = ["agglomerative-cosine", "kmeans-raw", "deep-feature-kmeans"]

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from prunebench_stability.stability import auxiliary_loss, importance_ratio
 from torch import nn
 
 from prunebench.criterion import ChannelGroup, NotApplicable
+from prunebench_stability.stability import auxiliary_loss, importance_ratio
 from tests.conftest import conv_group
 from tests.criteria.helpers import context, make
 
