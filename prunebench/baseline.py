@@ -15,19 +15,18 @@ import torch
 
 from prunebench.config import Budget
 from prunebench.data.base import Data
-from prunebench.measure.flops import count_macs
-from prunebench.measure.memory import count_params
+from prunebench.measure.architecture import model_size
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, load_checkpoint, save_checkpoint
 from prunebench.train import phase_generator, train
 
-CHECKPOINT_FORMAT = 1  # bump when what a baseline checkpoint holds changes
+CHECKPOINT_FORMAT = 2  # bump when what a baseline checkpoint holds changes
 
 
 @dataclass(frozen=True)
 class Baseline:
     state: dict[str, torch.Tensor]
-    metrics: dict  # the task's metrics, params, MACs (total and per layer)
+    metrics: dict  # the task's metrics and the model's size (measure.architecture.model_size)
     path: Path
     trained_now: bool
 
@@ -58,9 +57,8 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
     train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
           generator=phase_generator(seed, "baseline"), device=device, cosine=True,
           on_epoch=on_epoch)
-    macs, per_layer = count_macs(model, data.input_shape)
-    metrics = {**scenario.task.evaluate(model, data, device), "params": count_params(model),
-               "macs": macs, "macs_per_layer": per_layer}
+    metrics = {**scenario.task.evaluate(model, data, device),
+               **model_size(model, scenario, data.input_shape)}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"state_dict": state, "metrics": metrics})
     return Baseline(state, metrics, path, trained_now=True)

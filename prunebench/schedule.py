@@ -31,14 +31,11 @@ from prunebench.config import Budget, CellConfig
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
 from prunebench.data.base import Data
 from prunebench.errors import CriterionError
-from prunebench.measure.flops import count_macs
-from prunebench.measure.memory import count_params, trm_bytes
+from prunebench.measure.architecture import model_size
 from prunebench.plan import RunPlan
 from prunebench.scenarios.base import Scenario
 from prunebench.store import SCHEMA_VERSION, environment, result_path, write_json
 from prunebench.train import phase_generator, train
-
-TRM_BATCH_SIZES = (1, 64)
 
 
 class Reporter(Protocol):
@@ -185,19 +182,16 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
               generator=phase_generator(cell.seed, "finetune", step), device=device,
               on_epoch=on_epoch)
-        after = task.evaluate(model, data, device)[task.headline]
+        after = task.evaluate(model, data, device)
         history.append({"step": step, "widths": list(target),
                         "kept": {k: v.tolist() for k, v in keep.items()},
-                        f"{task.headline}_before_finetune": before, task.headline: after})
+                        f"{task.headline}_before_finetune": before, **after})
 
-    macs, per_layer = count_macs(model, data.input_shape)
     return {
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},
         "baseline": base.metrics,
-        "pruned": {f"{task.headline}_before_finetune": history[-1][f"{task.headline}_before_finetune"],
-                   task.headline: history[-1][task.headline], "params": count_params(model),
-                   "macs": macs, "macs_per_layer": per_layer,
-                   "trm_bytes": {str(b): trm_bytes(model, data.input_shape, b) for b in TRM_BATCH_SIZES}},
+        "pruned": {**{k: v for k, v in history[-1].items() if k not in ("step", "widths", "kept")},
+                   **model_size(model, scenario, data.input_shape)},
         "history": history,
         "criterion_report": _report(name, criterion),
         "cost": {"criterion_seconds": seconds, "sparsity_epochs": sparsity_epochs,

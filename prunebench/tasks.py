@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Protocol
 
 import torch
@@ -19,7 +21,7 @@ class Task(Protocol):
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor: ...
 
-    def evaluate(self, model: nn.Module, data: Data, device: torch.device) -> dict[str, float]: ...
+    def evaluate(self, model: nn.Module, data: Data, device: torch.device) -> dict: ...
 
 
 class Classification:
@@ -49,3 +51,66 @@ class Classification:
         if data.num_classes >= 5:
             metrics["top5"] = 100.0 * top5 / max(total, 1)
         return metrics
+
+
+COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl",
+              "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")  # seed 001 Table 4's columns
+
+
+@contextlib.contextmanager
+def _losses_without_moving_batchnorm(model: nn.Module):
+    """torchvision detectors return losses only in training mode; while a criterion calibrates
+    (the model in eval mode) BatchNorm must keep its running statistics."""
+    was_training = model.training
+    model.train()
+    if not was_training:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+class Detection:
+    """Sum of the detector's losses; COCO box AP/AR in percent from pycocotools' COCOeval.
+    A metric COCOeval cannot compute (no ground truth of that size) is None."""
+
+    name = "detection"
+    headline = "AP"
+
+    def loss(self, model: nn.Module, batch: Batch) -> Tensor:
+        images, targets = batch
+        with _losses_without_moving_batchnorm(model):
+            losses = model(list(images), list(targets))
+        return sum(losses.values())
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module, data: Data, device: torch.device,
+                 batch_size: int = 4) -> dict[str, float | None]:
+        from pycocotools.cocoeval import COCOeval
+
+        was_training = model.training
+        model.eval()
+        detections = []
+        for images, targets in data.test_batches(batch_size, device):
+            for output, target in zip(model(list(images)), targets):
+                for (x1, y1, x2, y2), label, score in zip(output["boxes"].tolist(),
+                                                          output["labels"].tolist(),
+                                                          output["scores"].tolist()):
+                    detections.append({"image_id": target["image_id"], "category_id": label,
+                                       "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
+        model.train(was_training)
+        if not detections:
+            return {k: 0.0 for k in COCO_STATS}
+        gt = data.test_coco
+        with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints its tables
+            evaluator = COCOeval(gt, gt.loadRes(detections), "bbox")
+            evaluator.params.imgIds = sorted({d["image_id"] for d in detections} |
+                                             set(data.test_set.ids))
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+        return {k: (100.0 * float(v) if v >= 0 else None)
+                for k, v in zip(COCO_STATS, evaluator.stats)}

@@ -12,7 +12,8 @@ def record(criterion, seed, after, before=50.0, status="ok", error=None):
             "status": status, "error": error, "environment": env, "data": "digits",
             "command": "prunebench run", "cost": {"criterion_seconds": 0.5, "sparsity_epochs": 0}}
     if status == "ok":
-        base.update(baseline={"top1": 98.0 + seed, "params": 431_080, "macs": 2_293_000},
+        base.update(baseline={"top1": 98.0 + seed, "params": 431_080, "macs": 2_293_000,
+                              "trm_bytes": {"64": 5_623_200}},
                     pruned={"top1": after, "top1_before_finetune": before, "params": 119_028,
                             "macs": 264_200, "trm_bytes": {"64": 2_500_000}})
     return base
@@ -28,6 +29,7 @@ def test_mean_std_ranks_and_failures():
     board = build_boards(RECORDS, "prunebench leaderboard")[0]
     rows = board.sections[0].rows
     assert rows[0][:6] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00")
+    assert rows[0][10] == "5.62"
     assert rows[1][:7] == ("1", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00", "-7.00")
     assert rows[1][7:11] == ("119,028", "264,200", "11.5%", "2.50")
     assert rows[2][:6] == ("2", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41")

@@ -71,3 +71,42 @@ def write_imagefolder_like(root: Path, classes: int = 4, per_class: tuple[int, i
                 pixels[r + 2:r + half - 2, c + 2:c + half - 2] = (255, 80 + 40 * (k // 4) % 176, 40)
                 Image.fromarray(pixels).save(folder / f"{split}_{k}_{i}.jpg", quality=90)
     return root
+
+
+def write_coco_like(root: Path, n_train: int = 8, n_val: int = 4, size: int = 96,
+                    seed: int = 0) -> Path:
+    """`train2017/`, `val2017/` JPEGs and `annotations/instances_*.json`: each image holds one or
+    two solid rectangles whose colour is their category (1 red, 2 green, 3 blue), and whose
+    boxes are exactly the annotations."""
+    import json
+
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    colours = {1: (230, 30, 30), 2: (30, 230, 30), 3: (30, 30, 230)}
+    categories = [{"id": k, "name": name, "supercategory": "shape"}
+                  for k, name in ((1, "red"), (2, "green"), (3, "blue"))]
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    next_id = 1
+    for split, n in (("train2017", n_train), ("val2017", n_val)):
+        (root / split).mkdir(exist_ok=True)
+        images, annotations = [], []
+        for i in range(n):
+            image_id = 1000 * (split == "val2017") + i + 1
+            pixels = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
+            picture = Image.fromarray(pixels)
+            draw = ImageDraw.Draw(picture)
+            for _ in range(int(rng.integers(1, 3))):
+                w, h = (int(v) for v in rng.integers(size // 5, size // 2, size=2))
+                x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+                category = int(rng.integers(1, 4))
+                draw.rectangle([x, y, x + w - 1, y + h - 1], fill=colours[category])
+                annotations.append({"id": next_id, "image_id": image_id, "category_id": category,
+                                    "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+                next_id += 1
+            name = f"{image_id:012d}.jpg"
+            picture.save(root / split / name, quality=95)
+            images.append({"id": image_id, "file_name": name, "width": size, "height": size})
+        instances = {"images": images, "annotations": annotations, "categories": categories}
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(instances))
+    return root

@@ -1,19 +1,41 @@
-"""The size of the architecture a target describes, without data or training: which filters
-survive does not change MACs or parameters, so the first `n` of each layer are kept."""
+"""Size of a model as the leaderboards report it, and of the architecture a target describes.
+
+Parameters count the whole model. MACs and run-time memory count `scenario.measure_root`: the
+whole model for classifiers, the backbone with its FPN for the detector, whose heads' cost depends
+on how many proposals survive non-maximum suppression, and so on the weights, not on the widths.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+from torch import nn
 
 from prunebench import surgery
 from prunebench.config import Target
 from prunebench.measure.flops import count_macs
-from prunebench.measure.memory import count_params
+from prunebench.measure.memory import count_params, trm_bytes
 from prunebench.scenarios.base import Scenario
+
+TRM_BATCH_SIZES = (1, 64)
+
+
+def model_size(model: nn.Module, scenario: Scenario, input_shape: Sequence[int]) -> dict:
+    """params, MACs in total and per layer (named from the model's root), and TRM (eq. 16) at
+    batch sizes 1 and 64."""
+    part = model.get_submodule(scenario.measure_root)
+    macs, per_layer = count_macs(part, input_shape)
+    prefix = f"{scenario.measure_root}." if scenario.measure_root else ""
+    return {"params": count_params(model), "macs": macs,
+            "macs_per_layer": {prefix + k: v for k, v in per_layer.items()},
+            "trm_bytes": {str(b): trm_bytes(model, input_shape, b, part)
+                          for b in TRM_BATCH_SIZES}}
 
 
 def architecture_size(scenario: Scenario, target: Target | None) -> dict:
-    """MACs (total, per layer) and params of the unpruned model, or of the target's widths."""
+    """The unpruned model's size, or that of the target's widths, at the row's nominal input.
+    Which filters survive does not change the size, so the first `n` of each layer are kept."""
     model = scenario.model().eval()
     widths = surgery.widths(model, scenario.groups)
     if target is not None:
@@ -21,7 +43,6 @@ def architecture_size(scenario: Scenario, target: Target | None) -> dict:
         example = torch.zeros(1, *scenario.input_shape)
         surgery.remove_filters(model, example, {g: torch.arange(w) for g, w in
                                                 zip(scenario.groups, widths)}, scenario.prune_root)
-    macs, per_layer = count_macs(model, scenario.input_shape)
     return {"scenario": scenario.name, "target": target.name if target else "baseline",
-            "input_shape": list(scenario.input_shape), "widths": list(widths), "macs": macs,
-            "params": count_params(model), "macs_per_layer": per_layer}
+            "input_shape": list(scenario.input_shape), "widths": list(widths),
+            **model_size(model, scenario, scenario.input_shape)}

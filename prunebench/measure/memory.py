@@ -47,7 +47,9 @@ def feature_map_elements(model: nn.Module, input_shape: Sequence[int]) -> int:
     return total
 
 
-def trm_bytes(model: nn.Module, input_shape: Sequence[int], batch_size: int) -> int:
-    """Eq. 16 of seed 001, in bytes."""
-    fm = feature_map_elements(model, input_shape)
+def trm_bytes(model: nn.Module, input_shape: Sequence[int], batch_size: int,
+              part: nn.Module | None = None) -> int:
+    """Eq. 16 of seed 001, in bytes: the model's parameters plus the feature maps of `part`
+    (the whole model unless given)."""
+    fm = feature_map_elements(model if part is None else part, input_shape)
     return parameter_bytes(model) + fm * BYTES_PER_ELEMENT * batch_size

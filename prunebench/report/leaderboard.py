@@ -92,8 +92,20 @@ def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str,
     values = [b[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
     row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values), "–",
-           f"{first['params']:,}", f"{first['macs']:,}", "100.0%", "–", "–", "–")
+           f"{first['params']:,}", f"{first['macs']:,}", "100.0%",
+           f"{first['trm_bytes']['64'] / 1e6:.2f}", "–", "–")
     return _mean(values), row
+
+
+def widths_text(widths: Sequence[int]) -> str:
+    """4,14 stays as it is; long runs of equal widths are written 40x6,80x8."""
+    runs: list[list[int]] = []
+    for w in widths:
+        if runs and runs[-1][0] == w:
+            runs[-1][1] += 1
+        else:
+            runs.append([w, 1])
+    return ",".join(f"{w}x{n}" if n > 2 else ",".join([str(w)] * n) for w, n in runs)
 
 
 def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
@@ -104,8 +116,8 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
     for (target, widths, budget), members in sorted(groups.items()):
         headline = members[0]["headline"]
         columns = tuple(c.format(h=headline) for c in COLUMNS)
-        section = Section(f"Target `{target}` (widths {','.join(map(str, widths))}), budget "
-                          f"`{budget}`", columns)
+        section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
+                          columns)
         base_mean, base_row = _baseline_row(members, headline)
         if base_row:
             section.rows.append(base_row)

@@ -9,10 +9,11 @@ DEFAULT = "lenet5-digits"
 
 
 def registry() -> dict[str, Scenario]:
-    from prunebench.scenarios import lenet5, resnet, vgg
+    from prunebench.scenarios import detection, lenet5, resnet, vgg
 
     found: dict[str, Scenario] = {}
-    for scenario in [*lenet5.scenarios(), *vgg.scenarios(), *resnet.scenarios()]:
+    rows = [*lenet5.scenarios(), *vgg.scenarios(), *resnet.scenarios(), *detection.scenarios()]
+    for scenario in rows:
         if scenario.name in found:
             raise RuntimeError(f"scenario '{scenario.name}' is defined twice")
         found[scenario.name] = scenario

@@ -34,6 +34,8 @@ class Scenario:
     #: the submodule the dependency graph is traced on ("" = the whole model); its input is
     #: (1, *input_shape). Detection prunes inside the backbone, whose input is a plain tensor.
     prune_root: str = ""
+    #: the submodule whose MACs and feature maps are reported (see measure/architecture.py)
+    measure_root: str = ""
 
     def model(self, budget: Budget | None = None) -> nn.Module:
         return self.build_model(budget.image_size if budget is not None else None)

@@ -1,0 +1,46 @@
+"""Faster R-CNN (ResNet-50 FPN) on COCO (seed 001 Table 4): criteria prune the first two convs of
+every bottleneck of the detector's backbone, as on the ImageNet row; the FPN keeps its widths.
+
+Schedules, identical for every criterion (SGD, momentum 0.9, weight decay 1e-4):
+  smoke  tiny data at 128 pixels: 1 baseline epoch, 1 step x 1 fine-tune epoch, batch 2
+  quick  a 10% subset of train2017 at 512 pixels: 12 baseline epochs at 0.02; one-shot, 2
+         fine-tune epochs at 0.002, batch 8
+  paper  train2017 at 800 pixels: 26 baseline epochs at 0.02 (training from scratch needs about
+         twice the usual 1x schedule); 4 steps x 3 fine-tune epochs at 0.002, batch 16
+Targets: the ImageNet row's `prun1` widths (40/80/160/320) and half of every layer.
+"""
+
+from __future__ import annotations
+
+from prunebench.config import Budget, Target
+from prunebench.data import coco
+from prunebench.models.detection import fasterrcnn_resnet50_fpn
+from prunebench.scenarios import resnet
+from prunebench.scenarios.base import Scenario
+from prunebench.tasks import Detection
+
+ROOT = "backbone.body"
+GROUPS = tuple(f"{ROOT}.{g}" for g in resnet.GROUPS)
+TARGETS = {"prun1": Target("prun1", widths=resnet.TARGETS["prun1"].widths),
+           "half": Target("half", ratio=0.5)}
+BUDGETS = {
+    "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.01, finetune_epochs=1,
+                    finetune_lr=0.002, steps=1, batch_size=2, calibration_batches=1, seeds=(0,),
+                    train_limit=8, test_limit=4, image_size=128, weight_decay=1e-4),
+    "quick": Budget("quick", baseline_epochs=12, baseline_lr=0.02, finetune_epochs=2,
+                    finetune_lr=0.002, steps=1, batch_size=8, calibration_batches=8, seeds=(0,),
+                    train_limit=11_829, image_size=512, weight_decay=1e-4),
+    "paper": Budget("paper", baseline_epochs=26, baseline_lr=0.02, finetune_epochs=3,
+                    finetune_lr=0.002, steps=4, batch_size=16, calibration_batches=16,
+                    seeds=(0, 1, 2), image_size=800, weight_decay=1e-4),
+}
+
+
+def scenarios() -> list[Scenario]:
+    return [Scenario(
+        name="fasterrcnn-coco",
+        description="Faster R-CNN, ResNet-50 FPN backbone, on COCO images + instances JSON; "
+                    "COCOeval box AP/AR (seed 001 Table 4)",
+        build_model=fasterrcnn_resnet50_fpn, load_data=coco.load, task=Detection(),
+        groups=GROUPS, input_shape=(3, 800, 800), targets=TARGETS, budgets=BUDGETS,
+        default_target="prun1", prune_root=ROOT, measure_root="backbone")]
