@@ -1,4 +1,4 @@
-"""`prunebench run | list | show | flops | leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | list | show | flops | tiny-data | leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -208,6 +208,17 @@ def cmd_flops(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tiny_data(args: argparse.Namespace) -> int:
+    scenario = scenarios.get(args.scenario)
+    if scenario.tiny_data is None:
+        raise PrunebenchError(f"{scenario.name} needs no data files (its data ships with "
+                              "scikit-learn)")
+    folder = scenario.tiny_data(Path(args.folder))
+    console.print(f"wrote a tiny {scenario.name} data set to {folder}; try:\n  prunebench run "
+                  f"--scenario {scenario.name} --budget smoke --data-root {args.folder}")
+    return 0
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     regenerate = (f"prunebench leaderboard --results {shlex.quote(args.results)} "
                   f"--out {shlex.quote(args.out)}")
@@ -261,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--ratio", help="fraction of every layer's filters to remove")
     flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
     flops.set_defaults(func=cmd_flops)
+
+    tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
+    tiny.add_argument("folder")
+    tiny.add_argument("--scenario", required=True)
+    tiny.set_defaults(func=cmd_tiny_data)
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
     board.add_argument("--results", default=str(DEFAULT_RESULTS))

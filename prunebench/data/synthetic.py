@@ -12,9 +12,10 @@ from prunebench.data.mnist import FILES
 
 
 def write_mnist_like(folder: Path, n_train: int = 64, n_test: int = 32, seed: int = 0,
-                     gz: bool = True) -> Path:
+                     gz: bool = True, subfolder: str = "") -> Path:
     """Four idx files of 28x28 images whose class is drawn into them as a bright horizontal bar
     at row 2 + 2*label, so a small net can learn them in a few steps."""
+    folder = folder / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     suffix = ".gz" if gz else ""

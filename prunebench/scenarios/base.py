@@ -36,6 +36,8 @@ class Scenario:
     prune_root: str = ""
     #: the submodule whose MACs and feature maps are reported (see measure/architecture.py)
     measure_root: str = ""
+    #: writes a tiny copy of the row's data, in its real on-disk format, under a folder
+    tiny_data: Callable[[Path], Path] | None = None
 
     def model(self, budget: Budget | None = None) -> nn.Module:
         return self.build_model(budget.image_size if budget is not None else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from prunebench.config import Budget, Target
 from prunebench.data import coco
+from prunebench.data.synthetic import write_coco_like
 from prunebench.models.detection import fasterrcnn_resnet50_fpn
 from prunebench.scenarios import resnet
 from prunebench.scenarios.base import Scenario
@@ -43,4 +44,5 @@ def scenarios() -> list[Scenario]:
                     "COCOeval box AP/AR (seed 001 Table 4)",
         build_model=fasterrcnn_resnet50_fpn, load_data=coco.load, task=Detection(),
         groups=GROUPS, input_shape=(3, 800, 800), targets=TARGETS, budgets=BUDGETS,
-        default_target="prun1", prune_root=ROOT, measure_root="backbone")]
+        default_target="prun1", prune_root=ROOT, measure_root="backbone",
+        tiny_data=lambda root: write_coco_like(root / "coco"))]

@@ -11,10 +11,11 @@ Targets: the seed's Prun-1 (4,14) and Prun-2 (3,8) widths, and half of every lay
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from prunebench.config import Budget, Target
-from prunebench.data import digits, mnist
+from prunebench.data import digits, mnist, synthetic
 from prunebench.data.arrays import ArrayData
 from prunebench.models.lenet5 import LeNet5
 from prunebench.scenarios.base import Scenario, ignoring_size
@@ -50,8 +51,9 @@ DIGITS_BUDGETS = {
 }
 
 
-def _lenet(name: str, description: str, load, budgets) -> Scenario:
-    return Scenario(name=name, description=description, build_model=ignoring_size(LeNet5), load_data=load,
+def _lenet(name: str, description: str, load, budgets, tiny=None) -> Scenario:
+    return Scenario(name=name, description=description, build_model=ignoring_size(LeNet5),
+                    load_data=load, tiny_data=tiny,
                     task=Classification(), groups=GROUPS, input_shape=(1, 28, 28),
                     targets=TARGETS, budgets=budgets,
                     default_target="prun1")
@@ -74,7 +76,10 @@ def scenarios() -> list[Scenario]:
         _lenet("lenet5-digits", "LeNet-5 on scikit-learn's bundled digits (upsampled to 28x28); "
                "needs no download", _load_digits, DIGITS_BUDGETS),
         _lenet("lenet5-mnist", "LeNet-5 on MNIST idx files (seed 001 Table 1)",
-               _load_mnist, MNIST_BUDGETS),
+               _load_mnist, MNIST_BUDGETS, partial(synthetic.write_mnist_like, n_train=200,
+                                                   n_test=100, subfolder="mnist")),
         _lenet("lenet5-fashionmnist", "LeNet-5 on Fashion-MNIST idx files (Debian "
-               "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS),
+               "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS,
+               partial(synthetic.write_mnist_like, n_train=200, n_test=100,
+                       subfolder="fashion-mnist")),
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from prunebench.config import Budget, Target
 from prunebench.data import imagefolder
+from prunebench.data.synthetic import write_imagefolder_like
 from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
 
@@ -51,4 +52,5 @@ def scenarios() -> list[Scenario]:
                     "each bottleneck (seed 001 Fig. 5)",
         build_model=ignoring_size(_resnet50, 1000), load_data=imagefolder.load, task=Classification(),
         groups=GROUPS, input_shape=(3, 224, 224), targets=TARGETS, budgets=BUDGETS,
-        default_target="prun1")]
+        default_target="prun1",
+        tiny_data=lambda root: write_imagefolder_like(root / "imagenet"))]

@@ -15,6 +15,7 @@ from functools import partial
 
 from prunebench.config import Budget, Target
 from prunebench.data import cifar
+from prunebench.data.synthetic import write_cifar_like
 from prunebench.models.vgg_cifar import CONV_NAMES, VGG16CIFAR
 from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
@@ -41,7 +42,9 @@ def _scenario(variant: cifar.Variant, name: str) -> Scenario:
         name=name, description=f"VGG-16 (BN) on {variant.title} pickle batches (seed 001 Table 2)",
         build_model=ignoring_size(VGG16CIFAR, variant.num_classes),
         load_data=partial(cifar.load, variant), task=Classification(), groups=CONV_NAMES,
-        input_shape=(3, 32, 32), targets=TARGETS, budgets=BUDGETS, default_target="prun1")
+        input_shape=(3, 32, 32), targets=TARGETS, budgets=BUDGETS, default_target="prun1",
+        tiny_data=partial(write_cifar_like, variant=variant.torchvision_class.lower(), n_train=80,
+                          n_test=40))
 
 
 def scenarios() -> list[Scenario]:

@@ -1,0 +1,29 @@
+"""`prunebench tiny-data` writes, for every row with data files, a copy its real loader reads."""
+
+import pytest
+
+from prunebench import scenarios
+from prunebench.cli import main
+
+ROWS = [s for s in scenarios.registry().values() if s.tiny_data is not None]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_tiny_copy_is_read_by_the_real_loader(tmp_path, row, capsys, monkeypatch):
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    assert main(["tiny-data", str(tmp_path), "--scenario", row.name]) == 0
+    assert f"--scenario {row.name} --budget smoke --data-root {tmp_path}" in capsys.readouterr().out
+    budget = row.budget("smoke")
+    data = row.load_data(tmp_path, False, budget.image_size)
+    assert data.n_train > 0 and data.source.startswith(str(tmp_path))
+    assert next(iter(data.test_batches(2, __import__("torch").device("cpu"))))
+
+
+def test_rows_without_files_say_so(capsys):
+    assert main(["tiny-data", "/tmp/x", "--scenario", "lenet5-digits"]) == 2
+    assert "needs no data files" in capsys.readouterr().err
+
+
+def test_every_row_is_covered():
+    assert {r.name for r in ROWS} == {"lenet5-mnist", "lenet5-fashionmnist", "vgg16-cifar10",
+                                      "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco"}
