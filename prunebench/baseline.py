@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from prunebench.config import Budget
 from prunebench.data.base import Data
@@ -38,27 +39,41 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cache_key(scenario: Scenario, budget: Budget, data: Data) -> str:
+def cache_key(scenario: Scenario, budget: Budget, data: Data, init_key: str = "") -> str:
     """Everything that decides the baseline weights, hashed."""
-    payload = {"format": CHECKPOINT_FORMAT, "scenario": scenario.name, "schedule": budget.baseline_part(),
-               "train_samples": data.n_train, "data": data.source}
+    payload = {"format": CHECKPOINT_FORMAT, "scenario": scenario.name, "init": init_key,
+               "schedule": budget.baseline_part(), "train_samples": data.n_train,
+               "data": data.source}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, results: Path,
-                 device: torch.device, on_epoch: Callable[[], None] | None = None) -> Baseline:
-    """Load the cached baseline for this seed, or train and cache it."""
-    path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data))
-    if path.exists():
-        saved = load_checkpoint(path, {"state_dict", "metrics"})
-        return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
+def train_model(scenario: Scenario, data: Data, budget: Budget, seed: int, device: torch.device,
+                on_epoch: Callable[[], None] | None = None,
+                init: Callable[[nn.Module], None] | None = None) -> tuple[nn.Module, dict]:
+    """The row's baseline schedule from a fresh model (or one `init` prepared); the trained
+    model and its metrics and size."""
     seed_everything(seed)
-    model = scenario.model(budget).to(device)
+    model = scenario.model(budget)
+    if init is not None:
+        init(model)
+    model.to(device)
     train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
           generator=phase_generator(seed, "baseline"), device=device, cosine=True,
           on_epoch=on_epoch)
-    metrics = {**scenario.task.evaluate(model, data, device),
-               **model_size(model, scenario, data.input_shape)}
+    return model, {**scenario.task.evaluate(model, data, device),
+                   **model_size(model, scenario, data.input_shape)}
+
+
+def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, results: Path,
+                 device: torch.device, on_epoch: Callable[[], None] | None = None,
+                 init: Callable[[nn.Module], None] | None = None, init_key: str = "") -> Baseline:
+    """Load the cached baseline for this seed, or train and cache it. `init_key` names what
+    `init` starts from, so a different starting point is a different baseline."""
+    path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data, init_key))
+    if path.exists():
+        saved = load_checkpoint(path, {"state_dict", "metrics"})
+        return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
+    model, metrics = train_model(scenario, data, budget, seed, device, on_epoch, init)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"state_dict": state, "metrics": metrics})
     return Baseline(state, metrics, path, trained_now=True)

@@ -75,9 +75,10 @@ class RichReporter:
             self.progress.console.print(f"[red]✗ {name}, seed {seed}: {escape(record['error'])}")
             return
         h, pruned = record["headline"], record["pruned"]
+        before = pruned.get(h + "_before_finetune")
+        before_text = f" (before fine-tune {before:.2f})" if before is not None else ""
         self.progress.console.print(
-            f"[green]✓[/] {name}, seed {seed}: {h} {pruned[h]:.2f} "
-            f"(before fine-tune {pruned[h + '_before_finetune']:.2f}), "
+            f"[green]✓[/] {name}, seed {seed}: {h} {pruned[h]:.2f}{before_text}, "
             f"MACs {pruned['macs']:,}, params {pruned['params']:,}")
 
 
@@ -87,7 +88,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
                      widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
                      data_root=args.data_root, download=args.download, results=args.results,
-                     device=args.device, argv=args.argv)
+                     device=args.device, save_models=args.save_models,
+                     backbone_from=args.backbone_from, argv=args.argv)
     console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
                   f"{plan.target.name} | budget {plan.budget.name} | seeds "
                   f"{','.join(map(str, plan.seeds))} | {plan.device}")
@@ -172,7 +174,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(escape(f"{table.title}\n{record['status']}: {record['error']}"))
         return 0
     h, base, pruned = record["headline"], record["baseline"], record["pruned"]
-    table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")
+    if pruned.get(h + "_before_finetune") is not None:
+        table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")
     table.add_row(h, f"{base[h]:.2f}", f"{pruned[h]:.2f}")
     table.add_row("params", f"{base['params']:,}", f"{pruned['params']:,}")
     table.add_row("MACs", f"{base['macs']:,}", f"{pruned['macs']:,}")
@@ -254,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder for result files")
     run.add_argument("--out", help="leaderboard folder (default: RESULTS/leaderboards)")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument("--save-models", action="store_true",
+                     help="save each pruned model (weights + widths) beside its result")
+    run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
+                                             "of resnet50-imagenet runs made with --save-models")
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")

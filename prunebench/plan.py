@@ -33,6 +33,8 @@ class RunPlan:
     data_root: Path | None = None
     download: bool = False
     command: str = "prunebench run"
+    save_models: bool = False  # write each cell's pruned model beside its result
+    backbone_from: Path | None = None  # results of the row a transfer row builds on
 
 
 def resolve_device(name: str) -> torch.device:
@@ -64,7 +66,8 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               target: str | None = None, widths: str | None = None, ratio: str | None = None,
               seeds: str | None = None, budget: str = "quick", data_root: str | None = None,
               download: bool = False, results: str | Path = DEFAULT_RESULTS,
-              device: str = "auto", argv: list[str] | None = None) -> RunPlan:
+              device: str = "auto", save_models: bool = False,
+              backbone_from: str | None = None, argv: list[str] | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
     chosen_budget = row.budget(budget)
@@ -76,6 +79,12 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
                                   "(plugins/prunebench-baselines in the source tree)")
     else:
         names = parse_names(criteria, "--criteria")  # unknown names are refused by plugins.load
+    if row.backbone_source and backbone_from is None:
+        raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "
+                              f"{row.backbone_source} runs made with --save-models")
+    if backbone_from is not None and not row.backbone_source:
+        raise PrunebenchError(f"--backbone-from is only for rows built on another row's models, "
+                              f"not {row.name}")
     chosen_target = make_target(row, target, widths, ratio)
     chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
     argv = sys.argv[1:] if argv is None else argv
@@ -84,8 +93,18 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
         budget=chosen_budget, results=check_results_dir(Path(results)),
         device=resolve_device(device), data_root=Path(data_root) if data_root else None,
-        download=download, command=shlex.join(["prunebench", *argv]),
+        download=download, command=shlex.join(["prunebench", *argv]), save_models=save_models,
+        backbone_from=backbone_folder(backbone_from),
     )
+
+
+def backbone_folder(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    folder = Path(text)
+    if not folder.is_dir():
+        raise PrunebenchError(f"--backbone-from {text} is not a folder of prunebench results")
+    return folder
 
 
 def _full_widths(row: Scenario) -> tuple[int, ...]:

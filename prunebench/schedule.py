@@ -31,6 +31,7 @@ from prunebench.config import Budget, CellConfig
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
 from prunebench.data.base import Data
 from prunebench.errors import CriterionError
+from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
 from prunebench.plan import RunPlan
 from prunebench.scenarios.base import Scenario
@@ -65,6 +66,10 @@ class Outcome:
 
 
 def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
+    if plan.scenario.backbone_source is not None:  # a row built on another row's pruned models
+        from prunebench.transfer import run_transfer
+
+        return run_transfer(plan, reporter)
     reporter = reporter or Silent()
     scenario, budget = plan.scenario, plan.budget
     available = plugins.discover()
@@ -86,7 +91,8 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
         for name in plan.criteria:
             cell = CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
-            record = _header(plan, cell, available[name], data, env)
+            record = result_header(plan, cell, available[name], data, env)
+            record["baseline_checkpoint"] = str(base.path.relative_to(plan.results))
             started = time.perf_counter()
             try:
                 crit = loaded[name]
@@ -94,8 +100,10 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
                     raise crit
                 steps = budget.steps * (budget.finetune_epochs + math.ceil(crit.cls.sparsity_epochs))
                 reporter.phase(f"{name}, seed {seed}", steps)
+                path = result_path(plan.results, cell)
                 record.update(prune_cell(scenario, data, crit, cell, base, plan.device,
-                                         reporter.epoch))
+                                         reporter.epoch,
+                                         path.with_suffix(".pt") if plan.save_models else None))
             except CriterionError as exc:
                 record.update(status="failed", error=str(exc))
             except NotApplicable as exc:
@@ -107,7 +115,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     return outcome
 
 
-def _header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,
+def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,
             env: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
@@ -118,6 +126,7 @@ def _header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Dat
         "target": {"name": cell.target, "widths": list(cell.widths)},
         "seed": cell.seed, "budget": asdict(cell.budget), "config_hash": cell.hash(),
         "data": data.source, "device": str(plan.device), "command": plan.command,
+        "baseline_checkpoint": None,
         "environment": env, "cost": {},
     }
 
@@ -146,8 +155,9 @@ def _penalty(name: str, criterion, ctx: PruneContext) -> Tensor | None:
 
 def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                cell: CellConfig, base: Baseline, device: torch.device,
-               on_epoch: Callable[[], None] | None = None) -> dict:
-    """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost."""
+               on_epoch: Callable[[], None] | None = None, save_to: Path | None = None) -> dict:
+    """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost, and
+    save the pruned model to `save_to` when given."""
     name, budget, task = cell.criterion, cell.budget, scenario.task
     seed_everything(cell.seed)
     model: nn.Module = scenario.model(budget)
@@ -187,7 +197,9 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                         "kept": {k: v.tolist() for k, v in keep.items()},
                         f"{task.headline}_before_finetune": before, **after})
 
+    saved = {"model_file": save_pruned(save_to, model, scenario).name} if save_to else {}
     return {
+        **saved,
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},
         "baseline": base.metrics,
         "pruned": {**{k: v for k, v in history[-1].items() if k not in ("step", "widths", "kept")},

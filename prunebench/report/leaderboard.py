@@ -36,7 +36,8 @@ class Board:
     provenance: list[str]
 
 
-def _mean_std(values: Sequence[float], digits: int = 2) -> str:
+def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
+    values = [v for v in values if v is not None]
     if not values:
         return "–"
     mean = statistics.fmean(values)

@@ -38,6 +38,8 @@ class Scenario:
     measure_root: str = ""
     #: writes a tiny copy of the row's data, in its real on-disk format, under a folder
     tiny_data: Callable[[Path], Path] | None = None
+    #: a row whose cells start from the pruned models another row saved (see transfer.py)
+    backbone_source: str | None = None
 
     def model(self, budget: Budget | None = None) -> nn.Module:
         return self.build_model(budget.image_size if budget is not None else None)

@@ -8,9 +8,15 @@ Schedules, identical for every criterion (SGD, momentum 0.9, weight decay 1e-4):
   paper  train2017 at 800 pixels: 26 baseline epochs at 0.02 (training from scratch needs about
          twice the usual 1x schedule); 4 steps x 3 fine-tune epochs at 0.002, batch 16
 Targets: the ImageNet row's `prun1` widths (40/80/160/320) and half of every layer.
+
+`fasterrcnn-coco-transfer` is the seed's generalisation experiment (sec. 4.5): no criterion runs
+on the detector; each cell trains the detector, with the baseline schedule above, on the backbone
+a criterion pruned on the ImageNet row (see prunebench/transfer.py).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from prunebench.config import Budget, Target
 from prunebench.data import coco
@@ -38,11 +44,17 @@ BUDGETS = {
 
 
 def scenarios() -> list[Scenario]:
-    return [Scenario(
+    direct = Scenario(
         name="fasterrcnn-coco",
         description="Faster R-CNN, ResNet-50 FPN backbone, on COCO images + instances JSON; "
                     "COCOeval box AP/AR (seed 001 Table 4)",
         build_model=fasterrcnn_resnet50_fpn, load_data=coco.load, task=Detection(),
         groups=GROUPS, input_shape=(3, 800, 800), targets=TARGETS, budgets=BUDGETS,
         default_target="prun1", prune_root=ROOT, measure_root="backbone",
-        tiny_data=lambda root: write_coco_like(root / "coco"))]
+        tiny_data=lambda root: write_coco_like(root / "coco"))
+    transfer = replace(
+        direct, name="fasterrcnn-coco-transfer", backbone_source="resnet50-imagenet",
+        description="Faster R-CNN on COCO built on each criterion's pruned ResNet-50 from the "
+                    "ImageNet row (seed 001 sec. 4.5); needs --backbone-from",
+        targets={"prun1": TARGETS["prun1"]})
+    return [direct, transfer]

@@ -1,0 +1,56 @@
+"""A pruned model as a file: its weights and the per-layer widths that rebuild its architecture.
+
+Loading rebuilds the scenario's model, narrows every prunable layer to the stored width, then
+loads the weights strictly, so a file that does not fit the architecture is refused rather than
+half loaded. Files are read with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunebench import surgery
+from prunebench.config import Budget
+from prunebench.errors import PrunebenchError
+from prunebench.scenarios.base import Scenario
+from prunebench.store import load_checkpoint, save_checkpoint
+
+FORMAT = 1
+
+
+def save_pruned(path: Path, model: nn.Module, scenario: Scenario) -> Path:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_checkpoint(path, {"format": FORMAT, "scenario": scenario.name,
+                           "groups": list(scenario.groups),
+                           "widths": list(surgery.widths(model, scenario.groups)),
+                           "state_dict": state})
+    return path
+
+
+def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape) -> None:
+    """Give every prunable layer of `model` its width in `widths` (keeping the first filters)."""
+    example = torch.zeros(1, *input_shape)
+    keep = {g: torch.arange(w) for g, w in zip(scenario.groups, widths)}
+    surgery.remove_filters(model, example, keep, scenario.prune_root)
+
+
+def read_pruned(path: Path, scenario: Scenario) -> dict:
+    saved = load_checkpoint(path, {"format", "scenario", "groups", "widths", "state_dict"})
+    if saved["scenario"] != scenario.name or saved["groups"] != list(scenario.groups):
+        raise PrunebenchError(f"{path} holds a {saved['scenario']} model, not a {scenario.name} one")
+    return saved
+
+
+def load_pruned(path: Path, scenario: Scenario, budget: Budget | None = None) -> nn.Module:
+    saved = read_pruned(path, scenario)
+    model = scenario.model(budget)
+    narrow(model, scenario, saved["widths"], scenario.input_shape)
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as exc:
+        raise PrunebenchError(f"{path} does not fit {scenario.name} at widths "
+                              f"{saved['widths']}: {str(exc).splitlines()[0]}") from None
+    return model
