@@ -1,4 +1,4 @@
-"""`prunebench run | list | show | flops | tiny-data | leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | list | show | flops | speed | tiny-data | leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -89,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
                      data_root=args.data_root, download=args.download, results=args.results,
                      device=args.device, save_models=args.save_models,
-                     backbone_from=args.backbone_from, argv=args.argv)
+                     backbone_from=args.backbone_from, round_to=args.round_to, argv=args.argv)
     console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
                   f"{plan.target.name} | budget {plan.budget.name} | seeds "
                   f"{','.join(map(str, plan.seeds))} | {plan.device}")
@@ -189,13 +189,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_flops(args: argparse.Namespace) -> int:
-    from prunebench.measure.architecture import architecture_size
+def _architecture_target(args: argparse.Namespace):
+    """The scenario and the target the options name; None for the unpruned model."""
     from prunebench.plan import make_target
 
     scenario = scenarios.get(args.scenario)
     chosen = (args.target, args.widths, args.ratio)
-    target = make_target(scenario, *chosen) if any(v is not None for v in chosen) else None
+    if all(v is None for v in chosen) and args.round_to is None:
+        return scenario, None
+    return scenario, make_target(scenario, *chosen, args.round_to)
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from prunebench.measure.architecture import architecture_size
+
+    scenario, target = _architecture_target(args)
     size = architecture_size(scenario, target)
     if args.json:
         print(json.dumps(size, indent=2))
@@ -208,6 +216,40 @@ def cmd_flops(args: argparse.Namespace) -> int:
     table.add_row("[bold]total", f"[bold]{size['macs']:,}")
     console.print(table)
     console.print(f"params: {size['params']:,}   widths: {','.join(map(str, size['widths']))}")
+    return 0
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    from prunebench.config import parse_batch_sizes
+    from prunebench.measure.compare import speed_report
+    from prunebench.plan import resolve_device
+
+    scenario, target = _architecture_target(args)
+    if target is None:
+        target = scenario.target(scenario.default_target)
+    runtimes = ("eager", "deploy") if args.runtime == "all" else (args.runtime,)
+    if args.runtime not in ("eager", "deploy", "all"):
+        raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
+    report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
+                          resolve_device(args.device), args.repeats)
+    if args.json:
+        print(json.dumps(report["rows"], indent=2))
+        return 0
+    table = Table(title=f"{scenario.name} | {target.name} vs unpruned | {report['device']}")
+    for column in ("runtime", "batch", "backend (orig / pruned)", "ms original", "ms pruned",
+                   "img/s pruned", "speed-up theory", "speed-up real", "efficiency"):
+        table.add_column(column, justify="right")
+    for row in report["rows"]:
+        if "error" in row:
+            table.add_row(row["runtime"], str(row["batch_size"]), escape(row["error"]))
+            continue
+        table.add_row(row["runtime"], str(row["batch_size"]),
+                      f"{row['backend_original']} / {row['backend_pruned']}",
+                      f"{row['original']['median_ms']:.2f}", f"{row['pruned']['median_ms']:.2f}",
+                      f"{row['throughput_pruned']:,.0f}", f"{row['speedup_theoretical']:.2f}x",
+                      f"{row['speedup_real']:.2f}x", f"{row['efficiency']:.2f}")
+    console.print(table)
+    console.print(f"medians of {args.repeats} timed calls after warm-up; {report['hardware']}")
     return 0
 
 
@@ -250,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", help="a named target of the scenario, e.g. prun1")
     run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
     run.add_argument("--ratio", help="fraction of every layer's filters to remove, in (0, 1)")
+    run.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
     run.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
     run.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
     run.add_argument("--data-root", help="folder holding the data set (or set $PRUNEBENCH_DATA)")
@@ -277,8 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--target", help="a named target (default: the unpruned model)")
     flops.add_argument("--widths", help="filters kept per prunable layer")
     flops.add_argument("--ratio", help="fraction of every layer's filters to remove")
+    flops.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
     flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
     flops.set_defaults(func=cmd_flops)
+
+    speed = sub.add_parser("speed", help="real vs theoretical speed-up of a target, eager and deploy")
+    speed.add_argument("--scenario", default=scenarios.DEFAULT)
+    speed.add_argument("--target", help="a named target (default: the scenario's)")
+    speed.add_argument("--widths", help="filters kept per prunable layer")
+    speed.add_argument("--ratio", help="fraction of every layer's filters to remove")
+    speed.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
+    speed.add_argument("--batch-sizes", default="1,8,32,64,128,256,512")
+    speed.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    speed.add_argument("--runtime", default="all", help="eager, deploy or all")
+    speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    speed.add_argument("--json", action="store_true", help="a list of rows as JSON")
+    speed.set_defaults(func=cmd_speed)
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
     tiny.add_argument("folder")

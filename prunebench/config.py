@@ -77,6 +77,26 @@ class CellConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def rounded(target: Target, full: Sequence[int], group_names: Sequence[str], multiple: int) -> Target:
+    """The target with every width rounded up to a multiple of `multiple` (at most the layer's
+    own width), as a target of its own: odd widths can leave a device's fast kernels unused."""
+    if multiple < 1:
+        raise PrunebenchError(f"--round-to {multiple} must be a positive integer, e.g. 8")
+    widths = target.resolve(full, group_names)
+    up = tuple(min(n, -(-w // multiple) * multiple) for w, n in zip(widths, full))
+    return Target(f"{target.name}-r{multiple}", widths=up)
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise PrunebenchError(f"--batch-sizes '{text}' must be comma-separated integers") from None
+    if any(s < 1 for s in sizes):
+        raise PrunebenchError(f"--batch-sizes '{text}' must be positive")
+    return sizes
+
+
 def check_widths(widths: Sequence[int], full: Sequence[int], group_names: Sequence[str]) -> None:
     if len(widths) != len(full):
         raise PrunebenchError(

@@ -32,9 +32,8 @@ def save_pruned(path: Path, model: nn.Module, scenario: Scenario) -> Path:
 
 def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape) -> None:
     """Give every prunable layer of `model` its width in `widths` (keeping the first filters)."""
-    example = torch.zeros(1, *input_shape)
-    keep = {g: torch.arange(w) for g, w in zip(scenario.groups, widths)}
-    surgery.remove_filters(model, example, keep, scenario.prune_root)
+    surgery.keep_first(model, scenario.groups, widths, torch.zeros(1, *input_shape),
+                       scenario.prune_root)
 
 
 def read_pruned(path: Path, scenario: Scenario) -> dict:

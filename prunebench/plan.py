@@ -11,7 +11,15 @@ from pathlib import Path
 import torch
 
 from prunebench import plugins, scenarios
-from prunebench.config import Budget, Target, parse_names, parse_ratio, parse_seeds, parse_widths
+from prunebench.config import (
+    Budget,
+    Target,
+    parse_names,
+    parse_ratio,
+    parse_seeds,
+    parse_widths,
+    rounded,
+)
 from prunebench.errors import PrunebenchError
 from prunebench.scenarios.base import Scenario
 from prunebench.store import check_results_dir
@@ -48,7 +56,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_target(scenario: Scenario, target: str | None, widths: str | None,
-                ratio: str | None) -> Target:
+                ratio: str | None, round_to: int | None = None) -> Target:
+    """The target the options name (the scenario's default if none), rounded when asked."""
+    chosen_target = _named_target(scenario, target, widths, ratio)
+    if round_to is None:
+        return chosen_target
+    return rounded(chosen_target, _full_widths(scenario), scenario.groups, round_to)
+
+
+def _named_target(scenario: Scenario, target: str | None, widths: str | None,
+                  ratio: str | None) -> Target:
     chosen = [opt for opt, value in (("--target", target), ("--widths", widths), ("--ratio", ratio))
               if value is not None]
     if len(chosen) > 1:
@@ -67,7 +84,8 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               seeds: str | None = None, budget: str = "quick", data_root: str | None = None,
               download: bool = False, results: str | Path = DEFAULT_RESULTS,
               device: str = "auto", save_models: bool = False,
-              backbone_from: str | None = None, argv: list[str] | None = None) -> RunPlan:
+              backbone_from: str | None = None, round_to: int | None = None,
+              argv: list[str] | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
     chosen_budget = row.budget(budget)
@@ -85,7 +103,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
     if backbone_from is not None and not row.backbone_source:
         raise PrunebenchError(f"--backbone-from is only for rows built on another row's models, "
                               f"not {row.name}")
-    chosen_target = make_target(row, target, widths, ratio)
+    chosen_target = make_target(row, target, widths, ratio, round_to)
     chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
     argv = sys.argv[1:] if argv is None else argv
     return RunPlan(

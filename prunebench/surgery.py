@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
 import torch_pruning as tp
 from torch import Tensor, nn
 
@@ -56,6 +57,13 @@ def remove_filters(model: nn.Module, example: Tensor, keep: Mapping[str, Tensor]
             raise PrunebenchError(f"cannot remove {len(drop)} filters from '{name}': "
                                   "the layer would be left empty")
         group.prune()
+
+
+def keep_first(model: nn.Module, names: Sequence[str], widths: Sequence[int], example: Tensor,
+               root: str = "") -> None:
+    """Narrow each named conv to its width by keeping its first filters: for an architecture whose
+    weights do not matter (sizes, speed) or are loaded right after."""
+    remove_filters(model, example, {n: torch.arange(w) for n, w in zip(names, widths)}, root)
 
 
 def widths(model: nn.Module, names: Sequence[str]) -> tuple[int, ...]:

@@ -33,16 +33,21 @@ def model_size(model: nn.Module, scenario: Scenario, input_shape: Sequence[int])
                           for b in TRM_BATCH_SIZES}}
 
 
-def architecture_size(scenario: Scenario, target: Target | None) -> dict:
-    """The unpruned model's size, or that of the target's widths, at the row's nominal input.
-    Which filters survive does not change the size, so the first `n` of each layer are kept."""
+def architecture(scenario: Scenario, target: Target | None) -> tuple[nn.Module, list[int]]:
+    """The row's model (random weights, eval mode) at the target's widths, or unpruned.
+    Which filters survive changes neither size nor speed, so the first `n` of each are kept."""
     model = scenario.model().eval()
-    widths = surgery.widths(model, scenario.groups)
+    widths = list(surgery.widths(model, scenario.groups))
     if target is not None:
-        widths = target.resolve(widths, scenario.groups)
-        example = torch.zeros(1, *scenario.input_shape)
-        surgery.remove_filters(model, example, {g: torch.arange(w) for g, w in
-                                                zip(scenario.groups, widths)}, scenario.prune_root)
+        widths = list(target.resolve(widths, scenario.groups))
+        surgery.keep_first(model, scenario.groups, widths, torch.zeros(1, *scenario.input_shape),
+                           scenario.prune_root)
+    return model, widths
+
+
+def architecture_size(scenario: Scenario, target: Target | None) -> dict:
+    """The size of the target's architecture (or the unpruned one) at the row's nominal input."""
+    model, widths = architecture(scenario, target)
     return {"scenario": scenario.name, "target": target.name if target else "baseline",
             "input_shape": list(scenario.input_shape), "widths": list(widths),
             **model_size(model, scenario, scenario.input_shape)}

@@ -1,0 +1,31 @@
+"""The unpruned architecture against a target's: speed across batch sizes and runtimes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from prunebench.config import Target
+from prunebench.measure.architecture import architecture, model_size
+from prunebench.measure.speed import speed_rows
+from prunebench.scenarios.base import Scenario
+from prunebench.store import environment
+
+
+def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
+                 runtimes: Sequence[str], device: torch.device, repeats: int = 10) -> dict:
+    """Rows of `measure.speed.speed_rows` for the part of the model the row measures."""
+    original, _ = architecture(scenario, None)
+    pruned, widths = architecture(scenario, target)
+    macs = (model_size(original, scenario, scenario.input_shape)["macs"],
+            model_size(pruned, scenario, scenario.input_shape)["macs"])
+    part = scenario.measure_root
+    rows = speed_rows(original.get_submodule(part), pruned.get_submodule(part), macs,
+                      scenario.input_shape, batch_sizes, runtimes, device, repeats)
+    env = environment(device)
+    for row in rows:
+        row.update(scenario=scenario.name, target=target.name)
+    return {"rows": rows, "widths": widths, "device": str(device),
+            "hardware": f"{env['cpu']}, {env['cpu_count']} cores, torch threads "
+                        f"{env['torch_threads']}, {env['gpu'] or 'no GPU'}"}
