@@ -1,4 +1,4 @@
-"""`prunebench run | list | show | flops | speed | tiny-data | leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | list | show | flops | speed | memory | sensitivity | tiny-data | leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -27,11 +27,11 @@ from rich.table import Table
 
 import prunebench
 from prunebench import plugins, scenarios
-from prunebench.config import BUDGETS
+from prunebench.config import BUDGETS, parse_ratio
 from prunebench.errors import PrunebenchError
 from prunebench.plan import DEFAULT_RESULTS, make_plan
 from prunebench.report.leaderboard import Board, build_boards, write_boards
-from prunebench.store import read_result, read_results
+from prunebench.store import read_result, read_results, write_json
 
 EXIT_FAILED_CELLS, EXIT_BAD_INPUT = 1, 2
 PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal and folds names apart
@@ -253,6 +253,65 @@ def cmd_speed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_memory(args: argparse.Namespace) -> int:
+    from prunebench.config import parse_batch_sizes
+    from prunebench.measure.compare import memory_report
+    from prunebench.plan import resolve_device
+
+    scenario, target = _architecture_target(args)
+    if target is None:
+        target = scenario.target(scenario.default_target)
+    device = resolve_device(args.device)
+    rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"{scenario.name} | {target.name} vs unpruned | run-time memory, MB "
+                        f"({device.type})")
+    for column in ("batch", "eq. 16 original", "measured original", "eq. 16 pruned",
+                   "measured pruned"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(str(row["batch_size"]),
+                      *(f"{row[k] / 1e6:,.1f}" for k in ("trm_bytes_original",
+                                                          "measured_bytes_original",
+                                                          "trm_bytes_pruned",
+                                                          "measured_bytes_pruned")))
+    console.print(table)
+    console.print("measured: parameters + the peak memory rise of one forward pass "
+                  "(CPU: in a fresh worker process; GPU: CUDA allocator peak)")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from prunebench.report.plots import sensitivity
+    from prunebench.sensitivity import DEFAULT_RATIOS, sensitivity_curves
+
+    plan = make_plan(scenario=args.scenario, budget=args.budget, seeds=args.seed,
+                     data_root=args.data_root, download=args.download, results=args.results,
+                     device=args.device, criteria=args.criterion, argv=args.argv)
+    ratios = tuple(parse_ratio(r) for r in args.ratios.split(",")) if args.ratios else DEFAULT_RATIOS
+    curves = sensitivity_curves(plan, args.criterion, ratios)
+    headline = plan.scenario.task.headline
+    out = Path(args.out) if args.out else plan.results / "leaderboards"
+    stem = f"{plan.scenario.name}-sensitivity-{args.criterion}-{plan.budget.name}"
+    write_json(out / f"{stem}.json", {"scenario": plan.scenario.name, "criterion": args.criterion,
+                                      "budget": plan.budget.name, "seed": plan.seeds[0],
+                                      "headline": headline, "command": plan.command,
+                                      "curves": curves})
+    figure = sensitivity(curves, headline, f"{plan.scenario.name}: one layer pruned with "
+                                           f"{args.criterion}, no fine-tuning", out / f"{stem}.png")
+    table = Table(title=f"{plan.scenario.name} | {args.criterion} | {headline} without fine-tuning")
+    table.add_column("layer")
+    for ratio, _ in next(iter(curves.values())):
+        table.add_column(f"{100 * ratio:.0f}%", justify="right")
+    for layer, curve in curves.items():
+        table.add_row(layer, *(f"{value:.1f}" for _, value in curve))
+    console.print(table)
+    console.print(f"figure: {figure}")
+    return 0
+
+
 def cmd_tiny_data(args: argparse.Namespace) -> int:
     scenario = scenarios.get(args.scenario)
     if scenario.tiny_data is None:
@@ -336,6 +395,30 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
     speed.add_argument("--json", action="store_true", help="a list of rows as JSON")
     speed.set_defaults(func=cmd_speed)
+
+    memory = sub.add_parser("memory", help="run-time memory: eq. 16 beside the measured peak")
+    memory.add_argument("--scenario", default=scenarios.DEFAULT)
+    memory.add_argument("--target", help="a named target (default: the scenario's)")
+    memory.add_argument("--widths", help="filters kept per prunable layer")
+    memory.add_argument("--ratio", help="fraction of every layer's filters to remove")
+    memory.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
+    memory.add_argument("--batch-sizes", default="1,8,32,64,128,256,512")
+    memory.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    memory.add_argument("--json", action="store_true", help="a list of rows as JSON")
+    memory.set_defaults(func=cmd_memory)
+
+    sens = sub.add_parser("sensitivity", help="accuracy vs pruning ratio of one layer at a time")
+    sens.add_argument("--scenario", default=scenarios.DEFAULT)
+    sens.add_argument("--criterion", default="l1")
+    sens.add_argument("--ratios", help="comma-separated fractions removed (default 0.1 ... 0.9)")
+    sens.add_argument("--budget", default="quick", help="whose baseline to start from")
+    sens.add_argument("--seed", default="0")
+    sens.add_argument("--data-root")
+    sens.add_argument("--download", action="store_true")
+    sens.add_argument("--results", default=str(DEFAULT_RESULTS))
+    sens.add_argument("--out", help="folder for the figure and its JSON (default RESULTS/leaderboards)")
+    sens.add_argument("--device", default="auto")
+    sens.set_defaults(func=cmd_sensitivity)
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
     tiny.add_argument("folder")

@@ -34,6 +34,7 @@ class Budget:
     train_limit: int | None = None  # use only the first N training samples (smoke runs)
     test_limit: int | None = None
     image_size: int | None = None  # crop size for image-folder data (None: the row's own)
+    speed_batch_sizes: tuple[int, ...] = (1, 64)  # eager speed-up recorded in every result
     momentum: float = 0.9
     weight_decay: float = 5e-4
 

@@ -33,6 +33,7 @@ from prunebench.data.base import Data
 from prunebench.errors import CriterionError
 from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
+from prunebench.measure.speed import speed_rows
 from prunebench.plan import RunPlan
 from prunebench.scenarios.base import Scenario
 from prunebench.store import SCHEMA_VERSION, environment, result_path, write_json
@@ -136,7 +137,7 @@ def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int, steps:
     return tuple(f - round((f - t) * step / steps) for f, t in zip(full, final))
 
 
-def _guard(name: str, what: str, call: Callable, *args):
+def guard(name: str, what: str, call: Callable, *args):
     try:
         return call(*args)
     except (CriterionError, NotApplicable):
@@ -146,7 +147,7 @@ def _guard(name: str, what: str, call: Callable, *args):
 
 
 def _penalty(name: str, criterion, ctx: PruneContext) -> Tensor | None:
-    value = _guard(name, "penalty()", criterion.penalty, ctx)
+    value = guard(name, "penalty()", criterion.penalty, ctx)
     if value is not None and (not isinstance(value, Tensor) or value.numel() != 1
                               or not torch.isfinite(value).all()):
         raise CriterionError(name, f"penalty() must return a finite scalar Tensor or None, got {value!r}")
@@ -165,17 +166,16 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
     model.to(device)
     example = torch.zeros(1, *data.input_shape, device=device)
     full = surgery.widths(model, scenario.groups)
-    criterion = _guard(name, "creating the criterion", crit.cls)
+    criterion = guard(name, "creating the criterion", crit.cls)
     history, seconds, sparsity_epochs, calibration = [], 0.0, 0.0, [0]
 
     for step in range(1, budget.steps + 1):
         target = step_widths(full, cell.widths, step, budget.steps)
-        groups = surgery.channel_groups(model, scenario.groups, example, scenario.prune_root)
-        ctx = PruneContext(model, groups, task.loss, phase_generator(cell.seed, "criterion", step),
-                           device, _calibration(data, budget, cell.seed, step, device, calibration))
-        model.eval()  # criteria look at the model as it infers: BatchNorm statistics stay put
+        ctx = criterion_context(scenario, data, budget, model, cell.seed, step, device,
+                                calibration)
+        groups = ctx.groups
         started = time.perf_counter()
-        _guard(name, "prepare()", criterion.prepare, ctx)
+        guard(name, "prepare()", criterion.prepare, ctx)
         seconds += time.perf_counter() - started
         if crit.cls.sparsity_epochs > 0:
             sparsity_epochs += crit.cls.sparsity_epochs
@@ -185,7 +185,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                   on_epoch=on_epoch)
             model.eval()
         started = time.perf_counter()
-        keep = {g.name: _select(name, criterion, g, n) for g, n in zip(groups, target)}
+        keep = {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, target)}
         seconds += time.perf_counter() - started
         surgery.remove_filters(model, example, keep, scenario.prune_root)
         before = task.evaluate(model, data, device)[task.headline]
@@ -202,8 +202,11 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         **saved,
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},
         "baseline": base.metrics,
-        "pruned": {**{k: v for k, v in history[-1].items() if k not in ("step", "widths", "kept")},
-                   **model_size(model, scenario, data.input_shape)},
+        "pruned": (pruned := {**{k: v for k, v in history[-1].items()
+                                 if k not in ("step", "widths", "kept")},
+                              **model_size(model, scenario, data.input_shape)}),
+        "speed": _speed(scenario, budget, model, (base.metrics["macs"], pruned["macs"]),
+                        data.input_shape, device),
         "history": history,
         "criterion_report": _report(name, criterion),
         "cost": {"criterion_seconds": seconds, "sparsity_epochs": sparsity_epochs,
@@ -211,16 +214,37 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
     }
 
 
+def _speed(scenario: Scenario, budget: Budget, pruned: nn.Module, macs: tuple[int, int],
+           input_shape, device: torch.device) -> list[dict]:
+    """Eager speed-up over the unpruned architecture at the budget's batch sizes."""
+    part = scenario.measure_root
+    original = scenario.model(budget).get_submodule(part)
+    return speed_rows(original, pruned.get_submodule(part), macs, input_shape,
+                      budget.speed_batch_sizes, ("eager",), device, repeats=5)
+
+
+def criterion_context(scenario: Scenario, data: Data, budget: Budget, model: nn.Module, seed: int,
+                      step: int, device: torch.device, calibration: list[int]) -> PruneContext:
+    """What a criterion sees at one pruning step; the model goes to eval mode, so BatchNorm
+    statistics stay put while criteria look at it."""
+    example = torch.zeros(1, *data.input_shape, device=device)
+    groups = surgery.channel_groups(model, scenario.groups, example, scenario.prune_root)
+    model.eval()
+    return PruneContext(model, groups, scenario.task.loss,
+                        phase_generator(seed, "criterion", step), device,
+                        _calibration(data, budget, seed, step, device, calibration))
+
+
 def _report(name: str, criterion) -> dict:
-    report = _guard(name, "report()", criterion.report)
+    report = guard(name, "report()", criterion.report)
     try:
         return json.loads(json.dumps(report))
     except (TypeError, ValueError):
         raise CriterionError(name, f"report() must return a JSON-ready dict, got {report!r}") from None
 
 
-def _select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:
-    answer = _guard(name, f"select() on {group.name}", criterion.select, group, n_keep)
+def checked_select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:
+    answer = guard(name, f"select() on {group.name}", criterion.select, group, n_keep)
     try:
         return check_keep(answer, group, n_keep)
     except ValueError as exc:

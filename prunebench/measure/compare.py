@@ -29,3 +29,25 @@ def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
     return {"rows": rows, "widths": widths, "device": str(device),
             "hardware": f"{env['cpu']}, {env['cpu_count']} cores, torch threads "
                         f"{env['torch_threads']}, {env['gpu'] or 'no GPU'}"}
+
+
+def memory_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
+                  device: torch.device) -> list[dict]:
+    """Eq. 16 beside the measured peak, original and pruned, per batch size."""
+    from prunebench.measure.memory import trm_bytes
+    from prunebench.measure.peak import measured_peak
+
+    original, full = architecture(scenario, None)
+    pruned, widths = architecture(scenario, target)
+    rows = []
+    for bs in batch_sizes:
+        row = {"scenario": scenario.name, "target": target.name, "batch_size": bs,
+               "device": device.type}
+        for label, model, w in (("original", original, None), ("pruned", pruned, widths)):
+            row[f"trm_bytes_{label}"] = trm_bytes(model, scenario.input_shape, bs,
+                                                  model.get_submodule(scenario.measure_root))
+            peak = measured_peak(scenario.name, w, bs, device)
+            row[f"measured_bytes_{label}"] = peak["peak_bytes"]
+            row[f"process_bytes_{label}"] = peak["process_bytes"]
+        rows.append(row)
+    return rows

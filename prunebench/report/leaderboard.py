@@ -16,8 +16,8 @@ from pathlib import Path
 from prunebench.store import write_text
 
 COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
-           "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "criterion s",
-           "extra epochs")
+           "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "CPU speed-up",
+           "GPU speed-up", "criterion s", "extra epochs")
 
 
 @dataclass
@@ -27,6 +27,8 @@ class Section:
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    slug: str = ""
 
 
 @dataclass
@@ -34,6 +36,20 @@ class Board:
     scenario: str
     sections: list[Section]
     provenance: list[str]
+    records: list[dict] = field(default_factory=list)
+
+    def figures(self) -> list[tuple[str, str]]:
+        """(caption, file name) of every figure the board links, in order."""
+        figures = [("Accuracy after fine-tuning against MACs removed, per criterion",
+                    f"{self.scenario}-accuracy-vs-macs.png")]
+        for s in self.sections:
+            if any(r["status"] == "ok" for r in s.records):
+                figures.append((f"Per-layer MACs, original and pruned: {s.slug}",
+                                f"{self.scenario}-{s.slug}-layer-macs.png"))
+            if any(r.get("speed") for r in s.records):
+                figures.append((f"Real eager speed-up against batch size: {s.slug}",
+                                f"{self.scenario}-{s.slug}-speedup.png"))
+        return figures
 
 
 def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
@@ -49,6 +65,17 @@ def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
 def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return statistics.fmean(values) if values else float("nan")
+
+
+def _speedup(runs: list[dict], device: str) -> str:
+    """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64."""
+    rows = [row for r in runs for row in r.get("speed", [])
+            if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
+    if not rows:
+        return "–"
+    largest = max(row["batch_size"] for row in rows)
+    values = [row["speedup_real"] for row in rows if row["batch_size"] == largest]
+    return f"{statistics.fmean(values):.2f}x @{largest}"
 
 
 def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> list[tuple[str, ...]]:
@@ -79,6 +106,7 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> lis
             f"{pruned['params']:,}", f"{pruned['macs']:,}",
             f"{100 * pruned['macs'] / ok[0]['baseline']['macs']:.1f}%",
             f"{pruned['trm_bytes']['64'] / 1e6:.2f}",
+            _speedup(ok, "cpu"), _speedup(ok, "cuda"),
             f"{_mean(r['cost']['criterion_seconds'] for r in ok):.3f}",
             f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
         )))
@@ -94,7 +122,7 @@ def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str,
     first = next(iter(per_seed.values()))
     row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values), "–",
            f"{first['params']:,}", f"{first['macs']:,}", "100.0%",
-           f"{first['trm_bytes']['64'] / 1e6:.2f}", "–", "–")
+           f"{first['trm_bytes']['64'] / 1e6:.2f}", "–", "–", "–", "–")
     return _mean(values), row
 
 
@@ -118,13 +146,13 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
         headline = members[0]["headline"]
         columns = tuple(c.format(h=headline) for c in COLUMNS)
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
-                          columns)
+                          columns, records=members, slug=f"{target}-{budget}")
         base_mean, base_row = _baseline_row(members, headline)
         if base_row:
             section.rows.append(base_row)
         section.rows.extend(_criterion_rows(members, headline, base_mean))
         sections.append(section)
-    return Board(scenario, sections, _provenance(records, regenerate))
+    return Board(scenario, sections, _provenance(records, regenerate), records)
 
 
 def _provenance(records: list[dict], regenerate: str) -> list[str]:
@@ -159,6 +187,8 @@ def render_markdown(board: Board) -> str:
         lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"
                   for row in section.rows]
         lines.append("")
+    lines += ["## Figures", ""]
+    lines += [f"![{caption}]({name})\n\n*{caption}.*\n" for caption, name in board.figures()]
     lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
     return "\n".join(lines) + "\n"
 
@@ -170,5 +200,40 @@ def build_boards(records: list[dict], regenerate: str) -> list[Board]:
     return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
 
 
+def draw_figures(board: Board, out: Path) -> None:
+    from prunebench.report import plots
+
+    files = dict((name, caption) for caption, name in board.figures())
+    headline = board.records[0]["headline"]
+    plots.accuracy_vs_macs(board.records, headline, out / f"{board.scenario}-accuracy-vs-macs.png")
+    for s in board.sections:
+        ok = [r for r in s.records if r["status"] == "ok"]
+        name = f"{board.scenario}-{s.slug}-layer-macs.png"
+        if name in files:
+            plots.layer_macs(ok[0]["baseline"]["macs_per_layer"], ok[0]["pruned"]["macs_per_layer"],
+                             f"{board.scenario}: {s.slug}", out / name)
+        name = f"{board.scenario}-{s.slug}-speedup.png"
+        if name in files:
+            rows = _mean_speed_rows([r for r in ok if r.get("speed")])
+            plots.speedup_vs_batch(rows, f"{board.scenario}: {s.slug}, all criteria", out / name)
+
+
+def _mean_speed_rows(records: list[dict]) -> list[dict]:
+    """Speed rows averaged over criteria and seeds (the architecture is the same for all)."""
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        for row in r["speed"]:
+            if "error" not in row:
+                grouped[(row["device"], row["runtime"], row["batch_size"])].append(row)
+    return [{"device": d, "runtime": rt, "batch_size": bs,
+             "speedup_real": statistics.fmean(x["speedup_real"] for x in rows),
+             "speedup_theoretical": rows[0]["speedup_theoretical"]}
+            for (d, rt, bs), rows in sorted(grouped.items())]
+
+
 def write_boards(boards: list[Board], out: Path) -> list[Path]:
-    return [write_text(out / f"{board.scenario}.md", render_markdown(board)) for board in boards]
+    paths = []
+    for board in boards:
+        paths.append(write_text(out / f"{board.scenario}.md", render_markdown(board)))
+        draw_figures(board, out)
+    return paths

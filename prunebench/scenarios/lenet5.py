@@ -31,7 +31,7 @@ TARGETS = {
 MNIST_BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=64, calibration_batches=2, seeds=(0,),
-                    train_limit=2048, test_limit=1000),
+                    train_limit=2048, test_limit=1000, speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=3, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=128, calibration_batches=4, seeds=(0,)),
     "paper": Budget("paper", baseline_epochs=20, baseline_lr=0.05, finetune_epochs=3,
@@ -41,7 +41,7 @@ MNIST_BUDGETS = {
 DIGITS_BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=2, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=64, calibration_batches=2, seeds=(0,),
-                    train_limit=512, test_limit=200),
+                    train_limit=512, test_limit=200, speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=15, baseline_lr=0.05, finetune_epochs=3,
                     finetune_lr=0.01, steps=1, batch_size=32, calibration_batches=4,
                     seeds=(0, 1, 2)),

@@ -28,7 +28,7 @@ TARGETS = {
 BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=16, calibration_batches=1, seeds=(0,),
-                    train_limit=64, test_limit=32),
+                    train_limit=64, test_limit=32, speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=30, baseline_lr=0.1, finetune_epochs=5,
                     finetune_lr=0.01, steps=1, batch_size=128, calibration_batches=8, seeds=(0,)),
     "paper": Budget("paper", baseline_epochs=160, baseline_lr=0.1, finetune_epochs=5,

@@ -1,0 +1,130 @@
+"""Figures with matplotlib, written as PNG beside the markdown that links them.
+
+Every function takes plain rows (result records, speed or memory rows) and a path, so the same
+numbers that fill the tables draw the figures. PNGs carry no timestamp or version metadata, so the
+same rows give the same file.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PNG_METADATA = {"Software": None}
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path:
+    """Per criterion: mean (and std) headline metric after fine-tuning against the fraction of
+    MACs removed, one point per target; the baseline as a dashed line."""
+    points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    baselines = []
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        removed = 100 * (1 - r["pruned"]["macs"] / r["baseline"]["macs"])
+        points[r["criterion"]["name"]][round(removed, 2)].append(r["pruned"][headline])
+        baselines.append(r["baseline"][headline])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in sorted(points):
+        xs = sorted(points[name])
+        means = [statistics.fmean(points[name][x]) for x in xs]
+        stds = [statistics.stdev(points[name][x]) if len(points[name][x]) > 1 else 0 for x in xs]
+        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=name)
+    if baselines:
+        ax.axhline(statistics.fmean(baselines), color="black", linestyle="--", label="baseline")
+    ax.set_xlabel("MACs removed (%)")
+    ax.set_ylabel(f"{headline} after fine-tuning")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def layer_macs(original: dict[str, int], pruned: dict[str, int], title: str, path: Path) -> Path:
+    """Seed 001 Fig. 2: MACs of every conv/linear layer, original beside pruned."""
+    names = list(original)
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names) + 2), 4))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [original[n] / 1e6 for n in names], 0.4, label="original")
+    ax.bar([x + 0.2 for x in xs], [pruned.get(n, 0) / 1e6 for n in names], 0.4, label="pruned")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([n.split(".", 1)[-1] for n in names], rotation=90, fontsize=6)
+    ax.set_ylabel("MMACs")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    return _save(fig, path)
+
+
+def speedup_vs_batch(rows: Sequence[dict], title: str, path: Path) -> Path:
+    """Seed 001 Fig. 4: real speed-up per device and runtime against batch size, with the
+    theoretical (MACs) speed-up."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    theoretical = None
+    for row in rows:
+        if "error" in row:
+            continue
+        series[(row["device"], row["runtime"])].append((row["batch_size"], row["speedup_real"]))
+        theoretical = row["speedup_theoretical"]
+    for (device, runtime), values in sorted(series.items()):
+        values.sort()
+        ax.plot([v[0] for v in values], [v[1] for v in values], marker="o",
+                label=f"real, {device.upper()} {runtime}")
+    if theoretical is not None:
+        ax.axhline(theoretical, color="black", linestyle="--", label="theoretical (MACs)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("speed-up over the unpruned model")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def memory_vs_batch(rows: Sequence[dict], title: str, path: Path) -> Path:
+    """Seed 001 Fig. 6: run-time memory against batch size, eq. 16 beside the measured peak."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    rows = sorted(rows, key=lambda r: r["batch_size"])
+    sizes = [r["batch_size"] for r in rows]
+    for key, label, style in (("trm_bytes_original", "original, eq. 16", "--"),
+                              ("measured_bytes_original", "original, measured", "-"),
+                              ("trm_bytes_pruned", "pruned, eq. 16", "--"),
+                              ("measured_bytes_pruned", "pruned, measured", "-")):
+        ax.plot(sizes, [r[key] / 1e6 for r in rows], style, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("run-time memory (MB)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def sensitivity(curves: dict[str, list[tuple[float, float]]], headline: str, title: str,
+                path: Path) -> Path:
+    """Seed 002 Fig. 2-3: accuracy against the fraction of one layer's filters removed."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for layer, values in curves.items():
+        ax.plot([100 * r for r, _ in values], [a for _, a in values], marker=".",
+                label=layer.split(".", 1)[-1])
+    ax.set_xlabel("filters removed from the layer (%)")
+    ax.set_ylabel(f"{headline} (no fine-tuning)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,54 @@
+"""Per-layer sensitivity (seed 002 Fig. 2-3): from the shared baseline, remove a growing fraction
+of ONE layer's filters with a criterion and measure the task's metric with no fine-tuning. Layers
+whose curve stays flat can lose many filters; that is how per-layer widths are chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from prunebench import plugins, surgery
+from prunebench.baseline import get_baseline
+from prunebench.config import Target
+from prunebench.errors import PrunebenchError
+from prunebench.plan import RunPlan
+from prunebench.schedule import checked_select, criterion_context, guard
+
+DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+
+
+def sensitivity_curves(plan: RunPlan, criterion: str, ratios: Sequence[float] = DEFAULT_RATIOS,
+                       seed: int | None = None) -> dict[str, list[tuple[float, float]]]:
+    """layer -> [(fraction removed, metric)], starting at (0, baseline metric)."""
+    scenario, budget = plan.scenario, plan.budget
+    seed = plan.seeds[0] if seed is None else seed
+    loaded = plugins.load(criterion)
+    if loaded.cls.sparsity_epochs > 0:
+        raise PrunebenchError(f"criterion '{criterion}' needs {loaded.cls.sparsity_epochs:g} "
+                              "training epochs per selection; sensitivity curves take a "
+                              "training-free criterion, e.g. l1")
+    data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
+        budget.train_limit, budget.test_limit)
+    base = get_baseline(scenario, data, budget, seed, plan.results, plan.device)
+    headline = scenario.task.headline
+    curves = {}
+    for layer in scenario.groups:
+        curve = [(0.0, base.metrics[headline])]
+        for ratio in ratios:
+            if not 0 < ratio < 1:
+                raise PrunebenchError(f"ratio {ratio} must be strictly between 0 and 1")
+            model = scenario.model(budget)
+            model.load_state_dict(base.state)
+            model.to(plan.device)
+            ctx = criterion_context(scenario, data, budget, model, seed, 1, plan.device, [0])
+            chosen = guard(criterion, "creating the criterion", loaded.cls)
+            guard(criterion, "prepare()", chosen.prepare, ctx)
+            group = next(g for g in ctx.groups if g.name == layer)
+            n_keep = Target("r", ratio=ratio).resolve([group.n_filters], [layer])[0]
+            keep = checked_select(criterion, chosen, group, n_keep)
+            example = torch.zeros(1, *data.input_shape, device=plan.device)
+            surgery.remove_filters(model, example, {layer: keep}, scenario.prune_root)
+            curve.append((ratio, scenario.task.evaluate(model, data, plan.device)[headline]))
+        curves[layer] = curve
+    return curves
