@@ -7,6 +7,7 @@ half loaded. Files are read with `weights_only=True`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -16,18 +17,39 @@ from prunebench import surgery
 from prunebench.config import Budget
 from prunebench.errors import PrunebenchError
 from prunebench.scenarios.base import Scenario
-from prunebench.store import load_checkpoint, save_checkpoint
+from prunebench.store import load_checkpoint, save_checkpoint, write_atomically
 
 FORMAT = 1
 
 
-def save_pruned(path: Path, model: nn.Module, scenario: Scenario) -> Path:
+def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape) -> Path:
+    """`path` gets the weights and widths; `<stem>.torchscript.pt` a traced TorchScript of the
+    measured part (the whole classifier, the detector's backbone) for deployment without
+    prunebench, where the model traces."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"format": FORMAT, "scenario": scenario.name,
                            "groups": list(scenario.groups),
                            "widths": list(surgery.widths(model, scenario.groups)),
                            "state_dict": state})
+    part = model.get_submodule(scenario.measure_root)
+    was_training = part.training
+    part.eval()
+    try:
+        param = next(part.parameters())
+        example = torch.randn(1, *input_shape, device=param.device)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in 2.15
+            traced = torch.jit.trace(part, example, strict=False)
+        write_atomically(torchscript_path(path), lambda tmp: torch.jit.save(traced, str(tmp)))
+    except Exception:  # a model that does not trace keeps its weights file alone
+        torchscript_path(path).unlink(missing_ok=True)
+    finally:
+        part.train(was_training)
     return path
+
+
+def torchscript_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".torchscript.pt")
 
 
 def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape) -> None:

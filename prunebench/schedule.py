@@ -197,7 +197,8 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                         "kept": {k: v.tolist() for k, v in keep.items()},
                         f"{task.headline}_before_finetune": before, **after})
 
-    saved = {"model_file": save_pruned(save_to, model, scenario).name} if save_to else {}
+    saved = {"model_file": save_pruned(save_to, model, scenario, data.input_shape).name} \
+        if save_to else {}
     return {
         **saved,
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},

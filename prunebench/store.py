@@ -47,7 +47,7 @@ def check_results_dir(results: Path) -> Path:
     return results
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -67,7 +67,7 @@ def write_text(path: Path, text: str) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
 
-    _atomic(path, write)
+    write_atomically(path, write)
     return path
 
 
@@ -99,7 +99,7 @@ def read_results(results: Path) -> list[dict]:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    _atomic(path, lambda tmp: torch.save(state, tmp))
+    write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path, required: set[str]) -> dict:

@@ -28,15 +28,17 @@ def pruned_lenet():
 
 def test_saved_model_rebuilds_with_identical_outputs(tmp_path):
     model = pruned_lenet().eval()
-    path = save_pruned(tmp_path / "m.pt", model, LENET)
+    path = save_pruned(tmp_path / "m.pt", model, LENET, (1, 28, 28))
     again = load_pruned(path, LENET).eval()
     x = torch.randn(4, 1, 28, 28)
     assert torch.equal(again(x), model(x))
+    scripted = torch.jit.load(str(tmp_path / "m.torchscript.pt"))  # deployable without prunebench
+    torch.testing.assert_close(scripted(x), model(x))
     assert (again.conv1.out_channels, again.conv2.out_channels) == (4, 14)
 
 
 def test_files_that_do_not_fit_are_refused(tmp_path):
-    path = save_pruned(tmp_path / "m.pt", pruned_lenet(), LENET)
+    path = save_pruned(tmp_path / "m.pt", pruned_lenet(), LENET, (1, 28, 28))
     with pytest.raises(PrunebenchError, match="holds a lenet5-digits model, not a vgg16-cifar10"):
         load_pruned(path, scenarios.get("vgg16-cifar10"))
     saved = torch.load(path, weights_only=True)

@@ -1,0 +1,52 @@
+"""Figures beside the leaderboard, per-layer sensitivity, and speed in every result."""
+
+import json
+import re
+
+from PIL import Image
+
+from prunebench.cli import main
+
+
+def test_leaderboard_links_figures_that_exist_and_are_stable(tmp_path):
+    results = tmp_path / "res"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1,random", "--results",
+                 str(results)]) == 0
+    record = json.loads(next((results / "lenet5-digits").glob("l1--*.json")).read_text())
+    assert [(r["runtime"], r["batch_size"], r["device"]) for r in record["speed"]] == [
+        ("eager", 1, "cpu")]
+    out = tmp_path / "boards"
+    assert main(["leaderboard", "--results", str(results), "--out", str(out)]) == 0
+    text = (out / "lenet5-digits.md").read_text()
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
+    assert linked == ["lenet5-digits-accuracy-vs-macs.png",
+                      "lenet5-digits-prun1-smoke-layer-macs.png",
+                      "lenet5-digits-prun1-smoke-speedup.png"]
+    first = {}
+    for name in linked:
+        with Image.open(out / name) as image:
+            assert image.format == "PNG" and image.width > 300 and image.height > 200
+        first[name] = (out / name).read_bytes()
+    assert "x @1 |" in text  # the CPU speed-up column
+    assert main(["leaderboard", "--results", str(results), "--out", str(out)]) == 0
+    assert all((out / name).read_bytes() == data for name, data in first.items())
+
+
+def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sensitivity", "--budget", "smoke", "--ratios", "0.5,0.9", "--results",
+                 str(tmp_path / "res"), "--out", str(out)]) == 0
+    saved = json.loads((out / "lenet5-digits-sensitivity-l1-smoke.json").read_text())
+    curves = saved["curves"]
+    assert list(curves) == ["conv1", "conv2"]
+    for curve in curves.values():
+        assert [ratio for ratio, _ in curve] == [0.0, 0.5, 0.9]
+        assert all(0 <= value <= 100 for _, value in curve)
+    assert curves["conv1"][0] == curves["conv2"][0]  # both start at the unpruned baseline
+    with Image.open(out / "lenet5-digits-sensitivity-l1-smoke.png") as image:
+        assert image.format == "PNG"
+
+
+def test_sensitivity_refuses_training_criteria(capsys):
+    assert main(["sensitivity", "--criterion", "stability", "--budget", "smoke"]) == 2
+    assert "training-free criterion" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""Speed and memory measurement: known answers and correctness, never timings as pass/fail."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from prunebench import scenarios
+from prunebench.cli import main
+from prunebench.config import Target, rounded
+from prunebench.errors import PrunebenchError
+from prunebench.measure.architecture import architecture
+from prunebench.measure.compare import memory_report
+from prunebench.measure.speed import deploy_runners, speed_rows
+
+LENET = scenarios.get("lenet5-digits")
+
+
+class BNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 4, 3, padding=1), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))).mean((2, 3))
+
+
+def test_every_deploy_backend_computes_the_eager_function():
+    torch.manual_seed(0)
+    model = BNNet().eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so folding them matters
+        for bn in (model.bn1, model.bn2):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 2)
+    x = torch.randn(4, 3, 8, 8).to(memory_format=torch.channels_last)
+    runners, failures = deploy_runners(model, x)
+    assert {"torchscript", "torchscript-onednn", "compile"} <= set(runners) | set(failures)
+    assert runners, failures
+    with torch.inference_mode():
+        expected = model(x)
+        for name, run in runners.items():
+            torch.testing.assert_close(run(x), expected, rtol=1e-4, atol=1e-4, msg=name)
+
+
+def test_speed_rows_carry_the_macs_ratio_and_consistent_fields():
+    original, _ = architecture(LENET, None)
+    pruned, _ = architecture(LENET, LENET.target("prun1"))
+    rows = speed_rows(original, pruned, (2_293_000, 264_200), (1, 28, 28), (1, 4), ("eager",),
+                      torch.device("cpu"), repeats=2)
+    assert [(r["runtime"], r["batch_size"]) for r in rows] == [("eager", 1), ("eager", 4)]
+    for row in rows:
+        assert row["speedup_theoretical"] == pytest.approx(2_293_000 / 264_200)
+        assert row["speedup_real"] == pytest.approx(
+            row["original"]["median_ms"] / row["pruned"]["median_ms"])
+        assert row["efficiency"] == pytest.approx(row["speedup_real"] / row["speedup_theoretical"])
+        assert row["throughput_pruned"] == pytest.approx(1000 * row["batch_size"] /
+                                                         row["pruned"]["median_ms"])
+        assert row["original"]["p25_ms"] <= row["original"]["median_ms"] <= row["original"]["p75_ms"]
+
+
+def test_speed_command_json(capsys):
+    assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun2", "--runtime",
+                 "eager", "--batch-sizes", "2", "--repeats", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"batch_size", "runtime", "device", "speedup_theoretical", "speedup_real"} <= set(rows[0])
+    assert rows[0]["target"] == "prun2" and rows[0]["device"] == "cpu"
+
+
+def test_rounding_widths_to_a_multiple():
+    vgg = scenarios.get("vgg16-cifar10")
+    full = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    target = rounded(vgg.target("prun2"), full, vgg.groups, 8)
+    assert target.name == "prun2-r8"
+    assert target.widths == (24, 56, 72, 72, 120, 120, 120, 88, 48, 48, 48, 48, 48)
+    assert rounded(Target("x", widths=(4, 14)), (20, 50), ("a", "b"), 16).widths == (16, 16)
+    assert rounded(Target("x", widths=(19, 50)), (20, 50), ("a", "b"), 8).widths == (20, 50)
+    with pytest.raises(PrunebenchError, match="--round-to 0 must be a positive integer"):
+        rounded(Target("x", widths=(4, 14)), (20, 50), ("a", "b"), 0)
+
+
+def test_round_to_reaches_run_and_flops(capsys, tmp_path):
+    assert main(["flops", "--target", "prun1", "--round-to", "8", "--json"]) == 0
+    size = json.loads(capsys.readouterr().out)
+    assert size["target"] == "prun1-r8" and size["widths"] == [8, 16]
+
+
+def test_memory_eq_16_beside_a_measured_peak():
+    rows = memory_report(LENET, LENET.target("prun1"), (64,), torch.device("cpu"))
+    row = rows[0]
+    assert row["trm_bytes_original"] == 431_080 * 4 + 15_230 * 4 * 64  # eq. 16 by hand
+    assert row["measured_bytes_original"] >= 431_080 * 4  # parameters + the forward's rise
+    assert row["measured_bytes_pruned"] >= 119_028 * 4
+    assert row["process_bytes_original"] > 50e6  # a fresh process with torch loaded
