@@ -232,6 +232,11 @@ def cmd_speed(args: argparse.Namespace) -> int:
         raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
     report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
                           resolve_device(args.device), args.repeats)
+    if args.plot:
+        from prunebench.report.plots import speedup_vs_batch
+
+        speedup_vs_batch(report["rows"], f"{scenario.name}: {target.name} ({report['hardware']})",
+                         Path(args.plot))
     if args.json:
         print(json.dumps(report["rows"], indent=2))
         return 0
@@ -263,6 +268,10 @@ def cmd_memory(args: argparse.Namespace) -> int:
         target = scenario.target(scenario.default_target)
     device = resolve_device(args.device)
     rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
+    if args.plot:
+        from prunebench.report.plots import memory_vs_batch
+
+        memory_vs_batch(rows, f"{scenario.name}: {target.name}, {device.type}", Path(args.plot))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -394,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--runtime", default="all", help="eager, deploy or all")
     speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
     speed.add_argument("--json", action="store_true", help="a list of rows as JSON")
+    speed.add_argument("--plot", help="also draw speed-up against batch size into this PNG")
     speed.set_defaults(func=cmd_speed)
 
     memory = sub.add_parser("memory", help="run-time memory: eq. 16 beside the measured peak")
@@ -405,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--batch-sizes", default="1,8,32,64,128,256,512")
     memory.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     memory.add_argument("--json", action="store_true", help="a list of rows as JSON")
+    memory.add_argument("--plot", help="also draw memory against batch size into this PNG")
     memory.set_defaults(func=cmd_memory)
 
     sens = sub.add_parser("sensitivity", help="accuracy vs pruning ratio of one layer at a time")

@@ -2,13 +2,17 @@
 
 On a GPU: the CUDA allocator's peak (`torch.cuda.max_memory_allocated`) around the forward pass,
 minus what was allocated before it, plus the parameters. On a CPU there is no allocator to ask,
-so a fresh worker process (spawned, so no memory of ours leaks in) builds the model, notes its peak
-resident set, runs the forward pass, and reports how far the peak rose; the parameters' bytes are
-added, as eq. 16 counts them. The process's own baseline (Python, torch) is reported apart.
+so a fresh worker process (spawned, so no memory of ours leaks in) builds the model, hands freed
+heap back to the system (glibc's malloc_trim), notes its resident set, resets the kernel's peak
+mark (writing 5 to /proc/self/clear_refs), runs the forward pass and reads the peak (VmHWM): the
+rise is what the forward pass needed. The parameters' bytes are added, as eq. 16 counts them; the
+process's whole peak (Python and torch included) is reported apart.
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import multiprocessing
 import resource
 
@@ -17,8 +21,23 @@ import torch
 from prunebench.config import Target
 
 
-def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+def _status_bytes(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _settle_and_reset_peak() -> int:
+    """Resident bytes now, with freed heap returned and the peak mark reset to it."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # not glibc: freed memory may stay resident and hide part of the rise
+        pass
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    return _status_bytes("VmRSS")
 
 
 def _forward_peak(scenario_name: str, widths: list[int] | None, batch_size: int,
@@ -42,10 +61,10 @@ def _forward_peak(scenario_name: str, widths: list[int] | None, batch_size: int,
             torch.cuda.synchronize()
             return {"peak_bytes": params + torch.cuda.max_memory_allocated() - before,
                     "process_bytes": None}
-        before = _peak_rss_bytes()
+        before = _settle_and_reset_peak()
         part(x)
-        return {"peak_bytes": params + max(0, _peak_rss_bytes() - before),
-                "process_bytes": _peak_rss_bytes()}
+        return {"peak_bytes": params + max(0, _status_bytes("VmHWM") - before),
+                "process_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def _worker(queue, *args) -> None:
