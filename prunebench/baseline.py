@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,11 @@ from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.measure.architecture import model_size
 from prunebench.scenarios.base import Scenario
-from prunebench.store import baseline_path, load_checkpoint, save_checkpoint
+from prunebench.store import baseline_path, exclusive, load_checkpoint, lock_path, save_checkpoint
 from prunebench.train import phase_generator, train
 
-CHECKPOINT_FORMAT = 2  # bump when what a baseline checkpoint holds changes
+CHECKPOINT_FORMAT = 2
+WAIT_SECONDS = 2.0  # bump when what a baseline checkpoint holds changes
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def cache_key(scenario: Scenario, budget: Budget, data: Data, init_key: str = ""
 
 def train_model(scenario: Scenario, data: Data, budget: Budget, seed: int, device: torch.device,
                 on_epoch: Callable[[], None] | None = None,
-                init: Callable[[nn.Module], None] | None = None) -> tuple[nn.Module, dict]:
+                init: Callable[[nn.Module], None] | None = None,
+                resume: Path | None = None) -> tuple[nn.Module, dict]:
     """The row's baseline schedule from a fresh model (or one `init` prepared); the trained
     model and its metrics and size."""
     seed_everything(seed)
@@ -59,7 +62,7 @@ def train_model(scenario: Scenario, data: Data, budget: Budget, seed: int, devic
     model.to(device)
     train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
           generator=phase_generator(seed, "baseline"), device=device, cosine=True,
-          on_epoch=on_epoch)
+          on_epoch=on_epoch, resume=resume)
     return model, {**scenario.task.evaluate(model, data, device),
                    **model_size(model, scenario, data.input_shape)}
 
@@ -68,12 +71,25 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
                  device: torch.device, on_epoch: Callable[[], None] | None = None,
                  init: Callable[[nn.Module], None] | None = None, init_key: str = "") -> Baseline:
     """Load the cached baseline for this seed, or train and cache it. `init_key` names what
-    `init` starts from, so a different starting point is a different baseline."""
+    `init` starts from, so a different starting point is a different baseline.
+
+    Training holds a lock, so processes sharing a results folder train each baseline once (the
+    others wait for it), and checkpoints every epoch, so a killed run resumes where it stopped."""
     path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data, init_key))
-    if path.exists():
-        saved = load_checkpoint(path, {"state_dict", "metrics"})
-        return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
-    model, metrics = train_model(scenario, data, budget, seed, device, on_epoch, init)
+    while True:
+        if path.exists():
+            saved = load_checkpoint(path, {"state_dict", "metrics"})
+            return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
+        with exclusive(lock_path(results, f"baseline--{path.stem}")) as mine:
+            if mine and not path.exists():
+                return _train_and_save(scenario, data, budget, seed, device, on_epoch, init, path)
+        time.sleep(WAIT_SECONDS)  # another process is training it
+
+
+def _train_and_save(scenario: Scenario, data: Data, budget: Budget, seed: int,
+                    device: torch.device, on_epoch, init, path: Path) -> Baseline:
+    model, metrics = train_model(scenario, data, budget, seed, device, on_epoch, init,
+                                 resume=path.with_suffix(".partial.pt"))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"state_dict": state, "metrics": metrics})
     return Baseline(state, metrics, path, trained_now=True)

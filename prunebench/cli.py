@@ -1,4 +1,5 @@
-"""`prunebench run | list | show | flops | speed | memory | sensitivity | tiny-data | leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | rerun | list | show | flops | speed | memory | sensitivity | tiny-data |
+leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -65,6 +66,10 @@ class RichReporter:
     def epoch(self) -> None:
         self.progress.advance(self.current)
 
+    def cell_skipped(self, criterion: str, seed: int, why: str) -> None:
+        self.progress.advance(self.cells)
+        self.progress.console.print(f"[dim]↷ {criterion}, seed {seed}: skipped, {escape(why)}")
+
     def cell_done(self, record: dict) -> None:
         self.progress.advance(self.cells)
         name, seed = record["criterion"]["name"], record["seed"]
@@ -89,7 +94,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                      widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
                      data_root=args.data_root, download=args.download, results=args.results,
                      device=args.device, save_models=args.save_models,
-                     backbone_from=args.backbone_from, round_to=args.round_to, argv=args.argv)
+                     backbone_from=args.backbone_from, round_to=args.round_to,
+                     force=args.force, cell_timeout=args.cell_timeout, argv=args.argv)
     console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
                   f"{plan.target.name} | budget {plan.budget.name} | seeds "
                   f"{','.join(map(str, plan.seeds))} | {plan.device}")
@@ -114,6 +120,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "params", "MACs kept",
                     "extra epochs")
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """Run one result's cell again: its recorded command, narrowed to its criterion and seed,
+    into the results folder the file sits in."""
+    path = Path(args.result)
+    record = read_result(path)
+    argv = shlex.split(record["command"])[1:]
+    parsed = build_parser().parse_args(argv)
+    if parsed.command != "run":
+        raise PrunebenchError(f"{path} was not made by `prunebench run`; cannot rerun it")
+    parsed.criteria, parsed.seeds = record["criterion"]["name"], str(record["seed"])
+    parsed.results, parsed.force = str(path.resolve().parent.parent), True
+    parsed.argv = ["rerun", str(path)]
+    code = cmd_run(parsed)
+    again = read_result(path)
+    if again["config_hash"] != record["config_hash"]:
+        errors.print(f"note: the cell's configuration changed since {path.name} was made "
+                     "(another prunebench version?); the new result has its own file")
+    return code
 
 
 def print_board(board: Board) -> None:
@@ -349,7 +375,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prunebench", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="prunebench", description="A fair benchmark of structured "
+                     "filter-pruning criteria for CNNs.")
     parser.add_argument("--version", action="version", version=f"prunebench {prunebench.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -370,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--save-models", action="store_true",
                      help="save each pruned model (weights + widths) beside its result")
+    run.add_argument("--force", action="store_true",
+                     help="rerun cells whose result already exists (default: skip them)")
+    run.add_argument("--cell-timeout", type=float,
+                     help="seconds after which a cell is stopped and recorded as failed")
     run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
                                              "of resnet50-imagenet runs made with --save-models")
     run.set_defaults(func=cmd_run)
@@ -430,6 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--out", help="folder for the figure and its JSON (default RESULTS/leaderboards)")
     sens.add_argument("--device", default="auto")
     sens.set_defaults(func=cmd_sensitivity)
+
+    rerun = sub.add_parser("rerun", help="run a result's cell again, exactly as recorded")
+    rerun.add_argument("result")
+    rerun.set_defaults(func=cmd_rerun)
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
     tiny.add_argument("folder")

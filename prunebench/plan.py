@@ -43,6 +43,8 @@ class RunPlan:
     command: str = "prunebench run"
     save_models: bool = False  # write each cell's pruned model beside its result
     backbone_from: Path | None = None  # results of the row a transfer row builds on
+    force: bool = False  # rerun cells whose result already exists
+    cell_timeout: float | None = None  # seconds before a cell is stopped and marked failed
 
 
 def resolve_device(name: str) -> torch.device:
@@ -85,6 +87,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               download: bool = False, results: str | Path = DEFAULT_RESULTS,
               device: str = "auto", save_models: bool = False,
               backbone_from: str | None = None, round_to: int | None = None,
+              force: bool = False, cell_timeout: float | None = None,
               argv: list[str] | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
@@ -112,8 +115,15 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         budget=chosen_budget, results=check_results_dir(Path(results)),
         device=resolve_device(device), data_root=Path(data_root) if data_root else None,
         download=download, command=shlex.join(["prunebench", *argv]), save_models=save_models,
-        backbone_from=backbone_folder(backbone_from),
+        backbone_from=backbone_folder(backbone_from), force=force,
+        cell_timeout=_check_timeout(cell_timeout),
     )
+
+
+def _check_timeout(seconds: float | None) -> float | None:
+    if seconds is not None and seconds <= 0:
+        raise PrunebenchError(f"--cell-timeout {seconds:g} must be a positive number of seconds")
+    return seconds
 
 
 def backbone_folder(text: str | None) -> Path | None:

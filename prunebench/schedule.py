@@ -12,9 +12,12 @@ a criterion that raises NotApplicable gets a "not-applicable" cell with its reas
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,7 +39,15 @@ from prunebench.measure.architecture import model_size
 from prunebench.measure.speed import speed_rows
 from prunebench.plan import RunPlan
 from prunebench.scenarios.base import Scenario
-from prunebench.store import SCHEMA_VERSION, environment, result_path, write_json
+from prunebench.store import (
+    SCHEMA_VERSION,
+    environment,
+    exclusive,
+    finished,
+    lock_path,
+    result_path,
+    write_json,
+)
 from prunebench.train import phase_generator, train
 
 
@@ -47,6 +58,7 @@ class Reporter(Protocol):
     def phase(self, label: str, epochs: int) -> None: ...
     def epoch(self) -> None: ...
     def cell_done(self, record: dict) -> None: ...
+    def cell_skipped(self, criterion: str, seed: int, why: str) -> None: ...
 
 
 class Silent:
@@ -54,12 +66,36 @@ class Silent:
     def phase(self, label: str, epochs: int) -> None: ...
     def epoch(self) -> None: ...
     def cell_done(self, record: dict) -> None: ...
+    def cell_skipped(self, criterion: str, seed: int, why: str) -> None: ...
+
+
+class CellTimeout(Exception):
+    """Raised in the cell's thread when it outlives --cell-timeout."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Interrupt the block after `seconds` (a SIGALRM timer; only in the main thread)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise CellTimeout(f"the cell took longer than its time limit of {seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
 class Outcome:
-    records: list[dict] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)  # cells run now
     paths: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # done before, or held by another process
 
     @property
     def failed(self) -> list[dict]:
@@ -85,35 +121,69 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     full = surgery.widths(scenario.model(budget), scenario.groups)
     widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)
+    if plan.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
+        torch.use_deterministic_algorithms(True, warn_only=True)
     outcome = Outcome()
     reporter.start(len(plan.seeds) * len(plan.criteria))
     for seed in plan.seeds:
+        cells = [CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
+                 for name in plan.criteria]
+        todo = [c for c in cells if plan.force or not _skip(plan, c, outcome, reporter)]
+        if not todo:
+            continue
         reporter.phase(f"baseline, seed {seed}", budget.baseline_epochs)
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
-        for name in plan.criteria:
-            cell = CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
-            record = result_header(plan, cell, available[name], data, env)
-            record["baseline_checkpoint"] = str(base.path.relative_to(plan.results))
-            started = time.perf_counter()
-            try:
-                crit = loaded[name]
-                if isinstance(crit, CriterionError):
-                    raise crit
-                steps = budget.steps * (budget.finetune_epochs + math.ceil(crit.cls.sparsity_epochs))
-                reporter.phase(f"{name}, seed {seed}", steps)
-                path = result_path(plan.results, cell)
-                record.update(prune_cell(scenario, data, crit, cell, base, plan.device,
-                                         reporter.epoch,
-                                         path.with_suffix(".pt") if plan.save_models else None))
-            except CriterionError as exc:
-                record.update(status="failed", error=str(exc))
-            except NotApplicable as exc:
-                record.update(status="not-applicable", error=f"criterion '{name}': {exc}")
-            record["cost"]["cell_seconds"] = time.perf_counter() - started
-            outcome.records.append(record)
-            outcome.paths.append(write_json(result_path(plan.results, cell), record))
+        for cell in todo:
+            path = result_path(plan.results, cell)
+            with exclusive(lock_path(plan.results, f"{cell.scenario}--{path.stem}")) as mine:
+                if not mine:
+                    outcome.skipped.append(path)
+                    reporter.cell_skipped(cell.criterion, seed, "another process is running it")
+                    continue
+                if not plan.force and _skip(plan, cell, outcome, reporter):
+                    continue  # another process finished it while we trained the baseline
+                record = _run_cell(plan, cell, loaded[cell.criterion],
+                                   result_header(plan, cell, available[cell.criterion], data, env),
+                                   data, base, reporter, path)
+                outcome.records.append(record)
+                outcome.paths.append(write_json(path, record))
             reporter.cell_done(record)
     return outcome
+
+
+def _skip(plan: RunPlan, cell: CellConfig, outcome: Outcome, reporter: Reporter) -> bool:
+    """Whether the cell's result is already there (same config hash) and need not run again."""
+    path = result_path(plan.results, cell)
+    if finished(path) is None:
+        return False
+    outcome.skipped.append(path)
+    reporter.cell_skipped(cell.criterion, cell.seed, f"done before ({path.name})")
+    return True
+
+
+def _run_cell(plan: RunPlan, cell: CellConfig, crit, record: dict, data: Data, base: Baseline,
+              reporter: Reporter, path: Path) -> dict:
+    """One cell, whatever the criterion does: its record, ok or failed with the reason."""
+    name, budget = cell.criterion, cell.budget
+    record["baseline_checkpoint"] = str(base.path.relative_to(plan.results))
+    started = time.perf_counter()
+    try:
+        if isinstance(crit, CriterionError):
+            raise crit
+        epochs = budget.steps * (budget.finetune_epochs + math.ceil(crit.cls.sparsity_epochs))
+        reporter.phase(f"{name}, seed {cell.seed}", epochs)
+        with time_limit(plan.cell_timeout):
+            record.update(prune_cell(plan.scenario, data, crit, cell, base, plan.device,
+                                     reporter.epoch,
+                                     path.with_suffix(".pt") if plan.save_models else None))
+    except CriterionError as exc:
+        record.update(status="failed", error=str(exc))
+    except CellTimeout as exc:
+        record.update(status="failed", error=f"criterion '{name}': {exc}")
+    except NotApplicable as exc:
+        record.update(status="not-applicable", error=f"criterion '{name}': {exc}")
+    record["cost"]["cell_seconds"] = time.perf_counter() - started
+    return record
 
 
 def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,

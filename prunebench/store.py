@@ -7,14 +7,16 @@ adding a duplicate. Baseline checkpoints live under `baselines/` and are loaded 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
+import socket
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from prunebench.errors import PrunebenchError
 
 SCHEMA_VERSION = 1
 BASELINES = "baselines"
+LOCKS = ".locks"
 
 
 def _safe(text: str) -> str:
@@ -96,6 +99,63 @@ def read_results(results: Path) -> list[dict]:
         raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` first")
     return [read_result(p) for p in sorted(results.glob("*/*.json"))
             if p.parent.name != BASELINES]
+
+
+DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
+
+
+def finished(path: Path) -> dict | None:
+    """The result at `path` if its cell is done; None if it is missing or failed."""
+    if not path.exists():
+        return None
+    record = read_result(path)
+    return record if record["status"] in DONE else None
+
+
+def _holder_alive(lock: Path) -> bool:
+    """Whether the process named in `lock` still runs (on this host; another host's lock is
+    assumed alive: delete it by hand if that machine is gone)."""
+    try:
+        host, pid = lock.read_text().split()
+    except (OSError, ValueError):
+        return True  # being written right now
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[bool]:
+    """Hold `lock` (created exclusively, naming this host and process) for the block; yields
+    False, holding nothing, when a live process holds it. A dead holder's lock is taken over."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _holder_alive(lock):
+                yield False
+                return
+            lock.unlink(missing_ok=True)  # stale: its process died (kill -9, lost machine)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{socket.gethostname()} {os.getpid()}")
+        try:
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield False
+
+
+def lock_path(results: Path, name: str) -> Path:
+    return results / LOCKS / f"{_safe(name)}.lock"
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from prunebench.config import Budget
 from prunebench.data.base import Data
+from prunebench.store import load_checkpoint, save_checkpoint
 from prunebench.tasks import Task
 
 
@@ -24,11 +26,13 @@ def phase_generator(seed: int, *tags: object) -> torch.Generator:
 def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: float,
           lr: float, generator: torch.Generator, device: torch.device, cosine: bool = False,
           extra_loss: Callable[[], Tensor | None] | None = None,
-          on_epoch: Callable[[], None] | None = None) -> None:
+          on_epoch: Callable[[], None] | None = None, resume: Path | None = None) -> None:
     """SGD (the budget's batch size, momentum and weight decay) for `epochs` (fractions allowed).
 
     `extra_loss` is added to the task's loss at every step (a criterion's penalty); with `cosine`
-    the learning rate decays to zero over the whole phase.
+    the learning rate decays to zero over the whole phase. With `resume`, the phase saves its
+    whole state there at every epoch boundary and, if the file exists, continues from it with the
+    same data order and random state, so an interrupted phase ends as an uninterrupted one would.
     """
     batch_size = budget.batch_size
     per_epoch = math.ceil(data.n_train / batch_size)
@@ -40,6 +44,8 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
     model.train()
     step = 0
+    if resume is not None and resume.exists():
+        step = _restore(resume, model, optimizer, scheduler, generator)
     while step < total_steps:
         for batch in data.train_batches(batch_size, generator, device):
             loss = task.loss(model, batch)
@@ -55,5 +61,30 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
             step += 1
             if step == total_steps:
                 break
+        if resume is not None and step < total_steps:
+            _save(resume, step, model, optimizer, scheduler, generator)
         if on_epoch is not None:
             on_epoch()
+    if resume is not None:
+        resume.unlink(missing_ok=True)
+
+
+def _save(path: Path, step: int, model: nn.Module, optimizer, scheduler,
+          generator: torch.Generator) -> None:
+    save_checkpoint(path, {
+        "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "generator": generator.get_state(), "torch_rng": torch.get_rng_state()})
+
+
+def _restore(path: Path, model: nn.Module, optimizer, scheduler,
+             generator: torch.Generator) -> int:
+    saved = load_checkpoint(path, {"step", "model", "optimizer", "scheduler", "generator",
+                                   "torch_rng"})
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    generator.set_state(saved["generator"])
+    torch.set_rng_state(saved["torch_rng"])
+    return int(saved["step"])

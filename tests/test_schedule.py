@@ -143,5 +143,5 @@ def test_checkpoint_that_is_not_ours_is_refused(tmp_path, content, capsys):
     else:
         torch.save({"weights": {}}, checkpoint)
     with pytest.raises(PrunebenchError, match=f"checkpoint {checkpoint} .*delete it to retrain"):
-        smoke(tmp_path, "l1", seeds="0")
+        smoke(tmp_path, "l1", seeds="0", force=True)
     assert "code ran" not in capsys.readouterr().out

@@ -1,0 +1,109 @@
+"""Long runs: resume after kill -9, skip finished cells, one process per cell, time limits,
+and reruns from a result file."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prunebench.cli import main
+from tests.plugin_sources import FAULTY
+
+
+def start(*args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "prunebench", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def metrics(results: Path) -> dict:
+    out = {}
+    for path in sorted((results / "lenet5-digits").glob("*.json")):
+        record = json.loads(path.read_text())
+        out[path.name] = (record["status"], record["baseline"]["top1"], record["pruned"])
+    return out
+
+
+def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_path):
+    args = ["run", "--budget", "quick", "--criteria", "l1,random", "--seeds", "0"]
+    victim = start(*args, "--results", "killed", cwd=tmp_path)
+    partial = tmp_path / "killed" / "baselines" / "lenet5-digits"
+    deadline = time.time() + 120
+    while not list(partial.glob("*.partial.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(partial.glob("*.partial.pt")), "no epoch checkpoint appeared"
+    time.sleep(0.3)  # somewhere in the middle of the baseline's epochs
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    resumed = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "killed"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    whole = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "whole"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole")
+    assert not list((tmp_path / "killed").rglob("*.partial.pt"))
+    assert not list((tmp_path / "killed" / ".locks").glob("*"))  # the dead run's lock was taken over
+
+
+def test_finished_cells_are_skipped_and_force_reruns_them(tmp_path, capsys):
+    results = str(tmp_path / "res")
+    args = ["run", "--budget", "smoke", "--criteria", "l1,l2", "--results", results]
+    assert main(args) == 0
+    files = sorted((tmp_path / "res" / "lenet5-digits").glob("*.json"))
+    stamps = [f.stat().st_mtime_ns for f in files]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "l1, seed 0: skipped, done before" in capsys.readouterr().out
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert main([*args, "--force"]) == 0
+    assert [f.stat().st_mtime_ns for f in files] != stamps
+    assert sorted((tmp_path / "res" / "lenet5-digits").glob("*.json")) == files  # no duplicates
+
+
+def test_two_processes_share_a_results_folder_without_running_a_cell_twice(tmp_path):
+    args = ["run", "--budget", "smoke", "--criteria", "l1,l2,random,fpgm,kmeans-raw,taylor",
+            "--results", "shared"]
+    first, second = start(*args, cwd=tmp_path), start(*args, cwd=tmp_path)
+    outputs = [p.communicate(timeout=300)[0] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    ran = [line.split(",")[0].strip("✓ ") for out in outputs for line in out.splitlines()
+           if line.startswith("✓")]
+    assert sorted(ran) == sorted(["l1", "l2", "random", "fpgm", "kmeans-raw", "taylor"])
+    assert len(list((tmp_path / "shared" / "lenet5-digits").glob("*.json"))) == 6
+    assert len(list((tmp_path / "shared" / "baselines").rglob("*.pt"))) == 1
+
+
+def test_a_cell_past_its_time_limit_fails_and_the_rest_runs(tmp_path, install_dist, capsys):
+    install_dist("slow-criteria", {"slow": "slow_criteria:Slow"}, {"slow_criteria": FAULTY + '''
+import time
+
+
+class Slow(Criterion):
+    def select(self, group, n_keep):
+        time.sleep(30)
+        return torch.arange(n_keep)
+'''})
+    assert main(["run", "--budget", "smoke", "--criteria", "slow,l1", "--cell-timeout", "2",
+                 "--results", str(tmp_path)]) == 1
+    records = {json.loads(p.read_text())["criterion"]["name"]: json.loads(p.read_text())
+               for p in (tmp_path / "lenet5-digits").glob("*.json")}
+    assert records["slow"]["status"] == "failed"
+    assert "took longer than its time limit of 2 s" in records["slow"]["error"]
+    assert records["slow"]["cost"]["cell_seconds"] < 10
+    assert records["l1"]["status"] == "ok"
+
+
+def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
+    assert main(["run", "--budget", "smoke", "--criteria", "l1,random", "--results",
+                 str(tmp_path)]) == 0
+    path = next((tmp_path / "lenet5-digits").glob("random--*.json"))
+    before = json.loads(path.read_text())
+    capsys.readouterr()
+    assert main(["rerun", str(path)]) == 0
+    after = json.loads(path.read_text())
+    assert after["pruned"] == before["pruned"] and after["config_hash"] == before["config_hash"]
+    assert after["command"] == f"prunebench rerun {path}"
+    assert "✓ random, seed 0" in capsys.readouterr().out
