@@ -44,8 +44,10 @@ from prunebench.store import (
     environment,
     exclusive,
     finished,
+    load_checkpoint,
     lock_path,
     result_path,
+    save_checkpoint,
     write_json,
 )
 from prunebench.train import phase_generator, train
@@ -174,8 +176,7 @@ def _run_cell(plan: RunPlan, cell: CellConfig, crit, record: dict, data: Data, b
         reporter.phase(f"{name}, seed {cell.seed}", epochs)
         with time_limit(plan.cell_timeout):
             record.update(prune_cell(plan.scenario, data, crit, cell, base, plan.device,
-                                     reporter.epoch,
-                                     path.with_suffix(".pt") if plan.save_models else None))
+                                     reporter.epoch, path.with_suffix(".pt"), plan.save_models))
     except CriterionError as exc:
         record.update(status="failed", error=str(exc))
     except CellTimeout as exc:
@@ -226,9 +227,13 @@ def _penalty(name: str, criterion, ctx: PruneContext) -> Tensor | None:
 
 def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                cell: CellConfig, base: Baseline, device: torch.device,
-               on_epoch: Callable[[], None] | None = None, save_to: Path | None = None) -> dict:
-    """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost, and
-    save the pruned model to `save_to` when given."""
+               on_epoch: Callable[[], None] | None = None, save_to: Path | None = None,
+               save_models: bool = False) -> dict:
+    """Prune the baseline to `cell.widths` with one criterion; return its metrics and cost.
+
+    With `save_to` (the cell's result path, as .pt), progress is checkpointed beside it after
+    every pruning step and fine-tuning epoch, and a killed cell resumes from there; with
+    `save_models` the pruned model is saved there too."""
     name, budget, task = cell.criterion, cell.budget, scenario.task
     seed_everything(cell.seed)
     model: nn.Module = scenario.model(budget)
@@ -238,8 +243,18 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
     full = surgery.widths(model, scenario.groups)
     criterion = guard(name, "creating the criterion", crit.cls)
     history, seconds, sparsity_epochs, calibration = [], 0.0, 0.0, [0]
+    progress = save_to.with_suffix(".step.pt") if save_to else None
+    first = 1
+    if progress is not None and progress.exists():  # a killed run of this cell: resume it
+        done = load_checkpoint(progress, {"step", "widths", "state_dict", "history", "cost",
+                                          "torch_rng"})
+        surgery.keep_first(model, scenario.groups, done["widths"], example, scenario.prune_root)
+        model.load_state_dict(done["state_dict"])
+        torch.set_rng_state(done["torch_rng"])
+        history, first = done["history"], done["step"] + 1
+        seconds, sparsity_epochs, calibration[0] = done["cost"]
 
-    for step in range(1, budget.steps + 1):
+    for step in range(first, budget.steps + 1):
         target = step_widths(full, cell.widths, step, budget.steps)
         ctx = criterion_context(scenario, data, budget, model, cell.seed, step, device,
                                 calibration)
@@ -261,14 +276,22 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         before = task.evaluate(model, data, device)[task.headline]
         train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
               generator=phase_generator(cell.seed, "finetune", step), device=device,
-              on_epoch=on_epoch)
+              on_epoch=on_epoch, resume=progress.with_suffix(".epoch.pt") if progress else None)
         after = task.evaluate(model, data, device)
         history.append({"step": step, "widths": list(target),
                         "kept": {k: v.tolist() for k, v in keep.items()},
                         f"{task.headline}_before_finetune": before, **after})
+        if progress is not None and step < budget.steps:
+            save_checkpoint(progress, {
+                "step": step, "widths": list(surgery.widths(model, scenario.groups)),
+                "state_dict": model.state_dict(), "history": history,
+                "cost": [seconds, sparsity_epochs, calibration[0]],
+                "torch_rng": torch.get_rng_state()})
 
     saved = {"model_file": save_pruned(save_to, model, scenario, data.input_shape).name} \
-        if save_to else {}
+        if save_models and save_to else {}
+    if progress is not None:
+        progress.unlink(missing_ok=True)
     return {
         **saved,
         "widths": {"original": list(full), "pruned": list(surgery.widths(model, scenario.groups))},

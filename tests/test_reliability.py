@@ -107,3 +107,27 @@ def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
     assert after["pruned"] == before["pruned"] and after["config_hash"] == before["config_hash"]
     assert after["command"] == f"prunebench rerun {path}"
     assert "✓ random, seed 0" in capsys.readouterr().out
+
+
+def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tmp_path):
+    args = ["run", "--budget", "paper", "--criteria", "l1", "--seeds", "0"]
+    victim = start(*args, "--results", "killed", cwd=tmp_path)
+    cells = tmp_path / "killed" / "lenet5-digits"
+    deadline = time.time() + 240
+    while not list(cells.glob("*.step.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(cells.glob("*.step.pt")), "no pruning-step checkpoint appeared"
+    os.kill(victim.pid, signal.SIGKILL)  # after at least one of the four prune steps
+    victim.wait()
+    assert not list(cells.glob("*.json"))  # the cell had not finished
+    resumed = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "killed"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    whole = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "whole"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0
+    killed, complete = metrics(tmp_path / "killed"), metrics(tmp_path / "whole")
+    assert killed == complete
+    history = json.loads(next(cells.glob("*.json")).read_text())["history"]
+    assert [h["step"] for h in history] == [1, 2, 3, 4]
+    assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done

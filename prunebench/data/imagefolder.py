@@ -78,6 +78,9 @@ class FolderData:
 
     def train_batches(self, batch_size: int, generator: torch.Generator,
                       device: torch.device) -> Iterator[Batch]:
+        # without workers the augmentation draws from the global generator: seed it from the
+        # phase's, so the crops do not depend on what ran before (workers are seeded by the loader)
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
         return self._batches(self.train_set, batch_size, device, generator)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
