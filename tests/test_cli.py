@@ -114,3 +114,19 @@ def test_real_fashion_mnist_smoke_run(tmp_path):
     assert "/usr/share/datasets/fashion-mnist" in text
     row = next(line for line in text.splitlines() if line.startswith("| 1 | l1 |"))
     assert float(row.split("|")[6]) > 40  # well above the 10% of chance after a short schedule
+
+
+def test_result_of_another_schema_version_is_refused(tmp_path, capsys):
+    folder = tmp_path / "res" / "lenet5-digits"
+    folder.mkdir(parents=True)
+    (folder / "old.json").write_text('{"schema_version": 0, "scenario": "lenet5-digits"}')
+    assert main(["leaderboard", "--results", str(tmp_path / "res"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "has schema version 0, this prunebench reads 1" in err and len(err.splitlines()) == 1
+
+
+def test_debug_shows_the_traceback():
+    from prunebench.errors import PrunebenchError
+
+    with pytest.raises(PrunebenchError, match="unknown criterion 'nosuch'"):
+        main(["--debug", "run", "--criteria", "nosuch"])
