@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prunebench.data.arrays import ArrayData
-from prunebench.data.roots import candidate_roots, download_root
+from prunebench.data.roots import candidate_roots, download_root, locate, looked_in
 from prunebench.errors import PrunebenchError
 
 
@@ -71,11 +71,7 @@ def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_folder(variant: Variant, roots: list[Path]) -> Path | None:
-    for root in roots:
-        for folder in (root / variant.folder, root):
-            if (folder / variant.test_file).is_file():
-                return folder
-    return None
+    return locate(roots, variant.folder, lambda f: (f / variant.test_file).is_file())
 
 
 def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 4) -> Tensor:
@@ -103,9 +99,9 @@ def load(variant: Variant, root: Path | None, fetch: bool, _image_size: int | No
             raise PrunebenchError(f"downloading {variant.title} into {target} failed: {exc}") from None
         folder = find_folder(variant, [target])
     if folder is None:
-        where = ", ".join(str(r / variant.folder) for r in roots) or "nowhere (no --data-root given)"
-        raise PrunebenchError(f"{variant.title} not found; looked in {where}; put torchvision's "
-                              f"'{variant.folder}' folder under --data-root, or add --download")
+        raise PrunebenchError(f"{variant.title} not found; looked in {looked_in(roots)}; put "
+                              f"torchvision's '{variant.folder}' folder under --data-root, or add "
+                              "--download")
     missing = [f for f in variant.train_files if not (folder / f).is_file()]
     if missing:
         raise PrunebenchError(f"{folder} lacks {', '.join(missing)}; fetch {variant.title} again")

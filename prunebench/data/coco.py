@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from prunebench.criterion import Batch
 from prunebench.data.imagefolder import load_rgb
-from prunebench.data.roots import candidate_roots
+from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
 
 NUM_CLASSES = 91  # COCO category ids run to 90; torchvision's detectors keep them as labels
@@ -130,22 +130,13 @@ class CocoData:
         return self._batches(self.test_set, requests, batch_size, device)
 
 
-def find_root(roots: list[Path]) -> Path | None:
-    for root in roots:
-        for folder in (root / "coco", root):
-            if (folder / "annotations" / "instances_val2017.json").is_file():
-                return folder
-    return None
-
-
 def load(root: Path | None, _fetch: bool, image_size: int | None) -> CocoData:
     """COCO is not downloaded automatically (fetch it from cocodataset.org)."""
     roots = candidate_roots(root)
-    folder = find_root(roots)
+    folder = locate(roots, "coco", lambda f: (f / "annotations" / "instances_val2017.json").is_file())
     if folder is None:
-        where = ", ".join(str(r) for r in roots) or "nowhere (no --data-root given)"
         raise PrunebenchError(f"COCO not found; looked for annotations/instances_val2017.json in "
-                              f"{where}; get train2017/, val2017/ and annotations/ from "
+                              f"{looked_in(roots)}; get train2017/, val2017/ and annotations/ from "
                               "cocodataset.org and pass --data-root")
     sets = {}
     for split, images in SPLITS.items():

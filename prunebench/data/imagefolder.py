@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from prunebench.criterion import Batch
-from prunebench.data.roots import candidate_roots
+from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -87,24 +87,16 @@ class FolderData:
         return self._batches(self.test_set, batch_size, device, None)
 
 
-def find_root(roots: list[Path]) -> Path | None:
-    for root in roots:
-        for folder in (root / "imagenet", root):
-            if (folder / "train").is_dir() and (folder / "val").is_dir():
-                return folder
-    return None
-
-
 def load(root: Path | None, _fetch: bool, image_size: int | None) -> FolderData:
     """ImageNet cannot be downloaded automatically (its licence needs an account)."""
     from torchvision.datasets import ImageFolder
 
     roots = candidate_roots(root)
-    folder = find_root(roots)
+    folder = locate(roots, "imagenet", lambda f: (f / "train").is_dir() and (f / "val").is_dir())
     if folder is None:
-        where = ", ".join(str(r) for r in roots) or "nowhere (no --data-root given)"
-        raise PrunebenchError(f"ImageNet not found; looked for train/ and val/ in {where}; get it "
-                              "from image-net.org and pass --data-root (val/ sorted into class folders)")
+        raise PrunebenchError(f"ImageNet not found; looked for train/ and val/ in "
+                              f"{looked_in(roots)}; get it from image-net.org and pass --data-root "
+                              "(val/ sorted into class folders)")
     try:
         train = ImageFolder(str(folder / "train"), transform=_transforms(image_size or 224, True),
                             loader=load_rgb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_DOWNLOAD_ROOT = Path.home() / ".cache" / "prunebench" / "data"
@@ -15,6 +16,20 @@ def candidate_roots(root: Path | None) -> list[Path]:
     if env:
         roots.append(Path(env))
     return roots
+
+
+def locate(roots: list[Path], subfolder: str, holds: Callable[[Path], bool]) -> Path | None:
+    """The first `<root>/<subfolder>` or `<root>` itself, root by root, that `holds` the data."""
+    for root in roots:
+        for folder in (root / subfolder, root):
+            if holds(folder):
+                return folder
+    return None
+
+
+def looked_in(roots: list[Path]) -> str:
+    """The searched roots, for a "not found" message."""
+    return ", ".join(str(r) for r in roots) or "nowhere (no --data-root given)"
 
 
 def download_root(root: Path | None) -> Path:

@@ -1,0 +1,144 @@
+"""`prunebench run | rerun | list | show | flops | speed | memory | sensitivity | tiny-data |
+leaderboard`: the only place that parses arguments and prints.
+
+Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
+and exit code 2; failed cells give exit code 1 after everything else has run and been written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import prunebench
+from prunebench import scenarios
+from prunebench.cli.catalog import cmd_leaderboard, cmd_list, cmd_show, cmd_tiny_data
+from prunebench.cli.console import EXIT_BAD_INPUT, errors
+from prunebench.cli.measure import cmd_flops, cmd_memory, cmd_sensitivity, cmd_speed
+from prunebench.cli.run import cmd_rerun, cmd_run
+from prunebench.config import BUDGETS
+from prunebench.errors import PrunebenchError
+from prunebench.plan import DEFAULT_RESULTS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise PrunebenchError(f"{message} (see `{self.prog} --help`)")
+
+
+def _target_options(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--scenario", default=scenarios.DEFAULT)
+    parser.add_argument("--target", help=f"a named target (default: {default})")
+    parser.add_argument("--widths", help="filters kept per prunable layer")
+    parser.add_argument("--ratio", help="fraction of every layer's filters to remove")
+    parser.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
+
+
+def _sweep_options(parser: argparse.ArgumentParser, drawn: str) -> None:
+    parser.add_argument("--batch-sizes", default="1,8,32,64,128,256,512")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--json", action="store_true", help="a list of rows as JSON")
+    parser.add_argument("--plot", help=f"also draw {drawn} against batch size into this PNG")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prunebench", description="A fair benchmark of structured "
+                     "filter-pruning criteria for CNNs.")
+    parser.add_argument("--version", action="version", version=f"prunebench {prunebench.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
+    run.add_argument("--scenario", default=scenarios.DEFAULT, help="see `prunebench list --scenarios`")
+    run.add_argument("--criteria", help="comma-separated names (default: every installed one)")
+    run.add_argument("--target", help="a named target of the scenario, e.g. prun1")
+    run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
+    run.add_argument("--ratio", help="fraction of every layer's filters to remove, in (0, 1)")
+    run.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
+    run.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
+    run.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
+    run.add_argument("--data-root", help="folder holding the data set (or set $PRUNEBENCH_DATA)")
+    run.add_argument("--download", action="store_true", help="fetch missing data with torchvision")
+    run.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder for result files")
+    run.add_argument("--out", help="leaderboard folder (default: RESULTS/leaderboards)")
+    run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument("--save-models", action="store_true",
+                     help="save each pruned model (weights + widths) beside its result")
+    run.add_argument("--force", action="store_true",
+                     help="rerun cells whose result already exists (default: skip them)")
+    run.add_argument("--cell-timeout", type=float,
+                     help="seconds after which a cell is stopped and recorded as failed")
+    run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
+                                             "of resnet50-imagenet runs made with --save-models")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="installed criteria, or the scenarios")
+    lst.add_argument("--scenarios", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="one result file")
+    show.add_argument("result")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    flops = sub.add_parser("flops", help="MACs and params of a target's architecture, no training")
+    _target_options(flops, "the unpruned model")
+    flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
+    flops.set_defaults(func=cmd_flops)
+
+    speed = sub.add_parser("speed", help="real vs theoretical speed-up of a target, eager and deploy")
+    _target_options(speed, "the scenario's")
+    _sweep_options(speed, "speed-up")
+    speed.add_argument("--runtime", default="all", help="eager, deploy or all")
+    speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    speed.set_defaults(func=cmd_speed)
+
+    memory = sub.add_parser("memory", help="run-time memory: eq. 16 beside the measured peak")
+    _target_options(memory, "the scenario's")
+    _sweep_options(memory, "memory")
+    memory.set_defaults(func=cmd_memory)
+
+    sens = sub.add_parser("sensitivity", help="accuracy vs pruning ratio of one layer at a time")
+    sens.add_argument("--scenario", default=scenarios.DEFAULT)
+    sens.add_argument("--criterion", default="l1")
+    sens.add_argument("--ratios", help="comma-separated fractions removed (default 0.1 ... 0.9)")
+    sens.add_argument("--budget", default="quick", help="whose baseline to start from")
+    sens.add_argument("--seed", default="0")
+    sens.add_argument("--data-root")
+    sens.add_argument("--download", action="store_true")
+    sens.add_argument("--results", default=str(DEFAULT_RESULTS))
+    sens.add_argument("--out", help="folder for the figure and its JSON (default RESULTS/leaderboards)")
+    sens.add_argument("--device", default="auto")
+    sens.set_defaults(func=cmd_sensitivity)
+
+    rerun = sub.add_parser("rerun", help="run a result's cell again, exactly as recorded")
+    rerun.add_argument("result")
+    rerun.set_defaults(func=cmd_rerun)
+
+    tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
+    tiny.add_argument("folder")
+    tiny.add_argument("--scenario", required=True)
+    tiny.set_defaults(func=cmd_tiny_data)
+
+    board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
+    board.add_argument("--results", default=str(DEFAULT_RESULTS))
+    board.add_argument("--out", default="leaderboards")
+    board.set_defaults(func=cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        return args.func(args)
+    except PrunebenchError as exc:
+        if debug:
+            raise
+        errors.print(f"prunebench: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        errors.print("prunebench: interrupted; finished cells are saved", markup=False)
+        return 130

@@ -1,0 +1,99 @@
+"""Commands that read or write files: list, show, tiny-data, leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from prunebench import plugins, scenarios
+from prunebench.cli.console import console
+from prunebench.errors import PrunebenchError
+from prunebench.report.leaderboard import build_boards, write_boards
+from prunebench.store import read_result, read_results
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.scenarios:
+        table = Table(title="scenarios")
+        for column in ("name", "prunable layers", "targets"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description", overflow="fold")
+        for s in scenarios.registry().values():
+            layers = ", ".join(s.groups) if len(s.groups) <= 3 else \
+                f"{len(s.groups)}: {s.groups[0]} ... {s.groups[-1]}"
+            table.add_row(s.name, layers, ", ".join(s.targets), s.description)
+        console.print(table)
+        return 0
+    table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
+    for column in ("name", "distribution", "needs", "extra epochs", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for name, info in plugins.discover().items():
+        dist = f"{info.distribution} {info.version}"
+        try:
+            loaded = plugins.load(name)
+        except PrunebenchError as exc:
+            table.add_row(name, dist, "?", "?", f"[red]broken: {escape(str(exc))}", "")
+            continue
+        needs = ", ".join(loaded.cls.needs) or "data-free"
+        table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}", "[green]ok",
+                      loaded.description)
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    record = read_result(Path(args.result))
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+        return 0
+    c = record["criterion"]
+    table = Table(title=f"{record['scenario']} | {c['name']} ({c['distribution']} {c['version']}) "
+                        f"| target {record['target']['name']} | seed {record['seed']}")
+    table.add_column("metric")
+    table.add_column("baseline")
+    table.add_column("pruned")
+    if record["status"] != "ok":
+        console.print(escape(f"{table.title}\n{record['status']}: {record['error']}"))
+        return 0
+    h, base, pruned = record["headline"], record["baseline"], record["pruned"]
+    if pruned.get(h + "_before_finetune") is not None:
+        table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")
+    table.add_row(h, f"{base[h]:.2f}", f"{pruned[h]:.2f}")
+    table.add_row("params", f"{base['params']:,}", f"{pruned['params']:,}")
+    table.add_row("MACs", f"{base['macs']:,}", f"{pruned['macs']:,}")
+    table.add_row("widths", ",".join(map(str, record["widths"]["original"])),
+                  ",".join(map(str, record["widths"]["pruned"])))
+    for bs, value in pruned["trm_bytes"].items():
+        table.add_row(f"TRM eq. 16, batch {bs} (MB)", "", f"{value / 1e6:.3f}")
+    table.add_row("criterion seconds", "", f"{record['cost']['criterion_seconds']:.3f}")
+    console.print(table)
+    console.print(f"command: {record['command']}\ncommit: {record['environment']['git_commit']}")
+    return 0
+
+
+def cmd_tiny_data(args: argparse.Namespace) -> int:
+    scenario = scenarios.get(args.scenario)
+    if scenario.tiny_data is None:
+        raise PrunebenchError(f"{scenario.name} needs no data files (its data ships with "
+                              "scikit-learn)")
+    folder = scenario.tiny_data(Path(args.folder))
+    console.print(f"wrote a tiny {scenario.name} data set to {folder}; try:\n  prunebench run "
+                  f"--scenario {scenario.name} --budget smoke --data-root {args.folder}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    regenerate = (f"prunebench leaderboard --results {shlex.quote(args.results)} "
+                  f"--out {shlex.quote(args.out)}")
+    boards = build_boards(read_results(Path(args.results)), regenerate)
+    if not boards:
+        raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` first")
+    for path in write_boards(boards, Path(args.out)):
+        console.print(f"wrote {path}")
+    return 0

@@ -1,0 +1,149 @@
+"""Commands that measure architectures: flops, speed, memory, sensitivity."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from prunebench import scenarios
+from prunebench.cli.console import console
+from prunebench.config import parse_ratio
+from prunebench.errors import PrunebenchError
+from prunebench.plan import make_plan
+from prunebench.store import write_json
+
+
+def _architecture_target(args: argparse.Namespace):
+    """The scenario and the target the options name; None for the unpruned model."""
+    from prunebench.plan import make_target
+
+    scenario = scenarios.get(args.scenario)
+    chosen = (args.target, args.widths, args.ratio)
+    if all(v is None for v in chosen) and args.round_to is None:
+        return scenario, None
+    return scenario, make_target(scenario, *chosen, args.round_to)
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from prunebench.measure.architecture import architecture_size
+
+    scenario, target = _architecture_target(args)
+    size = architecture_size(scenario, target)
+    if args.json:
+        print(json.dumps(size, indent=2))
+        return 0
+    table = Table(title=f"{size['scenario']} | {size['target']} | input {size['input_shape']}")
+    table.add_column("layer")
+    table.add_column("MACs", justify="right")
+    for layer, macs in size["macs_per_layer"].items():
+        table.add_row(layer, f"{macs:,}")
+    table.add_row("[bold]total", f"[bold]{size['macs']:,}")
+    console.print(table)
+    console.print(f"params: {size['params']:,}   widths: {','.join(map(str, size['widths']))}")
+    return 0
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    from prunebench.config import parse_batch_sizes
+    from prunebench.measure.compare import speed_report
+    from prunebench.plan import resolve_device
+
+    scenario, target = _architecture_target(args)
+    if target is None:
+        target = scenario.target(scenario.default_target)
+    runtimes = ("eager", "deploy") if args.runtime == "all" else (args.runtime,)
+    if args.runtime not in ("eager", "deploy", "all"):
+        raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
+    report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
+                          resolve_device(args.device), args.repeats)
+    if args.plot:
+        from prunebench.report.plots import speedup_vs_batch
+
+        speedup_vs_batch(report["rows"], f"{scenario.name}: {target.name} ({report['hardware']})",
+                         Path(args.plot))
+    if args.json:
+        print(json.dumps(report["rows"], indent=2))
+        return 0
+    table = Table(title=f"{scenario.name} | {target.name} vs unpruned | {report['device']}")
+    for column in ("runtime", "batch", "backend (orig / pruned)", "ms original", "ms pruned",
+                   "img/s pruned", "speed-up theory", "speed-up real", "efficiency"):
+        table.add_column(column, justify="right")
+    for row in report["rows"]:
+        if "error" in row:
+            table.add_row(row["runtime"], str(row["batch_size"]), escape(row["error"]))
+            continue
+        table.add_row(row["runtime"], str(row["batch_size"]),
+                      f"{row['backend_original']} / {row['backend_pruned']}",
+                      f"{row['original']['median_ms']:.2f}", f"{row['pruned']['median_ms']:.2f}",
+                      f"{row['throughput_pruned']:,.0f}", f"{row['speedup_theoretical']:.2f}x",
+                      f"{row['speedup_real']:.2f}x", f"{row['efficiency']:.2f}")
+    console.print(table)
+    console.print(f"medians of {args.repeats} timed calls after warm-up; {report['hardware']}")
+    return 0
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from prunebench.config import parse_batch_sizes
+    from prunebench.measure.compare import memory_report
+    from prunebench.plan import resolve_device
+
+    scenario, target = _architecture_target(args)
+    if target is None:
+        target = scenario.target(scenario.default_target)
+    device = resolve_device(args.device)
+    rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
+    if args.plot:
+        from prunebench.report.plots import memory_vs_batch
+
+        memory_vs_batch(rows, f"{scenario.name}: {target.name}, {device.type}", Path(args.plot))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"{scenario.name} | {target.name} vs unpruned | run-time memory, MB "
+                        f"({device.type})")
+    for column in ("batch", "eq. 16 original", "measured original", "eq. 16 pruned",
+                   "measured pruned"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(str(row["batch_size"]),
+                      *(f"{row[k] / 1e6:,.1f}" for k in ("trm_bytes_original",
+                                                          "measured_bytes_original",
+                                                          "trm_bytes_pruned",
+                                                          "measured_bytes_pruned")))
+    console.print(table)
+    console.print("measured: parameters + the peak memory rise of one forward pass "
+                  "(CPU: in a fresh worker process; GPU: CUDA allocator peak)")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from prunebench.report.plots import sensitivity
+    from prunebench.sensitivity import DEFAULT_RATIOS, sensitivity_curves
+
+    plan = make_plan(scenario=args.scenario, budget=args.budget, seeds=args.seed,
+                     data_root=args.data_root, download=args.download, results=args.results,
+                     device=args.device, criteria=args.criterion, argv=args.argv)
+    ratios = tuple(parse_ratio(r) for r in args.ratios.split(",")) if args.ratios else DEFAULT_RATIOS
+    curves = sensitivity_curves(plan, args.criterion, ratios)
+    headline = plan.scenario.task.headline
+    out = Path(args.out) if args.out else plan.results / "leaderboards"
+    stem = f"{plan.scenario.name}-sensitivity-{args.criterion}-{plan.budget.name}"
+    write_json(out / f"{stem}.json", {"scenario": plan.scenario.name, "criterion": args.criterion,
+                                      "budget": plan.budget.name, "seed": plan.seeds[0],
+                                      "headline": headline, "command": plan.command,
+                                      "curves": curves})
+    figure = sensitivity(curves, headline, f"{plan.scenario.name}: one layer pruned with "
+                                           f"{args.criterion}, no fine-tuning", out / f"{stem}.png")
+    table = Table(title=f"{plan.scenario.name} | {args.criterion} | {headline} without fine-tuning")
+    table.add_column("layer")
+    for ratio, _ in next(iter(curves.values())):
+        table.add_column(f"{100 * ratio:.0f}%", justify="right")
+    for layer, curve in curves.items():
+        table.add_row(layer, *(f"{value:.1f}" for _, value in curve))
+    console.print(table)
+    console.print(f"figure: {figure}")
+    return 0
