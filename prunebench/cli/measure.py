@@ -28,6 +28,12 @@ def _architecture_target(args: argparse.Namespace):
     return scenario, make_target(scenario, *chosen, args.round_to)
 
 
+def _target_or_default(args: argparse.Namespace):
+    """The scenario and the target the options name, else the scenario's default target."""
+    scenario, target = _architecture_target(args)
+    return scenario, target or scenario.target(scenario.default_target)
+
+
 def cmd_flops(args: argparse.Namespace) -> int:
     from prunebench.measure.architecture import architecture_size
 
@@ -52,9 +58,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
     from prunebench.measure.compare import speed_report
     from prunebench.plan import resolve_device
 
-    scenario, target = _architecture_target(args)
-    if target is None:
-        target = scenario.target(scenario.default_target)
+    scenario, target = _target_or_default(args)
     runtimes = ("eager", "deploy") if args.runtime == "all" else (args.runtime,)
     if args.runtime not in ("eager", "deploy", "all"):
         raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
@@ -91,9 +95,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
     from prunebench.measure.compare import memory_report
     from prunebench.plan import resolve_device
 
-    scenario, target = _architecture_target(args)
-    if target is None:
-        target = scenario.target(scenario.default_target)
+    scenario, target = _target_or_default(args)
     device = resolve_device(args.device)
     rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
     if args.plot:
