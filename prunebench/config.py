@@ -88,6 +88,22 @@ def rounded(target: Target, full: Sequence[int], group_names: Sequence[str], mul
     return Target(f"{target.name}-r{multiple}", widths=up)
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N): the K-th of N disjoint slices of the matrix, K from 1 to N."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise PrunebenchError(f"--shard '{text}' must look like K/N, e.g. 2/4") from None
+    if not 1 <= k <= n:
+        raise PrunebenchError(f"--shard {text}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(cell: CellConfig, shard: tuple[int, int] | None) -> bool:
+    """Whether `cell` belongs to the shard; cells are dealt by their stable config hash."""
+    return shard is None or int(cell.hash(), 16) % shard[1] == shard[0] - 1
+
+
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(","))

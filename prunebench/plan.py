@@ -17,6 +17,7 @@ from prunebench.config import (
     parse_names,
     parse_ratio,
     parse_seeds,
+    parse_shard,
     parse_widths,
     rounded,
 )
@@ -45,6 +46,7 @@ class RunPlan:
     backbone_from: Path | None = None  # results of the row a transfer row builds on
     force: bool = False  # rerun cells whose result already exists
     cell_timeout: float | None = None  # seconds before a cell is stopped and marked failed
+    shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N slices of the matrix
 
 
 def resolve_device(name: str) -> torch.device:
@@ -88,7 +90,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               device: str = "auto", save_models: bool = False,
               backbone_from: str | None = None, round_to: int | None = None,
               force: bool = False, cell_timeout: float | None = None,
-              argv: list[str] | None = None) -> RunPlan:
+              shard: str | None = None, argv: list[str] | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
     chosen_budget = row.budget(budget)
@@ -117,6 +119,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         download=download, command=shlex.join(["prunebench", *argv]), save_models=save_models,
         backbone_from=backbone_folder(backbone_from), force=force,
         cell_timeout=_check_timeout(cell_timeout),
+        shard=parse_shard(shard) if shard is not None else None,
     )
 
 

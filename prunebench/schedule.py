@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from prunebench import plugins, surgery
 from prunebench.baseline import Baseline, get_baseline, seed_everything
-from prunebench.config import Budget, CellConfig
+from prunebench.config import Budget, CellConfig, in_shard
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
 from prunebench.data.base import Data
 from prunebench.errors import CriterionError
@@ -126,10 +126,12 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     if plan.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     outcome = Outcome()
-    reporter.start(len(plan.seeds) * len(plan.criteria))
-    for seed in plan.seeds:
-        cells = [CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
-                 for name in plan.criteria]
+    matrix = {seed: [cell for name in plan.criteria
+                     if in_shard(cell := CellConfig(scenario.name, name, plan.target.name, widths,
+                                                    seed, budget), plan.shard)]
+              for seed in plan.seeds}
+    reporter.start(sum(len(cells) for cells in matrix.values()))
+    for seed, cells in matrix.items():
         todo = [c for c in cells if plan.force or not _skip(plan, c, outcome, reporter)]
         if not todo:
             continue

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from prunebench.cli import main
 from tests.plugin_sources import FAULTY
 
@@ -131,3 +133,21 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     history = json.loads(next(cells.glob("*.json")).read_text())["history"]
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done
+
+
+def test_shards_cover_the_matrix_exactly_once(tmp_path):
+    from prunebench.config import parse_shard
+    from prunebench.errors import PrunebenchError
+
+    args = ["run", "--budget", "smoke", "--criteria", "l1,l2,random,fpgm,taylor", "--seeds", "0,1"]
+    assert main([*args, "--results", str(tmp_path / "whole")]) == 0
+    for k in (1, 2, 3):
+        assert main([*args, "--shard", f"{k}/3", "--results", str(tmp_path / f"part{k}")]) == 0
+    whole = {p.name for p in (tmp_path / "whole" / "lenet5-digits").glob("*.json")}
+    parts = [{p.name for p in (tmp_path / f"part{k}" / "lenet5-digits").glob("*.json")}
+             for k in (1, 2, 3)]
+    assert len(whole) == 10 and sum(len(p) for p in parts) == 10
+    assert set.union(*parts) == whole
+    for bad in ("0/3", "4/3", "1-3"):
+        with pytest.raises(PrunebenchError, match="--shard"):
+            parse_shard(bad)

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--save-models", action="store_true",
                      help="save each pruned model (weights + widths) beside its result")
+    run.add_argument("--shard", help="K/N: run only the K-th of N disjoint slices of the matrix "
+                                     "(for N machines or a job array sharing --results)")
     run.add_argument("--force", action="store_true",
                      help="rerun cells whose result already exists (default: skip them)")
     run.add_argument("--cell-timeout", type=float,

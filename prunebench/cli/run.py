@@ -70,7 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                      data_root=args.data_root, download=args.download, results=args.results,
                      device=args.device, save_models=args.save_models,
                      backbone_from=args.backbone_from, round_to=args.round_to,
-                     force=args.force, cell_timeout=args.cell_timeout, argv=args.argv)
+                     force=args.force, cell_timeout=args.cell_timeout, shard=args.shard,
+                     argv=args.argv)
     console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
                   f"{plan.target.name} | budget {plan.budget.name} | seeds "
                   f"{','.join(map(str, plan.seeds))} | {plan.device}")
@@ -78,6 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         outcome = run_matrix(plan, RichReporter(progress))
+    if not outcome.records and not outcome.skipped:
+        console.print("no cells to run (an empty shard?); nothing to tabulate")
+        return 0
     out = Path(args.out) if args.out else plan.results / "leaderboards"
     regenerate = f"prunebench leaderboard --results {shlex.quote(str(plan.results))} --out {shlex.quote(str(out))}"
     boards = build_boards(read_results(plan.results), regenerate)
