@@ -28,6 +28,16 @@ def metrics(results: Path) -> dict:
     return out
 
 
+def resume_and_compare(args: list[str], tmp_path: Path) -> None:
+    """Run the killed command again to the end, run it once uninterrupted elsewhere, and check
+    that both give the same numbers."""
+    for results in ("killed", "whole"):
+        done = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", results],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole")
+
+
 def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_path):
     args = ["run", "--budget", "quick", "--criteria", "l1,random", "--seeds", "0"]
     victim = start(*args, "--results", "killed", cwd=tmp_path)
@@ -39,13 +49,7 @@ def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_
     time.sleep(0.3)  # somewhere in the middle of the baseline's epochs
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    resumed = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "killed"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    whole = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "whole"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert whole.returncode == 0
-    assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole")
+    resume_and_compare(args, tmp_path)
     assert not list((tmp_path / "killed").rglob("*.partial.pt"))
     assert not list((tmp_path / "killed" / ".locks").glob("*"))  # the dead run's lock was taken over
 
@@ -122,14 +126,7 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     os.kill(victim.pid, signal.SIGKILL)  # after at least one of the four prune steps
     victim.wait()
     assert not list(cells.glob("*.json"))  # the cell had not finished
-    resumed = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "killed"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    whole = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", "whole"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert whole.returncode == 0
-    killed, complete = metrics(tmp_path / "killed"), metrics(tmp_path / "whole")
-    assert killed == complete
+    resume_and_compare(args, tmp_path)
     history = json.loads(next(cells.glob("*.json")).read_text())["history"]
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done
