@@ -132,27 +132,57 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
               for seed in plan.seeds}
     reporter.start(sum(len(cells) for cells in matrix.values()))
     for seed, cells in matrix.items():
-        todo = [c for c in cells if plan.force or not _skip(plan, c, outcome, reporter)]
+        todo = pending(plan, cells, outcome, reporter)
         if not todo:
             continue
         reporter.phase(f"baseline, seed {seed}", budget.baseline_epochs)
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
-        for cell in todo:
-            path = result_path(plan.results, cell)
-            with exclusive(lock_path(plan.results, f"{cell.scenario}--{path.stem}")) as mine:
-                if not mine:
-                    outcome.skipped.append(path)
-                    reporter.cell_skipped(cell.criterion, seed, "another process is running it")
-                    continue
-                if not plan.force and _skip(plan, cell, outcome, reporter):
-                    continue  # another process finished it while we trained the baseline
-                record = _run_cell(plan, cell, loaded[cell.criterion],
-                                   result_header(plan, cell, available[cell.criterion], data, env),
-                                   data, base, reporter, path)
-                outcome.records.append(record)
-                outcome.paths.append(write_json(path, record))
-            reporter.cell_done(record)
+        run_cells(plan, todo, outcome, reporter,
+                  partial(_prune, plan, loaded, available, data, env, base, reporter))
     return outcome
+
+
+def pending(plan: RunPlan, cells: list[CellConfig], outcome: Outcome,
+            reporter: Reporter) -> list[CellConfig]:
+    """The cells still to run (all with --force); finished ones are reported as skipped."""
+    return [c for c in cells if plan.force or not _skip(plan, c, outcome, reporter)]
+
+
+def run_cells(plan: RunPlan, cells: list[CellConfig], outcome: Outcome, reporter: Reporter,
+              run: Callable[[CellConfig], dict]) -> None:
+    """Run each cell once among all processes sharing the results folder: hold its lock, skip
+    it if another process holds or has finished it, write its record, report it."""
+    for cell in cells:
+        path = result_path(plan.results, cell)
+        with exclusive(lock_path(plan.results, f"{cell.scenario}--{path.stem}")) as mine:
+            if not mine:
+                outcome.skipped.append(path)
+                reporter.cell_skipped(cell.criterion, cell.seed, "another process is running it")
+                continue
+            if not plan.force and _skip(plan, cell, outcome, reporter):
+                continue  # another process finished it while we trained the baseline
+            record = run(cell)
+            outcome.records.append(record)
+            outcome.paths.append(write_json(path, record))
+        reporter.cell_done(record)
+
+
+def attempt(record: dict, criterion: str, timeout: float | None,
+            work: Callable[[], dict]) -> dict:
+    """`record` filled with what `work` returns, or with why it failed or does not apply; timed,
+    and stopped after `timeout` seconds."""
+    started = time.perf_counter()
+    try:
+        with time_limit(timeout):
+            record.update(work())
+    except CriterionError as exc:
+        record.update(status="failed", error=str(exc))
+    except CellTimeout as exc:
+        record.update(status="failed", error=f"criterion '{criterion}': {exc}")
+    except NotApplicable as exc:
+        record.update(status="not-applicable", error=f"criterion '{criterion}': {exc}")
+    record["cost"]["cell_seconds"] = time.perf_counter() - started
+    return record
 
 
 def _skip(plan: RunPlan, cell: CellConfig, outcome: Outcome, reporter: Reporter) -> bool:
@@ -165,32 +195,25 @@ def _skip(plan: RunPlan, cell: CellConfig, outcome: Outcome, reporter: Reporter)
     return True
 
 
-def _run_cell(plan: RunPlan, cell: CellConfig, crit, record: dict, data: Data, base: Baseline,
-              reporter: Reporter, path: Path) -> dict:
-    """One cell, whatever the criterion does: its record, ok or failed with the reason."""
-    name, budget = cell.criterion, cell.budget
-    record["baseline_checkpoint"] = str(base.path.relative_to(plan.results))
-    started = time.perf_counter()
-    try:
+def _prune(plan: RunPlan, loaded: dict, available: dict, data: Data, env: dict, base: Baseline,
+           reporter: Reporter, cell: CellConfig) -> dict:
+    """One cell of the matrix: its record, ok or failed with the reason."""
+    crit, budget = loaded[cell.criterion], cell.budget
+
+    def work() -> dict:
         if isinstance(crit, CriterionError):
             raise crit
         epochs = budget.steps * (budget.finetune_epochs + math.ceil(crit.cls.sparsity_epochs))
-        reporter.phase(f"{name}, seed {cell.seed}", epochs)
-        with time_limit(plan.cell_timeout):
-            record.update(prune_cell(plan.scenario, data, crit, cell, base, plan.device,
-                                     reporter.epoch, path.with_suffix(".pt"), plan.save_models))
-    except CriterionError as exc:
-        record.update(status="failed", error=str(exc))
-    except CellTimeout as exc:
-        record.update(status="failed", error=f"criterion '{name}': {exc}")
-    except NotApplicable as exc:
-        record.update(status="not-applicable", error=f"criterion '{name}': {exc}")
-    record["cost"]["cell_seconds"] = time.perf_counter() - started
-    return record
+        reporter.phase(f"{cell.criterion}, seed {cell.seed}", epochs)
+        return prune_cell(plan.scenario, data, crit, cell, base, plan.device, reporter.epoch,
+                          result_path(plan.results, cell).with_suffix(".pt"), plan.save_models)
+
+    record = result_header(plan, cell, available[cell.criterion], data, env, base)
+    return attempt(record, cell.criterion, plan.cell_timeout, work)
 
 
 def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,
-            env: dict) -> dict:
+                  env: dict, base: Baseline) -> dict:
     return {
         "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
         "scenario": cell.scenario, "task": plan.scenario.task.name,
@@ -200,7 +223,7 @@ def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, dat
         "target": {"name": cell.target, "widths": list(cell.widths)},
         "seed": cell.seed, "budget": asdict(cell.budget), "config_hash": cell.hash(),
         "data": data.source, "device": str(plan.device), "command": plan.command,
-        "baseline_checkpoint": None,
+        "baseline_checkpoint": str(base.path.relative_to(plan.results)),
         "environment": env, "cost": {},
     }
 

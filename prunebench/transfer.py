@@ -7,19 +7,27 @@ baseline's backbone. The ImageNet results are matched on target name, budget nam
 
 from __future__ import annotations
 
-import time
 from functools import partial
+from pathlib import Path
 
 from torch import nn
 
-from prunebench import plugins, scenarios
+from prunebench import plugins, scenarios, surgery
 from prunebench.baseline import get_baseline, train_model
-from prunebench.config import CellConfig
+from prunebench.config import CellConfig, in_shard
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.export import narrow, read_pruned
 from prunebench.plan import RunPlan
-from prunebench.schedule import Outcome, Reporter, Silent, result_header
-from prunebench.store import environment, load_checkpoint, read_results, result_path, write_json
+from prunebench.schedule import (
+    Outcome,
+    Reporter,
+    Silent,
+    attempt,
+    pending,
+    result_header,
+    run_cells,
+)
+from prunebench.store import environment, load_checkpoint, read_results
 
 
 def attach_backbone(detector: nn.Module, body_state: dict, widths: list[int], plan: RunPlan,
@@ -57,50 +65,68 @@ def run_transfer(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
         budget.train_limit, budget.test_limit)
     env = environment(plan.device)
-    outcome = Outcome()
-    reporter.start(len(plan.seeds) * len(plan.criteria))
+    full = list(surgery.widths(source.model(), source.groups))
+    origins, matrix = {}, {}
     for seed in plan.seeds:
-        mine = {r["criterion"]["name"]: r for r in records if r["seed"] == seed}
-        if not mine:
+        origins[seed] = {r["criterion"]["name"]: r for r in records if r["seed"] == seed}
+        if not origins[seed]:
             raise PrunebenchError(f"no {source.name} results for seed {seed} in {folder}")
-        checkpoint = folder / next(iter(mine.values()))["baseline_checkpoint"]
-        unpruned = load_checkpoint(checkpoint, {"state_dict"})["state_dict"]
-        full = [unpruned[f"{g}.weight"].shape[0] for g in source.groups]
+        matrix[seed] = [cell for name in plan.criteria if in_shard(cell := CellConfig(
+            scenario.name, name, plan.target.name, _widths(origins[seed].get(name), plan, full),
+            seed, budget), plan.shard)]
+    outcome = Outcome()
+    reporter.start(sum(len(cells) for cells in matrix.values()))
+    for seed, cells in matrix.items():
+        todo = pending(plan, cells, outcome, reporter)
+        if not todo:
+            continue
+        checkpoint = folder / next(iter(origins[seed].values()))["baseline_checkpoint"]
         reporter.phase(f"detector on the unpruned backbone, seed {seed}", budget.baseline_epochs)
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch,
-                            init=partial(attach_backbone, body_state=unpruned, widths=full,
+                            init=partial(_attach_saved, checkpoint=checkpoint, widths=full,
                                          plan=plan, input_shape=data.input_shape),
                             init_key=f"{source.name}/{checkpoint.name}")
-        for name in plan.criteria:
-            started = time.perf_counter()
-            origin = mine.get(name)
-            widths = tuple(origin["widths"]["pruned"]) if origin else plan.target.resolve(
-                full, scenario.groups)
-            cell = CellConfig(scenario.name, name, plan.target.name, widths, seed, budget)
-            info = available.get(name) or plugins.PluginInfo(name, "?", "not installed", "?")
-            record = result_header(plan, cell, info, data, env)
-            record["baseline_checkpoint"] = str(base.path.relative_to(plan.results))
-            try:
-                if origin is None or not origin.get("model_file"):
-                    raise CriterionError(name, f"no saved pruned {source.name} model for seed "
-                                               f"{seed} in {folder} (run it with --save-models)")
-                saved = read_pruned(folder / source.name / origin["model_file"], source)
-                record["criterion"] = origin["criterion"]  # who pruned the backbone
-                reporter.phase(f"{name}, seed {seed}", budget.baseline_epochs)
-                _, metrics = train_model(
-                    scenario, data, budget, seed, plan.device, reporter.epoch,
-                    init=partial(attach_backbone, body_state=saved["state_dict"],
-                                 widths=saved["widths"], plan=plan, input_shape=data.input_shape))
-                record.update(
-                    widths={"original": full, "pruned": saved["widths"]}, baseline=base.metrics,
-                    pruned={f"{scenario.task.headline}_before_finetune": None, **metrics},
-                    history=[], backbone_from=origin["config_hash"])
-                record["cost"].update(origin["cost"])
-            except CriterionError as exc:
-                record.update(status="failed", error=str(exc))
-            record["cost"]["cell_seconds"] = time.perf_counter() - started
-            outcome.records.append(record)
-            outcome.paths.append(write_json(result_path(plan.results, cell), record))
-            reporter.cell_done(record)
+        run_cells(plan, todo, outcome, reporter,
+                  partial(_transfer, plan, source, full, origins[seed], available, data, env,
+                          base, reporter))
     return outcome
 
+
+def _widths(origin: dict | None, plan: RunPlan, full: list[int]) -> tuple[int, ...]:
+    """The widths the criterion's backbone was pruned to (the target's, when it has none)."""
+    if origin is not None:
+        return tuple(origin["widths"]["pruned"])
+    return plan.target.resolve(full, plan.scenario.groups)
+
+
+def _attach_saved(detector: nn.Module, checkpoint: Path, widths: list[int], plan: RunPlan,
+                  input_shape) -> None:
+    """attach_backbone from the ImageNet baseline's checkpoint, read only when it is needed."""
+    state = load_checkpoint(checkpoint, {"state_dict"})["state_dict"]
+    attach_backbone(detector, state, widths, plan, input_shape)
+
+
+def _transfer(plan: RunPlan, source, full: list[int], origins: dict, available: dict, data,
+              env: dict, base, reporter: Reporter, cell: CellConfig) -> dict:
+    """One cell: the detector trained on the backbone `cell.criterion` pruned on ImageNet."""
+    name, origin = cell.criterion, origins.get(cell.criterion)
+    info = available.get(name) or plugins.PluginInfo(name, "?", "not installed", "?")
+
+    def work() -> dict:
+        if origin is None or not origin.get("model_file"):
+            raise CriterionError(name, f"no saved pruned {source.name} model for seed "
+                                       f"{cell.seed} in {plan.backbone_from} (run it with "
+                                       "--save-models)")
+        saved = read_pruned(plan.backbone_from / source.name / origin["model_file"], source)
+        reporter.phase(f"{name}, seed {cell.seed}", plan.budget.baseline_epochs)
+        _, metrics = train_model(
+            plan.scenario, data, plan.budget, cell.seed, plan.device, reporter.epoch,
+            init=partial(attach_backbone, body_state=saved["state_dict"],
+                         widths=saved["widths"], plan=plan, input_shape=data.input_shape))
+        return {"criterion": origin["criterion"],  # who pruned the backbone
+                "widths": {"original": full, "pruned": saved["widths"]},
+                "baseline": base.metrics, "history": [], "backbone_from": origin["config_hash"],
+                "pruned": {f"{plan.scenario.task.headline}_before_finetune": None, **metrics},
+                "cost": dict(origin["cost"])}
+
+    return attempt(result_header(plan, cell, info, data, env, base), name, plan.cell_timeout, work)

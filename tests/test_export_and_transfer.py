@@ -87,3 +87,11 @@ def test_transfer_row_end_to_end(tmp_path, capsys):
     assert records["l1"]["status"] == "ok" and records["l1"]["pruned"]["params"] == 31_396_534
     assert records["l1"]["widths"]["pruned"][:6] == [40] * 6 and "AP50" in records["l1"]["pruned"]
     assert "run it with --save-models" in records["l2"]["error"]
+    done = next((tmp_path / "det" / "fasterrcnn-coco-transfer").glob("l1--*.json"))
+    stamp = done.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["run", "--scenario", "fasterrcnn-coco-transfer", "--budget", "smoke",
+                 "--criteria", "l1", "--data-root", str(data), "--backbone-from",
+                 str(tmp_path / "inet"), "--results", str(tmp_path / "det")]) == 0
+    assert "l1, seed 0: skipped, done before" in capsys.readouterr().out  # like every row
+    assert done.stat().st_mtime_ns == stamp
