@@ -21,6 +21,7 @@ from prunebench.config import (
     parse_widths,
     rounded,
 )
+from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.scenarios.base import Scenario
 from prunebench.store import check_results_dir
@@ -47,6 +48,12 @@ class RunPlan:
     force: bool = False  # rerun cells whose result already exists
     cell_timeout: float | None = None  # seconds before a cell is stopped and marked failed
     shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N slices of the matrix
+
+    def load_data(self) -> Data:
+        """The row's data, at the budget's image size and limited to its sample counts."""
+        budget = self.budget
+        return self.scenario.load_data(self.data_root, self.download, budget.image_size).limited(
+            budget.train_limit, budget.test_limit)
 
 
 def resolve_device(name: str) -> torch.device:

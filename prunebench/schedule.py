@@ -118,8 +118,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
             loaded[name] = plugins.load(name, available)
         except CriterionError as exc:
             loaded[name] = exc
-    data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
-        budget.train_limit, budget.test_limit)
+    data = plan.load_data()
     full = surgery.widths(scenario.model(budget), scenario.groups)
     widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)

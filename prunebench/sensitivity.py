@@ -23,21 +23,22 @@ def sensitivity_curves(plan: RunPlan, criterion: str, ratios: Sequence[float] = 
     """layer -> [(fraction removed, metric)], starting at (0, baseline metric)."""
     scenario, budget = plan.scenario, plan.budget
     seed = plan.seeds[0] if seed is None else seed
+    bad = [r for r in ratios if not 0 < r < 1]
+    if bad:
+        raise PrunebenchError(f"ratios {bad} must be strictly between 0 and 1")
     loaded = plugins.load(criterion)
     if loaded.cls.sparsity_epochs > 0:
         raise PrunebenchError(f"criterion '{criterion}' needs {loaded.cls.sparsity_epochs:g} "
                               "training epochs per selection; sensitivity curves take a "
                               "training-free criterion, e.g. l1")
-    data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
-        budget.train_limit, budget.test_limit)
+    data = plan.load_data()
     base = get_baseline(scenario, data, budget, seed, plan.results, plan.device)
     headline = scenario.task.headline
+    example = torch.zeros(1, *data.input_shape, device=plan.device)
     curves = {}
     for layer in scenario.groups:
         curve = [(0.0, base.metrics[headline])]
         for ratio in ratios:
-            if not 0 < ratio < 1:
-                raise PrunebenchError(f"ratio {ratio} must be strictly between 0 and 1")
             model = scenario.model(budget)
             model.load_state_dict(base.state)
             model.to(plan.device)
@@ -47,7 +48,6 @@ def sensitivity_curves(plan: RunPlan, criterion: str, ratios: Sequence[float] = 
             group = next(g for g in ctx.groups if g.name == layer)
             n_keep = Target("r", ratio=ratio).resolve([group.n_filters], [layer])[0]
             keep = checked_select(criterion, chosen, group, n_keep)
-            example = torch.zeros(1, *data.input_shape, device=plan.device)
             surgery.remove_filters(model, example, {layer: keep}, scenario.prune_root)
             curve.append((ratio, scenario.task.evaluate(model, data, plan.device)[headline]))
         curves[layer] = curve

@@ -62,8 +62,7 @@ def run_transfer(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     source = scenarios.get(scenario.backbone_source)
     records = source_records(plan)
     available = plugins.discover()
-    data = scenario.load_data(plan.data_root, plan.download, budget.image_size).limited(
-        budget.train_limit, budget.test_limit)
+    data = plan.load_data()
     env = environment(plan.device)
     full = list(surgery.widths(source.model(), source.groups))
     origins, matrix = {}, {}
