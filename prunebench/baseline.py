@@ -31,7 +31,6 @@ class Baseline:
     state: dict[str, torch.Tensor]
     metrics: dict  # the task's metrics and the model's size (measure.architecture.model_size)
     path: Path
-    trained_now: bool
 
 
 def seed_everything(seed: int) -> None:
@@ -79,7 +78,7 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
     while True:
         if path.exists():
             saved = load_checkpoint(path, {"state_dict", "metrics"})
-            return Baseline(saved["state_dict"], saved["metrics"], path, trained_now=False)
+            return Baseline(saved["state_dict"], saved["metrics"], path)
         with exclusive(lock_path(results, f"baseline--{path.stem}")) as mine:
             if mine and not path.exists():
                 return _train_and_save(scenario, data, budget, seed, device, on_epoch, init, path)
@@ -92,4 +91,4 @@ def _train_and_save(scenario: Scenario, data: Data, budget: Budget, seed: int,
                                  resume=path.with_suffix(".partial.pt"))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"state_dict": state, "metrics": metrics})
-    return Baseline(state, metrics, path, trained_now=True)
+    return Baseline(state, metrics, path)
