@@ -113,6 +113,10 @@ def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
     assert after["pruned"] == before["pruned"] and after["config_hash"] == before["config_hash"]
     assert after["command"] == f"prunebench rerun {path}"
     assert "✓ random, seed 0" in capsys.readouterr().out
+    before["command"] = before["command"] + " --target prun2"  # as if the cell's setup changed
+    path.write_text(json.dumps(before))
+    assert main(["rerun", str(path)]) == 0
+    assert "the cell's configuration changed" in capsys.readouterr().err
 
 
 def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 from pathlib import Path
 
 from rich.markup import escape
@@ -13,7 +12,7 @@ from rich.table import Table
 from prunebench import plugins, scenarios
 from prunebench.cli.console import console
 from prunebench.errors import PrunebenchError
-from prunebench.report.leaderboard import build_boards, write_boards
+from prunebench.report.leaderboard import build_boards, regenerate_command, write_boards
 from prunebench.store import read_result, read_results
 
 
@@ -89,9 +88,8 @@ def cmd_tiny_data(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    regenerate = (f"prunebench leaderboard --results {shlex.quote(args.results)} "
-                  f"--out {shlex.quote(args.out)}")
-    boards = build_boards(read_results(Path(args.results)), regenerate)
+    boards = build_boards(read_results(Path(args.results)),
+                          regenerate_command(args.results, args.out))
     if not boards:
         raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` first")
     for path in write_boards(boards, Path(args.out)):

@@ -20,7 +20,7 @@ from rich.table import Table
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.errors import PrunebenchError
 from prunebench.plan import make_plan
-from prunebench.report.leaderboard import Board, build_boards, write_boards
+from prunebench.report.leaderboard import Board, build_boards, regenerate_command, write_boards
 from prunebench.store import read_result, read_results
 
 
@@ -63,6 +63,11 @@ class RichReporter:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    return _run_and_tabulate(args)[0]
+
+
+def _run_and_tabulate(args: argparse.Namespace):
+    """Run the matrix the options describe and print its board: the exit code and the outcome."""
     from prunebench.schedule import run_matrix
 
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
@@ -81,20 +86,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         outcome = run_matrix(plan, RichReporter(progress))
     if not outcome.records and not outcome.skipped:
         console.print("no cells to run (an empty shard?); nothing to tabulate")
-        return 0
+        return 0, outcome
     out = Path(args.out) if args.out else plan.results / "leaderboards"
-    regenerate = f"prunebench leaderboard --results {shlex.quote(str(plan.results))} --out {shlex.quote(str(out))}"
-    boards = build_boards(read_results(plan.results), regenerate)
-    paths = write_boards([b for b in boards if b.scenario == plan.scenario.name], out)
-    for board in boards:
-        if board.scenario == plan.scenario.name:
-            print_board(board)
+    records = [r for r in read_results(plan.results) if r["scenario"] == plan.scenario.name]
+    if not records:
+        console.print("no results to tabulate yet: other processes hold every cell")
+        return 0, outcome
+    board = build_boards(records, regenerate_command(plan.results, out))[0]
+    paths = write_boards([board], out)
+    print_board(board)
     console.print(f"results: {plan.results}/   leaderboard: {', '.join(map(str, paths))}")
     if outcome.failed:
         errors.print(f"[red]{len(outcome.failed)} of {len(outcome.records)} cells failed; "
                      "their reasons are in the leaderboard and result files")
-        return EXIT_FAILED_CELLS
-    return 0
+        return EXIT_FAILED_CELLS, outcome
+    return 0, outcome
 
 
 TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "params", "MACs kept",
@@ -115,9 +121,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     parsed.criteria, parsed.seeds = record["criterion"]["name"], str(record["seed"])
     parsed.results, parsed.force = str(path.resolve().parent.parent), True
     parsed.argv = ["rerun", str(path)]
-    code = cmd_run(parsed)
-    again = read_result(path)
-    if again["config_hash"] != record["config_hash"]:
+    code, outcome = _run_and_tabulate(parsed)
+    if path.resolve() not in {p.resolve() for p in outcome.paths}:
         errors.print(f"note: the cell's configuration changed since {path.name} was made "
                      "(another prunebench version?); the new result has its own file")
     return code

@@ -7,6 +7,7 @@ seeds produced it.
 
 from __future__ import annotations
 
+import shlex
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -191,6 +192,12 @@ def render_markdown(board: Board) -> str:
     lines += [f"![{caption}]({name})\n\n*{caption}.*\n" for caption, name in board.figures()]
     lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
     return "\n".join(lines) + "\n"
+
+
+def regenerate_command(results: Path | str, out: Path | str) -> str:
+    """The command that rebuilds the boards, as the provenance shows it."""
+    return (f"prunebench leaderboard --results {shlex.quote(str(results))} "
+            f"--out {shlex.quote(str(out))}")
 
 
 def build_boards(records: list[dict], regenerate: str) -> list[Board]:
