@@ -10,8 +10,9 @@ from __future__ import annotations
 import shlex
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from prunebench.store import write_text
@@ -32,6 +33,15 @@ class Section:
     slug: str = ""
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A figure the board links, and how to draw it into a file."""
+
+    caption: str
+    name: str
+    draw: Callable[[Path], Path]
+
+
 @dataclass
 class Board:
     scenario: str
@@ -39,17 +49,23 @@ class Board:
     provenance: list[str]
     records: list[dict] = field(default_factory=list)
 
-    def figures(self) -> list[tuple[str, str]]:
-        """(caption, file name) of every figure the board links, in order."""
-        figures = [("Accuracy after fine-tuning against MACs removed, per criterion",
-                    f"{self.scenario}-accuracy-vs-macs.png")]
+    def figures(self) -> list[Figure]:
+        """Every figure the board links, in order."""
+        figures = [Figure("Accuracy after fine-tuning against MACs removed, per criterion",
+                          f"{self.scenario}-accuracy-vs-macs.png",
+                          partial(_draw_accuracy, self.records))]
         for s in self.sections:
-            if any(r["status"] == "ok" for r in s.records):
-                figures.append((f"Per-layer MACs, original and pruned: {s.slug}",
-                                f"{self.scenario}-{s.slug}-layer-macs.png"))
-            if any(r.get("speed") for r in s.records):
-                figures.append((f"Real eager speed-up against batch size: {s.slug}",
-                                f"{self.scenario}-{s.slug}-speedup.png"))
+            ok = [r for r in s.records if r["status"] == "ok"]
+            title = f"{self.scenario}: {s.slug}"
+            if ok:
+                figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
+                                      f"{self.scenario}-{s.slug}-layer-macs.png",
+                                      partial(_draw_layer_macs, ok[0], title)))
+            timed = [r for r in ok if r.get("speed")]
+            if timed:
+                figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
+                                      f"{self.scenario}-{s.slug}-speedup.png",
+                                      partial(_draw_speedup, timed, f"{title}, all criteria")))
         return figures
 
 
@@ -189,7 +205,7 @@ def render_markdown(board: Board) -> str:
                   for row in section.rows]
         lines.append("")
     lines += ["## Figures", ""]
-    lines += [f"![{caption}]({name})\n\n*{caption}.*\n" for caption, name in board.figures()]
+    lines += [f"![{f.caption}]({f.name})\n\n*{f.caption}.*\n" for f in board.figures()]
     lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
     return "\n".join(lines) + "\n"
 
@@ -207,22 +223,23 @@ def build_boards(records: list[dict], regenerate: str) -> list[Board]:
     return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
 
 
-def draw_figures(board: Board, out: Path) -> None:
+def _draw_accuracy(records: list[dict], path: Path) -> Path:
     from prunebench.report import plots
 
-    files = dict((name, caption) for caption, name in board.figures())
-    headline = board.records[0]["headline"]
-    plots.accuracy_vs_macs(board.records, headline, out / f"{board.scenario}-accuracy-vs-macs.png")
-    for s in board.sections:
-        ok = [r for r in s.records if r["status"] == "ok"]
-        name = f"{board.scenario}-{s.slug}-layer-macs.png"
-        if name in files:
-            plots.layer_macs(ok[0]["baseline"]["macs_per_layer"], ok[0]["pruned"]["macs_per_layer"],
-                             f"{board.scenario}: {s.slug}", out / name)
-        name = f"{board.scenario}-{s.slug}-speedup.png"
-        if name in files:
-            rows = _mean_speed_rows([r for r in ok if r.get("speed")])
-            plots.speedup_vs_batch(rows, f"{board.scenario}: {s.slug}, all criteria", out / name)
+    return plots.accuracy_vs_macs(records, records[0]["headline"], path)
+
+
+def _draw_layer_macs(record: dict, title: str, path: Path) -> Path:
+    from prunebench.report import plots
+
+    return plots.layer_macs(record["baseline"]["macs_per_layer"],
+                            record["pruned"]["macs_per_layer"], title, path)
+
+
+def _draw_speedup(records: list[dict], title: str, path: Path) -> Path:
+    from prunebench.report import plots
+
+    return plots.speedup_vs_batch(_mean_speed_rows(records), title, path)
 
 
 def _mean_speed_rows(records: list[dict]) -> list[dict]:
@@ -242,5 +259,6 @@ def write_boards(boards: list[Board], out: Path) -> list[Path]:
     paths = []
     for board in boards:
         paths.append(write_text(out / f"{board.scenario}.md", render_markdown(board)))
-        draw_figures(board, out)
+        for figure in board.figures():
+            figure.draw(out / figure.name)
     return paths

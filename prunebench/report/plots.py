@@ -28,6 +28,16 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _batch_axis(ax, ylabel: str, title: str) -> None:
+    """Batch size on a log-2 axis, as seed 001's Fig. 4 and Fig. 6 show it."""
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path:
     """Per criterion: mean (and std) headline metric after fine-tuning against the fraction of
     MACs removed, one point per target; the baseline as a dashed line."""
@@ -86,12 +96,7 @@ def speedup_vs_batch(rows: Sequence[dict], title: str, path: Path) -> Path:
                 label=f"real, {device.upper()} {runtime}")
     if theoretical is not None:
         ax.axhline(theoretical, color="black", linestyle="--", label="theoretical (MACs)")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("speed-up over the unpruned model")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _batch_axis(ax, "speed-up over the unpruned model", title)
     return _save(fig, path)
 
 
@@ -105,13 +110,8 @@ def memory_vs_batch(rows: Sequence[dict], title: str, path: Path) -> Path:
                               ("trm_bytes_pruned", "pruned, eq. 16", "--"),
                               ("measured_bytes_pruned", "pruned, measured", "-")):
         ax.plot(sizes, [r[key] / 1e6 for r in rows], style, marker="o", label=label)
-    ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("run-time memory (MB)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _batch_axis(ax, "run-time memory (MB)", title)
     return _save(fig, path)
 
 
