@@ -9,12 +9,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.measure.architecture import model_size
@@ -75,12 +77,13 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
     Training holds a lock, so processes sharing a results folder train each baseline once (the
     others wait for it), and checkpoints every epoch, so a killed run resumes where it stopped."""
     path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data, init_key))
+    lock = partial(exclusive, lock_path(results, f"baseline--{path.stem}"))
     while True:
-        if path.exists():
-            saved = load_checkpoint(path, {"state_dict", "metrics"})
+        if distributed.from_main(path.exists):  # under torchrun rank 0 reads, and decides
+            saved = distributed.from_main(lambda: load_checkpoint(path, {"state_dict", "metrics"}))
             return Baseline(saved["state_dict"], saved["metrics"], path)
-        with exclusive(lock_path(results, f"baseline--{path.stem}")) as mine:
-            if mine and not path.exists():
+        with distributed.held_by_main(lock) as mine:
+            if mine and not distributed.from_main(path.exists):
                 return _train_and_save(scenario, data, budget, seed, device, on_epoch, init, path)
         time.sleep(WAIT_SECONDS)  # another process is training it
 
@@ -90,5 +93,7 @@ def _train_and_save(scenario: Scenario, data: Data, budget: Budget, seed: int,
     model, metrics = train_model(scenario, data, budget, seed, device, on_epoch, init,
                                  resume=path.with_suffix(".partial.pt"))
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_checkpoint(path, {"state_dict": state, "metrics": metrics})
+    if distributed.is_main():
+        save_checkpoint(path, {"state_dict": state, "metrics": metrics})
+    distributed.barrier()
     return Baseline(state, metrics, path)

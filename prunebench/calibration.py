@@ -2,6 +2,8 @@
 
 Criteria ask for statistics; these functions run the batches, place and remove the hooks, and
 clear the gradients they made, so no criterion writes its own loop and all see the same data.
+Under torchrun each rank runs its share of every batch and the sums are reduced across ranks, so
+every rank gets the statistics of the whole batches and prunes the same filters.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from prunebench import distributed
 from prunebench.criterion import ChannelGroup, PruneContext
 
 #: statistic(feature_map (N, C, H, W), gradient of the loss w.r.t. it or None) -> (N, C)
@@ -50,7 +53,8 @@ def feature_statistics(ctx: PruneContext, statistic: Statistic, *, after_activat
             outputs.clear()
             with torch.set_grad_enabled(gradients):
                 loss = ctx.loss(ctx.model, batch)
-                if gradients:
+                if gradients:  # per-sample gradients scaled as in the whole batch's mean loss
+                    loss = loss * distributed.share_weight(len(batch[1])) / distributed.world_size()
                     ctx.model.zero_grad(set_to_none=True)
                     loss.backward()
             for g in ctx.groups:
@@ -63,21 +67,25 @@ def feature_statistics(ctx: PruneContext, statistic: Statistic, *, after_activat
         for handle in handles:
             handle.remove()
         ctx.model.zero_grad(set_to_none=True)
-    return {name: total / max(samples, 1) for name, total in totals.items()}
+    samples = int(distributed.all_sum(torch.tensor(samples)))
+    return {name: distributed.all_sum(total) / max(samples, 1) for name, total in totals.items()}
 
 
 def mean_abs_weight_gradients(ctx: PruneContext) -> dict[str, Tensor]:
-    """Per group, E_batches[|dLoss/dW|] of the conv's weight tensor (same shape as the weight)."""
+    """Per group, E_batches[|dLoss/dW|] of the conv's weight tensor (same shape as the weight).
+    Under torchrun the ranks' gradients are combined into the whole batch's before the |.|."""
     totals: dict[str, Tensor] = {}
     batches = 0
     try:
         for batch in ctx.batches():
             ctx.model.zero_grad(set_to_none=True)
-            ctx.loss(ctx.model, batch).backward()
+            weight = distributed.share_weight(len(batch[1])) / distributed.world_size()
+            (ctx.loss(ctx.model, batch) * weight).backward()
             for g in ctx.groups:
                 grad = g.conv.weight.grad
-                magnitude = torch.zeros_like(g.conv.weight) if grad is None else grad.abs()
-                totals[g.name] = totals.get(g.name, 0) + magnitude.double()
+                grad = torch.zeros_like(g.conv.weight) if grad is None else grad
+                magnitude = distributed.all_sum(grad.double()).abs()
+                totals[g.name] = totals.get(g.name, 0) + magnitude
             batches += 1
     finally:
         ctx.model.zero_grad(set_to_none=True)

@@ -28,7 +28,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from prunebench import plugins, surgery
+from prunebench import distributed, plugins, surgery
 from prunebench.baseline import Baseline, get_baseline, seed_everything
 from prunebench.config import Budget, CellConfig, in_shard
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, check_keep
@@ -118,7 +118,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
             loaded[name] = plugins.load(name, available)
         except CriterionError as exc:
             loaded[name] = exc
-    data = plan.load_data()
+    data = distributed.for_ranks(plan.load_data())
     full = surgery.widths(scenario.model(budget), scenario.groups)
     widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)
@@ -144,25 +144,31 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
 def pending(plan: RunPlan, cells: list[CellConfig], outcome: Outcome,
             reporter: Reporter) -> list[CellConfig]:
     """The cells still to run (all with --force); finished ones are reported as skipped."""
-    return [c for c in cells if plan.force or not _skip(plan, c, outcome, reporter)]
+    return [c for c in cells if plan.force
+            or not distributed.from_main(partial(_skip, plan, c, outcome, reporter))]
 
 
 def run_cells(plan: RunPlan, cells: list[CellConfig], outcome: Outcome, reporter: Reporter,
               run: Callable[[CellConfig], dict]) -> None:
     """Run each cell once among all processes sharing the results folder: hold its lock, skip
-    it if another process holds or has finished it, write its record, report it."""
+    it if another process holds or has finished it, write its record, report it. Under torchrun
+    the ranks run each cell together and rank 0 takes the locks and writes the record."""
     for cell in cells:
         path = result_path(plan.results, cell)
-        with exclusive(lock_path(plan.results, f"{cell.scenario}--{path.stem}")) as mine:
+        lock = partial(exclusive, lock_path(plan.results, f"{cell.scenario}--{path.stem}"))
+        with distributed.held_by_main(lock) as mine:
             if not mine:
                 outcome.skipped.append(path)
                 reporter.cell_skipped(cell.criterion, cell.seed, "another process is running it")
                 continue
-            if not plan.force and _skip(plan, cell, outcome, reporter):
+            if not plan.force and distributed.from_main(
+                    partial(_skip, plan, cell, outcome, reporter)):
                 continue  # another process finished it while we trained the baseline
             record = run(cell)
             outcome.records.append(record)
-            outcome.paths.append(write_json(path, record))
+            if distributed.is_main():
+                outcome.paths.append(write_json(path, record))
+            distributed.barrier()
         reporter.cell_done(record)
 
 
@@ -269,9 +275,9 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
     history, seconds, sparsity_epochs, calibration = [], 0.0, 0.0, [0]
     progress = save_to.with_suffix(".step.pt") if save_to else None
     first = 1
-    if progress is not None and progress.exists():  # a killed run of this cell: resume it
-        done = load_checkpoint(progress, {"step", "widths", "state_dict", "history", "cost",
-                                          "torch_rng"})
+    if progress is not None and distributed.from_main(progress.exists):  # a killed run: resume
+        done = distributed.from_main(lambda: load_checkpoint(
+            progress, {"step", "widths", "state_dict", "history", "cost", "torch_rng"}))
         surgery.keep_first(model, scenario.groups, done["widths"], example, scenario.prune_root)
         model.load_state_dict(done["state_dict"])
         torch.set_rng_state(done["torch_rng"])
@@ -295,6 +301,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
             model.eval()
         started = time.perf_counter()
         keep = {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, target)}
+        keep = distributed.agree(keep)  # rank 0's choice on every rank, whatever the plugin
         seconds += time.perf_counter() - started
         surgery.remove_filters(model, example, keep, scenario.prune_root)
         before = task.evaluate(model, data, device)[task.headline]
@@ -305,16 +312,18 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         history.append({"step": step, "widths": list(target),
                         "kept": {k: v.tolist() for k, v in keep.items()},
                         f"{task.headline}_before_finetune": before, **after})
-        if progress is not None and step < budget.steps:
+        if progress is not None and step < budget.steps and distributed.is_main():
             save_checkpoint(progress, {
                 "step": step, "widths": list(surgery.widths(model, scenario.groups)),
                 "state_dict": model.state_dict(), "history": history,
                 "cost": [seconds, sparsity_epochs, calibration[0]],
                 "torch_rng": torch.get_rng_state()})
 
+    distributed.check_same("the pruned model", (list(surgery.widths(model, scenario.groups)),
+                                                 sum(float(p.detach().double().sum()) for p in model.parameters())))
     saved = {"model_file": save_pruned(save_to, model, scenario, data.input_shape).name} \
-        if save_models and save_to else {}
-    if progress is not None:
+        if save_models and save_to and distributed.is_main() else {}
+    if progress is not None and distributed.is_main():
         progress.unlink(missing_ok=True)
     return {
         **saved,
@@ -326,6 +335,7 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
         "speed": _speed(scenario, budget, model, (base.metrics["macs"], pruned["macs"]),
                         data.input_shape, device),
         "history": history,
+        "ranks": distributed.world_size(),
         "criterion_report": _report(name, criterion),
         "cost": {"criterion_seconds": seconds, "sparsity_epochs": sparsity_epochs,
                  "calibration_samples": calibration[0]},
@@ -334,7 +344,10 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
 
 def _speed(scenario: Scenario, budget: Budget, pruned: nn.Module, macs: tuple[int, int],
            input_shape, device: torch.device) -> list[dict]:
-    """Eager speed-up over the unpruned architecture at the budget's batch sizes."""
+    """Eager speed-up over the unpruned architecture at the budget's batch sizes; measured by
+    rank 0 alone under torchrun (the others would share its cores and skew its clock)."""
+    if not distributed.is_main():
+        return []
     part = scenario.measure_root
     original = scenario.model(budget).get_submodule(part)
     return speed_rows(original, pruned.get_submodule(part), macs, input_shape,

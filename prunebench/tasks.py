@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prunebench import distributed
 from prunebench.criterion import Batch
 from prunebench.data.base import Data
 
@@ -47,6 +48,7 @@ class Classification:
             top5 += int((best == labels[:, None]).any(1).sum())
             total += len(labels)
         model.train(was_training)
+        top1, top5, total = distributed.all_sum(torch.tensor([top1, top5, total])).tolist()
         metrics = {"top1": 100.0 * top1 / max(total, 1)}
         if data.num_classes >= 5:
             metrics["top5"] = 100.0 * top5 / max(total, 1)
@@ -102,6 +104,7 @@ class Detection:
                     detections.append({"image_id": target["image_id"], "category_id": label,
                                        "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
         model.train(was_training)
+        detections = distributed.all_items(detections)
         if not detections:
             return {k: 0.0 for k in COCO_STATS}
         gt = data.test_coco

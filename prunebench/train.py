@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.store import load_checkpoint, save_checkpoint
@@ -33,6 +34,8 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
     the learning rate decays to zero over the whole phase. With `resume`, the phase saves its
     whole state there at every epoch boundary and, if the file exists, continues from it with the
     same data order and random state, so an interrupted phase ends as an uninterrupted one would.
+    Under torchrun the step runs through DistributedDataParallel on this rank's share of each
+    batch, its loss weighted by that share, so the averaged gradient is the whole batch's.
     """
     batch_size = budget.batch_size
     per_epoch = math.ceil(data.n_train / batch_size)
@@ -44,11 +47,12 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
     model.train()
     step = 0
-    if resume is not None and resume.exists():
+    if resume is not None and distributed.from_main(resume.exists):
         step = _restore(resume, model, optimizer, scheduler, generator)
+    net = distributed.parallel(model, device)
     while step < total_steps:
         for batch in data.train_batches(batch_size, generator, device):
-            loss = task.loss(model, batch)
+            loss = task.loss(net, batch) * distributed.share_weight(len(batch[1]))
             if extra_loss is not None:
                 extra = extra_loss()
                 if extra is not None:
@@ -61,11 +65,11 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
             step += 1
             if step == total_steps:
                 break
-        if resume is not None and step < total_steps:
+        if resume is not None and step < total_steps and distributed.is_main():
             _save(resume, step, model, optimizer, scheduler, generator)
         if on_epoch is not None:
             on_epoch()
-    if resume is not None:
+    if resume is not None and distributed.is_main():
         resume.unlink(missing_ok=True)
 
 
@@ -79,8 +83,8 @@ def _save(path: Path, step: int, model: nn.Module, optimizer, scheduler,
 
 def _restore(path: Path, model: nn.Module, optimizer, scheduler,
              generator: torch.Generator) -> int:
-    saved = load_checkpoint(path, {"step", "model", "optimizer", "scheduler", "generator",
-                                   "torch_rng"})
+    saved = distributed.from_main(lambda: load_checkpoint(
+        path, {"step", "model", "optimizer", "scheduler", "generator", "torch_rng"}))
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from torch import nn
 
-from prunebench import plugins, scenarios, surgery
+from prunebench import distributed, plugins, scenarios, surgery
 from prunebench.baseline import get_baseline, train_model
 from prunebench.config import CellConfig, in_shard
 from prunebench.errors import CriterionError, PrunebenchError
@@ -62,7 +62,7 @@ def run_transfer(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     source = scenarios.get(scenario.backbone_source)
     records = source_records(plan)
     available = plugins.discover()
-    data = plan.load_data()
+    data = distributed.for_ranks(plan.load_data())
     env = environment(plan.device)
     full = list(surgery.widths(source.model(), source.groups))
     origins, matrix = {}, {}

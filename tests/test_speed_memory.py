@@ -10,9 +10,9 @@ from prunebench import scenarios
 from prunebench.cli import main
 from prunebench.config import Target, rounded
 from prunebench.errors import PrunebenchError
+from prunebench.measure import speed
 from prunebench.measure.architecture import architecture
 from prunebench.measure.compare import memory_report
-from prunebench.measure import speed
 from prunebench.measure.speed import speed_rows
 
 LENET = scenarios.get("lenet5-digits")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -17,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prunebench import distributed
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.errors import PrunebenchError
 from prunebench.plan import make_plan
@@ -77,13 +79,21 @@ def _run_and_tabulate(args: argparse.Namespace):
                      backbone_from=args.backbone_from, round_to=args.round_to,
                      force=args.force, cell_timeout=args.cell_timeout, shard=args.shard,
                      argv=args.argv)
-    console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
-                  f"{plan.target.name} | budget {plan.budget.name} | seeds "
-                  f"{','.join(map(str, plan.seeds))} | {plan.device}")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        outcome = run_matrix(plan, RichReporter(progress))
+    plan = replace(plan, device=distributed.start(plan.device))
+    try:
+        if not distributed.is_main():  # rank 0 reports and writes for all ranks
+            outcome = run_matrix(plan)
+            return (EXIT_FAILED_CELLS if outcome.failed else 0), outcome
+        ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
+        console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
+                      f"{plan.target.name} | budget {plan.budget.name} | seeds "
+                      f"{','.join(map(str, plan.seeds))} | {plan.device}{ranks}")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            outcome = run_matrix(plan, RichReporter(progress))
+    finally:
+        distributed.stop()
     if not outcome.records and not outcome.skipped:
         console.print("no cells to run (an empty shard?); nothing to tabulate")
         return 0, outcome

@@ -1,0 +1,76 @@
+"""`torchrun` with two Gloo processes on this CPU: one cell across ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from prunebench import distributed
+from prunebench.cli import main
+
+CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--criteria", "l1,taylor",
+        "--seeds", "0"]
+
+
+def _results(folder: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in (folder / "lenet5-digits").glob("*.json")}
+
+
+def test_two_ranks_prune_like_one_process_and_write_one_result_per_cell(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "prunebench", *CELL, "--results", str(tmp_path / "ddp")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert main([*CELL, "--results", str(tmp_path / "single")]) == 0
+
+    ddp, single = _results(tmp_path / "ddp"), _results(tmp_path / "single")
+    assert sorted(ddp) == sorted(single) and len(ddp) == 2  # one file per cell, same names
+    assert not list((tmp_path / "ddp").rglob("*.tmp")) and not list((tmp_path / "ddp").rglob("*.lock"))
+    for name, record in ddp.items():
+        assert record["status"] == "ok" and record["ranks"] == 2
+        assert single[name]["ranks"] == 1
+        # taylor's gradients were reduced across ranks: the same filters as in one process
+        assert record["history"][0]["kept"] == single[name]["history"][0]["kept"], name
+        assert record["pruned"]["top1"] == pytest.approx(single[name]["pruned"]["top1"], abs=2.0)
+    assert done.stdout.count("✓") == 2  # rank 0 alone reports
+
+
+def _disagree(rank: int, port: int, outcome) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE="2")
+    distributed.start(torch.device("cpu"))
+    try:
+        distributed.check_same("the widths", [4, 14] if rank == 0 else [4, 13])
+        outcome.put((rank, "no error"))
+    except RuntimeError as exc:
+        outcome.put((rank, str(exc)))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_that_disagree_are_caught():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    outcome = ctx.Queue()
+    procs = [ctx.Process(target=_disagree, args=(r, port, outcome)) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    messages = dict(outcome.get(timeout=5) for _ in procs)
+    assert messages[0] == messages[1] == \
+        "the 2 ranks disagree on the widths: [[4, 14], [4, 13]]"
