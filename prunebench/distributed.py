@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from prunebench.criterion import Batch
+from prunebench.data.base import chunks
 
 T = TypeVar("T")
 
@@ -142,13 +143,26 @@ def parallel(model: nn.Module, device: torch.device) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def share(batch: Batch) -> Batch:
-    """This rank's slice (every world_size-th sample from its rank on) of a batch every rank
-    drew alike; a batch with fewer samples than ranks goes whole to every rank."""
+def share(items: T) -> T:
+    """This rank's part (every world_size-th element from its rank on) of a sequence every rank
+    holds alike; one with fewer elements than ranks goes whole to every rank."""
+    if not active() or len(items) < world_size():
+        return items
+    return items[rank()::world_size()]
+
+
+def share_batch(batch: Batch) -> Batch:
+    """This rank's samples of a batch every rank drew alike (see `share`)."""
     inputs, targets = batch
     if not active() or len(targets) < world_size():
         return batch
-    return inputs[rank()::world_size()], targets[rank()::world_size()]
+    return share(inputs), share(targets)
+
+
+def rank_batches(order: list, batch_size: int) -> list[list]:
+    """`order` cut into batches of `batch_size`, each cut to this rank's share: for loaders that
+    read only the samples this rank trains on."""
+    return [share(batch) for batch in chunks(order, batch_size)]
 
 
 def share_weight(samples: int) -> float:
@@ -163,7 +177,8 @@ def share_weight(samples: int) -> float:
 @dataclass(frozen=True)
 class RankShare:
     """A data set as one rank sees it: the same training batches, in the same order as every
-    rank, cut to this rank's share; every world_size-th test batch. Sizes are the whole set's, so
+    rank, cut to this rank's share (read whole and cut, unless the data set reads only the share
+    itself: `reads_rank_share`); every world_size-th test batch. Sizes are the whole set's, so
     every rank runs the same number of steps as a single process would."""
 
     data: object
@@ -176,8 +191,12 @@ class RankShare:
 
     def train_batches(self, batch_size: int, generator: torch.Generator,
                       device: torch.device) -> Iterator[Batch]:
-        for batch in self.data.train_batches(batch_size, generator, device):
-            yield share(batch)
+        batches = self.data.train_batches(batch_size, generator, device)
+        if getattr(self.data, "reads_rank_share", False):  # it loads only this rank's samples
+            yield from batches
+            return
+        for batch in batches:
+            yield share_batch(batch)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
         for index, batch in enumerate(self.data.test_batches(batch_size, device)):

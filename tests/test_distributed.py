@@ -74,3 +74,32 @@ def test_ranks_that_disagree_are_caught():
     messages = dict(outcome.get(timeout=5) for _ in procs)
     assert messages[0] == messages[1] == \
         "the 2 ranks disagree on the widths: [[4, 14], [4, 13]]"
+
+
+@pytest.mark.parametrize("row", ["imagefolder", "coco"])
+def test_each_rank_reads_only_its_share_of_every_training_batch(row, tmp_path, monkeypatch):
+    from prunebench.data import coco, imagefolder
+    from prunebench.data.synthetic import write_coco_like, write_imagefolder_like
+
+    if row == "imagefolder":
+        write_imagefolder_like(tmp_path, classes=4, per_class=(5, 2))
+        data, key = imagefolder.load(tmp_path, False, 32), lambda t: int(t)
+    else:
+        write_coco_like(tmp_path, n_train=10, n_val=2)
+        data, key = coco.load(tmp_path, False, 64), lambda t: t["image_id"]
+
+    def batches(rank: int | None) -> list[list]:
+        if rank is not None:  # as rank `rank` of 2 sees it
+            monkeypatch.setattr(distributed, "active", lambda: True)
+            monkeypatch.setattr(distributed, "rank", lambda: rank)
+            monkeypatch.setattr(distributed, "world_size", lambda: 2)
+        out = [[key(t) for t in targets] for _, targets in
+               data.train_batches(4, torch.Generator().manual_seed(7), torch.device("cpu"))]
+        monkeypatch.undo()
+        return out
+
+    whole, first, second = batches(None), batches(0), batches(1)
+    assert len(whole) == -(-data.n_train // 4) and sum(map(len, whole)) == data.n_train
+    assert len(first) == len(second) == len(whole)
+    for all_of, a, b in zip(whole, first, second):
+        assert a == all_of[0::2] and b == all_of[1::2]

@@ -28,3 +28,8 @@ class Data(Protocol):
         ...
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]: ...
+
+
+def chunks(items: list, size: int) -> list[list]:
+    """`items` cut into consecutive lists of `size` (the last may be shorter)."""
+    return [items[start:start + size] for start in range(0, len(items), size)]

@@ -20,7 +20,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from prunebench import distributed
 from prunebench.criterion import Batch
+from prunebench.data.base import chunks
 from prunebench.data.imagefolder import load_rgb
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
@@ -111,9 +113,14 @@ class CocoData:
         return replace(self, train_set=cut(self.train_set, train_limit),
                        test_set=cut(self.test_set, test_limit))
 
+    #: under torchrun each rank decodes only the images it trains on (distributed.RankShare)
+    reads_rank_share = True
+
     def _batches(self, dataset: CocoImages, requests: list, batch_size: int,
-                 device: torch.device) -> Iterator[Batch]:
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=requests, collate_fn=_collate)
+                 device: torch.device, train: bool = False) -> Iterator[Batch]:
+        batches = (distributed.rank_batches(requests, batch_size) if train
+                   else chunks(requests, batch_size))
+        loader = DataLoader(dataset, batch_sampler=batches, collate_fn=_collate)
         for images, targets in loader:
             yield ([im.to(device) for im in images],
                    [{k: v.to(device) if isinstance(v, Tensor) else v for k, v in t.items()}
@@ -123,7 +130,8 @@ class CocoData:
                       device: torch.device) -> Iterator[Batch]:
         order = torch.randperm(self.n_train, generator=generator).tolist()
         flips = (torch.rand(self.n_train, generator=generator) < 0.5).tolist()
-        return self._batches(self.train_set, list(zip(order, flips)), batch_size, device)
+        return self._batches(self.train_set, list(zip(order, flips)), batch_size, device,
+                             train=True)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
         requests = [(i, False) for i in range(len(self.test_set))]

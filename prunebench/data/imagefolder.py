@@ -14,7 +14,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from prunebench import distributed
 from prunebench.criterion import Batch
+from prunebench.data.base import chunks
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
 
@@ -68,11 +70,13 @@ class FolderData:
         return replace(self, train_set=_subset(self.train_set, train_limit),
                        test_set=_subset(self.test_set, test_limit))
 
-    def _batches(self, dataset: Dataset, batch_size: int, device: torch.device,
+    #: under torchrun each rank decodes only the images it trains on (distributed.RankShare)
+    reads_rank_share = True
+
+    def _batches(self, dataset: Dataset, batches: list[list[int]], device: torch.device,
                  generator: torch.Generator | None) -> Iterator[Batch]:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=generator is not None,
-                            generator=generator, num_workers=self.workers,
-                            pin_memory=device.type == "cuda")
+        loader = DataLoader(dataset, batch_sampler=batches, generator=generator,
+                            num_workers=self.workers, pin_memory=device.type == "cuda")
         for images, labels in loader:
             yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
 
@@ -81,10 +85,13 @@ class FolderData:
         # without workers the augmentation draws from the global generator: seed it from the
         # phase's, so the crops do not depend on what ran before (workers are seeded by the loader)
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        return self._batches(self.train_set, batch_size, device, generator)
+        order = torch.randperm(len(self.train_set), generator=generator).tolist()
+        return self._batches(self.train_set, distributed.rank_batches(order, batch_size), device,
+                             generator)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
-        return self._batches(self.test_set, batch_size, device, None)
+        batches = chunks(list(range(len(self.test_set))), batch_size)
+        return self._batches(self.test_set, batches, device, None)
 
 
 def load(root: Path | None, _fetch: bool, image_size: int | None) -> FolderData:
