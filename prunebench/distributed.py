@@ -165,6 +165,12 @@ def rank_batches(order: list, batch_size: int) -> list[list]:
     return [share(batch) for batch in chunks(order, batch_size)]
 
 
+def rank_test_batches(order: list, batch_size: int) -> list[list]:
+    """`order` cut into batches of `batch_size`, every world_size-th of them from this rank's
+    on: the test batches this rank evaluates."""
+    return chunks(order, batch_size)[rank()::world_size()]
+
+
 def share_weight(samples: int) -> float:
     """What this rank's mean loss over `samples` is weighted by so that DDP's average of the
     ranks' gradients is the gradient of the mean loss over all their samples."""
@@ -177,8 +183,8 @@ def share_weight(samples: int) -> float:
 @dataclass(frozen=True)
 class RankShare:
     """A data set as one rank sees it: the same training batches, in the same order as every
-    rank, cut to this rank's share (read whole and cut, unless the data set reads only the share
-    itself: `reads_rank_share`); every world_size-th test batch. Sizes are the whole set's, so
+    rank, cut to this rank's share; every world_size-th test batch. A data set with
+    `reads_rank_share` reads only those itself; the others are read whole and cut here. Sizes are the whole set's, so
     every rank runs the same number of steps as a single process would."""
 
     data: object
@@ -199,7 +205,11 @@ class RankShare:
             yield share_batch(batch)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
-        for index, batch in enumerate(self.data.test_batches(batch_size, device)):
+        batches = self.data.test_batches(batch_size, device)
+        if getattr(self.data, "reads_rank_share", False):
+            yield from batches
+            return
+        for index, batch in enumerate(batches):
             if index % world_size() == rank():
                 yield batch
 

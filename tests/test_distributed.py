@@ -88,13 +88,15 @@ def test_each_rank_reads_only_its_share_of_every_training_batch(row, tmp_path, m
         write_coco_like(tmp_path, n_train=10, n_val=2)
         data, key = coco.load(tmp_path, False, 64), lambda t: t["image_id"]
 
-    def batches(rank: int | None) -> list[list]:
+    def batches(rank: int | None, test: bool = False) -> list[list]:
         if rank is not None:  # as rank `rank` of 2 sees it
             monkeypatch.setattr(distributed, "active", lambda: True)
             monkeypatch.setattr(distributed, "rank", lambda: rank)
             monkeypatch.setattr(distributed, "world_size", lambda: 2)
-        out = [[key(t) for t in targets] for _, targets in
-               data.train_batches(4, torch.Generator().manual_seed(7), torch.device("cpu"))]
+        cpu = torch.device("cpu")
+        read = data.test_batches(1, cpu) if test else \
+            data.train_batches(4, torch.Generator().manual_seed(7), cpu)
+        out = [[key(t) for t in targets] for _, targets in read]
         monkeypatch.undo()
         return out
 
@@ -103,3 +105,5 @@ def test_each_rank_reads_only_its_share_of_every_training_batch(row, tmp_path, m
     assert len(first) == len(second) == len(whole)
     for all_of, a, b in zip(whole, first, second):
         assert a == all_of[0::2] and b == all_of[1::2]
+    whole = batches(None, test=True)  # test batches are dealt out whole, in turn
+    assert batches(0, test=True) == whole[0::2] and batches(1, test=True) == whole[1::2]

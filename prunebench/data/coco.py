@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from prunebench import distributed
 from prunebench.criterion import Batch
-from prunebench.data.base import chunks
 from prunebench.data.imagefolder import load_rgb
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
@@ -119,7 +118,7 @@ class CocoData:
     def _batches(self, dataset: CocoImages, requests: list, batch_size: int,
                  device: torch.device, train: bool = False) -> Iterator[Batch]:
         batches = (distributed.rank_batches(requests, batch_size) if train
-                   else chunks(requests, batch_size))
+                   else distributed.rank_test_batches(requests, batch_size))
         loader = DataLoader(dataset, batch_sampler=batches, collate_fn=_collate)
         for images, targets in loader:
             yield ([im.to(device) for im in images],

@@ -16,7 +16,6 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from prunebench import distributed
 from prunebench.criterion import Batch
-from prunebench.data.base import chunks
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
 
@@ -90,7 +89,7 @@ class FolderData:
                              generator)
 
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]:
-        batches = chunks(list(range(len(self.test_set))), batch_size)
+        batches = distributed.rank_test_batches(list(range(len(self.test_set))), batch_size)
         return self._batches(self.test_set, batches, device, None)
 
 
