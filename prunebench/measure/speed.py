@@ -12,9 +12,9 @@ Two runtimes, because how a model is run decides the speed-up:
           memory-bound once a whole large batch of activations no longer fits in cache, and a
           server splitting its batch is what a careful user would ship.
 Timings: each model's fastest backend is picked on a few calls; then, after warm-up, the two
-chosen runners are timed alternately, `repeats` calls each, each synchronised on GPU, so drift in
-the machine's load hits both alike. The median is the latency, the 25th and 75th percentiles its
-spread. Weights do not change speed, so the models
+chosen runners take turns, `repeats` rounds, each turn an untimed call (to bring the model's
+weights back into cache) and a timed one, synchronised on GPU, so drift in the machine's load hits
+both alike. The median is the latency, the 25th and 75th percentiles its spread. Weights do not change speed, so the models
 here carry random weights.
 """
 
@@ -57,8 +57,9 @@ def _timed_call(run: Runner, x: Tensor) -> float:
 
 def time_runners(runs: Sequence[Runner], x: Tensor, warmup: int,
                  repeats: int) -> list[list[float]]:
-    """Seconds per call of each runner: `warmup` untimed calls each, then `repeats` rounds
-    in which every runner is called once in turn."""
+    """Seconds per call of each runner: `warmup` untimed calls each, then `repeats` rounds in
+    which every runner in turn makes one untimed call, so the caches hold its weights again
+    as they would in a deployment running it alone, and one timed call."""
     with torch.inference_mode():
         for run in runs:
             for _ in range(warmup):
@@ -67,6 +68,9 @@ def time_runners(runs: Sequence[Runner], x: Tensor, warmup: int,
         times: list[list[float]] = [[] for _ in runs]
         for _ in range(repeats):
             for run, seconds in zip(runs, times):
+                if len(runs) > 1:
+                    run(x)
+                    _sync(x.device)
                 seconds.append(_timed_call(run, x))
     return times
 
