@@ -23,9 +23,10 @@ FORMAT = 1
 
 
 def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape) -> Path:
-    """`path` gets the weights and widths; `<stem>.torchscript.pt` a traced TorchScript of the
-    measured part (the whole classifier, the detector's backbone) for deployment without
-    prunebench, where the model traces."""
+    """`path` gets the weights and widths; for deployment without prunebench, the measured part
+    (the whole classifier, the detector's backbone) goes to `<stem>.torchscript.pt` as a traced
+    TorchScript and to `<stem>.pt2` as a `torch.export` program (TorchScript's successor, which
+    torch 2.15 deprecates it for), each where the model traces or exports."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"format": FORMAT, "scenario": scenario.name,
                            "groups": list(scenario.groups),
@@ -34,15 +35,21 @@ def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape) -
     part = model.get_submodule(scenario.measure_root)
     was_training = part.training
     part.eval()
+    example = torch.randn(2, *input_shape, device=next(part.parameters()).device)
     try:
-        param = next(part.parameters())
-        example = torch.randn(1, *input_shape, device=param.device)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in 2.15
             traced = torch.jit.trace(part, example, strict=False)
         write_atomically(torchscript_path(path), lambda tmp: torch.jit.save(traced, str(tmp)))
     except Exception:  # a model that does not trace keeps its weights file alone
         torchscript_path(path).unlink(missing_ok=True)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(part, (example,),
+                                          dynamic_shapes=({0: torch.export.Dim("batch")},))
+        write_atomically(exported_path(path), lambda tmp: torch.export.save(program, str(tmp)))
+    except Exception:  # nor does one that torch.export cannot capture
+        exported_path(path).unlink(missing_ok=True)
     finally:
         part.train(was_training)
     return path
@@ -50,6 +57,10 @@ def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape) -
 
 def torchscript_path(path: Path) -> Path:
     return path.with_name(path.stem + ".torchscript.pt")
+
+
+def exported_path(path: Path) -> Path:
+    return path.with_suffix(".pt2")
 
 
 def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape) -> None:

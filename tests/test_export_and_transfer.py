@@ -34,6 +34,8 @@ def test_saved_model_rebuilds_with_identical_outputs(tmp_path):
     assert torch.equal(again(x), model(x))
     scripted = torch.jit.load(str(tmp_path / "m.torchscript.pt"))  # deployable without prunebench
     torch.testing.assert_close(scripted(x), model(x))
+    exported = torch.export.load(str(tmp_path / "m.pt2")).module()
+    torch.testing.assert_close(exported(x), model(x))
     assert (again.conv1.out_channels, again.conv2.out_channels) == (4, 14)
 
 
