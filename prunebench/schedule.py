@@ -46,6 +46,7 @@ from prunebench.store import (
     finished,
     load_checkpoint,
     lock_path,
+    remove_orphaned_temporaries,
     result_path,
     save_checkpoint,
     write_json,
@@ -105,6 +106,8 @@ class Outcome:
 
 
 def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
+    if distributed.is_main():
+        remove_orphaned_temporaries(plan.results)
     if plan.scenario.backbone_source is not None:  # a row built on another row's pruned models
         from prunebench.transfer import run_transfer
 

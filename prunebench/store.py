@@ -51,9 +51,12 @@ def check_results_dir(results: Path) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half file."""
+    """Write through a temporary file in the same folder, then rename: never a half file. The
+    temporary's name says which process writes it, so one left by a killed process can be
+    found and removed (`remove_orphaned_temporaries`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
+                               prefix=f".{path.name}@{socket.gethostname()}@{os.getpid()}@")
     os.close(fd)
     try:
         write(Path(tmp))
@@ -112,17 +115,38 @@ def finished(path: Path) -> dict | None:
     return record if record["status"] in DONE else None
 
 
+def remove_orphaned_temporaries(results: Path) -> list[Path]:
+    """Delete the temporaries that processes of this host killed mid-write left in `results`
+    (a checkpoint's can be hundreds of MB); the removed paths."""
+    removed = []
+    for tmp in results.rglob(".*@*@*@*.tmp"):
+        try:
+            _, host, pid, _ = tmp.name.rsplit("@", 3)
+            alive = _alive(host, int(pid))
+        except ValueError:
+            continue
+        if not alive:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def _holder_alive(lock: Path) -> bool:
-    """Whether the process named in `lock` still runs (on this host; another host's lock is
-    assumed alive: delete it by hand if that machine is gone)."""
+    """Whether the process named in `lock` still runs (see `_alive`)."""
     try:
         host, pid = lock.read_text().split()
+        return _alive(host, int(pid))
     except (OSError, ValueError):
         return True  # being written right now
+
+
+def _alive(host: str, pid: int) -> bool:
+    """Whether process `pid` of `host` runs (another host's is assumed to: delete its files by
+    hand if that machine is gone)."""
     if host != socket.gethostname():
         return True
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

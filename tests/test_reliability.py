@@ -159,3 +159,26 @@ def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
     for bad in ("0/3", "4/3", "1-3"):
         with pytest.raises(PrunebenchError, match="--shard"):
             parse_shard(bad)
+
+
+def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_run(tmp_path):
+    import socket
+
+    from prunebench.store import write_atomically
+
+    host, named = socket.gethostname(), []
+    write_atomically(tmp_path / "probe" / "w.json", lambda tmp: named.append(tmp.name))
+    assert named[0].startswith(f".w.json@{host}@{os.getpid()}@") and named[0].endswith(".tmp")
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    folder = tmp_path / "results" / "lenet5-digits"
+    folder.mkdir(parents=True)
+    orphan = folder / f".x.json@{host}@{dead}@abc123.tmp"  # its writer was killed
+    live = folder / f".y.json@{host}@{os.getpid()}@def456.tmp"  # being written right now
+    other = folder / f".z.json@elsewhere@{dead}@ghi789.tmp"  # another machine's
+    for path in (orphan, live, other):
+        path.write_text("half a file")
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--results",
+                 str(tmp_path / "results")]) == 0
+    assert not orphan.exists() and live.exists() and other.exists()
