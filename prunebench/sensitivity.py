@@ -35,20 +35,24 @@ def sensitivity_curves(plan: RunPlan, criterion: str, ratios: Sequence[float] = 
     base = get_baseline(scenario, data, budget, seed, plan.results, plan.device)
     headline = scenario.task.headline
     example = torch.zeros(1, *data.input_shape, device=plan.device)
+
+    def fresh() -> torch.nn.Module:
+        model = scenario.model(budget)
+        model.load_state_dict(base.state)
+        return model.to(plan.device)
+
+    # every curve starts from the same baseline, so the criterion prepares once, on its own copy
+    ctx = criterion_context(scenario, data, budget, fresh(), seed, 1, plan.device, [0])
+    chosen = guard(criterion, "creating the criterion", loaded.cls)
+    guard(criterion, "prepare()", chosen.prepare, ctx)
     curves = {}
-    for layer in scenario.groups:
+    for group in ctx.groups:
         curve = [(0.0, base.metrics[headline])]
         for ratio in ratios:
-            model = scenario.model(budget)
-            model.load_state_dict(base.state)
-            model.to(plan.device)
-            ctx = criterion_context(scenario, data, budget, model, seed, 1, plan.device, [0])
-            chosen = guard(criterion, "creating the criterion", loaded.cls)
-            guard(criterion, "prepare()", chosen.prepare, ctx)
-            group = next(g for g in ctx.groups if g.name == layer)
-            n_keep = Target("r", ratio=ratio).resolve([group.n_filters], [layer])[0]
+            n_keep = Target("r", ratio=ratio).resolve([group.n_filters], [group.name])[0]
             keep = checked_select(criterion, chosen, group, n_keep)
-            surgery.remove_filters(model, example, {layer: keep}, scenario.prune_root)
+            model = fresh()
+            surgery.remove_filters(model, example, {group.name: keep}, scenario.prune_root)
             curve.append((ratio, scenario.task.evaluate(model, data, plan.device)[headline]))
-        curves[layer] = curve
+        curves[group.name] = curve
     return curves
