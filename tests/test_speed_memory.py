@@ -97,3 +97,21 @@ def test_memory_eq_16_beside_a_measured_peak():
     assert row["measured_bytes_original"] >= 431_080 * 4  # parameters + the forward's rise
     assert row["measured_bytes_pruned"] >= 119_028 * 4
     assert row["process_bytes_original"] > 50e6  # a fresh process with torch loaded
+
+
+def test_per_layer_rows_name_every_layer_with_its_macs_and_the_rest(capsys):
+    assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun1", "--per-layer", "4",
+                 "--repeats", "2", "--json"]) == 0
+    rows = {row["layer"]: row for row in json.loads(capsys.readouterr().out)}
+    assert list(rows) == ["conv1", "conv2", "fc1", "fc2", "rest"]
+    # widths 4,14: conv1 4*25*576, conv2 14*4*25*64, fc1 224*500, fc2 500*10; unpruned 2,293,000
+    assert {k: rows[k]["macs_pruned"] for k in ("conv1", "conv2", "fc1", "fc2")} == \
+        {"conv1": 57_600, "conv2": 89_600, "fc1": 112_000, "fc2": 5_000}
+    assert sum(rows[k]["macs_original"] for k in ("conv1", "conv2", "fc1", "fc2")) == 2_293_000
+    for name in ("conv1", "conv2", "fc1", "fc2"):
+        row = rows[name]
+        assert row["ms_original"] > 0 and row["ms_pruned"] > 0
+        assert row["speedup_theoretical"] == pytest.approx(row["macs_original"] / row["macs_pruned"])
+        assert row["gmacs_pruned"] == pytest.approx(
+            row["macs_pruned"] * 4 / row["ms_pruned"] / 1e6)
+    assert "macs_original" not in rows["rest"] and rows["rest"]["ms_original"] >= 0

@@ -62,6 +62,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
     runtimes = ("eager", "deploy") if args.runtime == "all" else (args.runtime,)
     if args.runtime not in ("eager", "deploy", "all"):
         raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
+    if args.per_layer is not None:
+        return _speed_per_layer(args, scenario, target)
     report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
                           resolve_device(args.device), args.repeats)
     if args.plot:
@@ -87,6 +89,38 @@ def cmd_speed(args: argparse.Namespace) -> int:
                       f"{row['speedup_real']:.2f}x", f"{row['efficiency']:.2f}")
     console.print(table)
     console.print(f"medians of {args.repeats} timed calls after warm-up; {report['hardware']}")
+    return 0
+
+
+def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
+    from prunebench.config import parse_batch_sizes
+    from prunebench.measure.compare import layer_report
+    from prunebench.plan import resolve_device
+
+    batch_size = parse_batch_sizes(str(args.per_layer))[0]
+    device = resolve_device(args.device)
+    rows = layer_report(scenario, target, batch_size, device, args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"{scenario.name} | {target.name} vs unpruned | per layer, batch "
+                        f"{batch_size} | {device.type}")
+    for column in ("layer", "MACs original", "MACs pruned", "ms original", "ms pruned",
+                   "speed-up theory", "speed-up real", "GMAC/s original", "GMAC/s pruned"):
+        table.add_column(column, justify="right")
+
+    def number(value, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
+    for row in rows:
+        table.add_row(row["layer"], number(row.get("macs_original"), ","),
+                      number(row.get("macs_pruned"), ","), f"{row['ms_original']:.2f}",
+                      f"{row['ms_pruned']:.2f}", number(row.get("speedup_theoretical"), ".2f"),
+                      number(row["speedup_real"], ".2f"), number(row.get("gmacs_original"), ".0f"),
+                      number(row.get("gmacs_pruned"), ".0f"))
+    console.print(table)
+    console.print(f"medians of {args.repeats} eager passes, BatchNorm folded, channels_last; "
+                  "'rest' is the time outside conv and linear layers")
     return 0
 
 

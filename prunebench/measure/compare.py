@@ -31,6 +31,21 @@ def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
                         f"{env['torch_threads']}, {env['gpu'] or 'no GPU'}"}
 
 
+def layer_report(scenario: Scenario, target: Target, batch_size: int, device: torch.device,
+                 repeats: int = 10) -> list[dict]:
+    """Rows of `measure.layers.layer_rows` for the part of the model the row measures."""
+    from prunebench.measure.layers import layer_rows
+
+    original, _ = architecture(scenario, None)
+    pruned, _ = architecture(scenario, target)
+    part = scenario.measure_root
+    rows = layer_rows(original.get_submodule(part), pruned.get_submodule(part),
+                      scenario.input_shape, batch_size, device, repeats)
+    for row in rows:
+        row.update(scenario=scenario.name, target=target.name)
+    return rows
+
+
 def memory_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
                   device: torch.device) -> list[dict]:
     """Eq. 16 beside the measured peak, original and pruned, per batch size."""

@@ -43,7 +43,7 @@ class Timing:
     p75_ms: float
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -51,7 +51,7 @@ def _sync(device: torch.device) -> None:
 def _timed_call(run: Runner, x: Tensor) -> float:
     start = time.perf_counter()
     run(x)
-    _sync(x.device)
+    sync(x.device)
     return time.perf_counter() - start
 
 
@@ -64,13 +64,13 @@ def time_runners(runs: Sequence[Runner], x: Tensor, warmup: int,
         for run in runs:
             for _ in range(warmup):
                 run(x)
-        _sync(x.device)
+        sync(x.device)
         times: list[list[float]] = [[] for _ in runs]
         for _ in range(repeats):
             for run, seconds in zip(runs, times):
                 if len(runs) > 1:
                     run(x)
-                    _sync(x.device)
+                    sync(x.device)
                 seconds.append(_timed_call(run, x))
     return times
 
