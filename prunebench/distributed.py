@@ -184,8 +184,8 @@ def share_weight(samples: int) -> float:
 class RankShare:
     """A data set as one rank sees it: the same training batches, in the same order as every
     rank, cut to this rank's share; every world_size-th test batch. A data set with
-    `reads_rank_share` reads only those itself; the others are read whole and cut here. Sizes are the whole set's, so
-    every rank runs the same number of steps as a single process would."""
+    `reads_rank_share` reads only those itself; the others are read whole and cut here. Sizes
+    are the whole set's, so every rank runs the steps a single process would."""
 
     data: object
 

@@ -35,31 +35,31 @@ def layer_latencies(model: nn.Module, x: Tensor, warmup: int = 3,
         fused = fuse(model.eval()).to(memory_format=torch.channels_last)
     x = x.to(memory_format=torch.channels_last)
     started: dict[str, float] = {}
-    spent: dict[str, list[float]] = {}
+    current: dict[str, float] = {}  # seconds per layer in the pass under way
     handles = []
     for name, module in fused.named_modules():
         if isinstance(module, TIMED):
             handles.append(module.register_forward_pre_hook(_start(name, started, x.device)))
-            handles.append(module.register_forward_hook(_stop(name, started, spent, x.device)))
-    totals = []
+            handles.append(module.register_forward_hook(_stop(name, started, current, x.device)))
+    passes: list[tuple[float, dict[str, float]]] = []
     try:
         with torch.inference_mode():
             for _ in range(warmup):
                 fused(x)
-            spent.clear()
             for _ in range(repeats):
+                current.clear()
                 sync(x.device)
                 begin = time.perf_counter()
                 fused(x)
                 sync(x.device)
-                totals.append(time.perf_counter() - begin)
+                passes.append((time.perf_counter() - begin, dict(current)))
     finally:
         for handle in handles:
             handle.remove()
-    medians = {name: 1000 * statistics.median(seconds) for name, seconds in spent.items()}
-    rest = [total - sum(seconds[i] for seconds in spent.values())
-            for i, total in enumerate(totals)]
-    medians["rest"] = 1000 * max(statistics.median(rest), 0.0)
+    medians = {name: 1000 * statistics.median(layers[name] for _, layers in passes)
+               for name in passes[0][1]}
+    rest = statistics.median(total - sum(layers.values()) for total, layers in passes)
+    medians["rest"] = 1000 * max(rest, 0.0)
     return medians
 
 
@@ -70,11 +70,11 @@ def _start(name: str, started: dict[str, float], device: torch.device):
     return hook
 
 
-def _stop(name: str, started: dict[str, float], spent: dict[str, list[float]],
+def _stop(name: str, started: dict[str, float], current: dict[str, float],
           device: torch.device):
     def hook(_module: nn.Module, _inputs: object, _output: object) -> None:
         sync(device)
-        spent.setdefault(name, []).append(time.perf_counter() - started[name])
+        current[name] = current.get(name, 0.0) + time.perf_counter() - started[name]
     return hook
 
 
