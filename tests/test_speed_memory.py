@@ -29,7 +29,7 @@ class BNNet(nn.Module):
 
 
 def test_every_deploy_backend_computes_the_eager_function(monkeypatch):
-    monkeypatch.setattr(speed, "MICRO_BATCH", 2)  # so a batch of 4 also runs as 2 micro-batches
+    monkeypatch.setattr(speed, "MICRO_BATCHES", (2,))  # a batch of 4 also runs as 2 halves
     torch.manual_seed(0)
     model = BNNet().eval()
     with torch.no_grad():  # non-trivial BatchNorm statistics, so folding them matters
@@ -39,7 +39,7 @@ def test_every_deploy_backend_computes_the_eager_function(monkeypatch):
             bn.weight.uniform_(0.5, 2)
     x = torch.randn(4, 3, 8, 8).to(memory_format=torch.channels_last)
     runners, failures = speed._deploy_candidates(model, x)
-    built = set(runners) | {name.removesuffix(" (micro-batch)") for name in failures}
+    built = set(runners) | {name.removesuffix(" (micro-batches of 2)") for name in failures}
     assert {"torchscript", "torchscript-onednn", "compile", "torchscript x2/2"} <= built
     assert runners, failures
     with torch.inference_mode():

@@ -7,10 +7,10 @@ Two runtimes, because how a model is run decides the speed-up:
           TorchScript trace optimised for inference, the same under the oneDNN Graph fuser (CPU),
           and `torch.compile`; every row names the backend it used. Each model gets its own
           fastest backend: a speed-up measured against a slower run of the original is no
-          speed-up a user would see. Batches larger than `MICRO_BATCH` also try each backend
-          over micro-batches of that size ("torchscript x4/64"): a pruned net's thin layers are
-          memory-bound once a whole large batch of activations no longer fits in cache, and a
-          server splitting its batch is what a careful user would ship.
+          speed-up a user would see. A batch that splits into micro-batches of a size in
+          `MICRO_BATCHES` also tries each backend over those ("torchscript x4/64"): a pruned net's
+          thin layers are memory-bound once a whole large batch of activations no longer fits in
+          cache, and a server splitting its batch is what a careful user would ship.
 Timings: each model's fastest backend is picked on a few calls; then, after warm-up, the two
 chosen runners take turns, `repeats` rounds, each turn an untimed call (to bring the model's
 weights back into cache) and a timed one, synchronised on GPU, so drift in the machine's load hits
@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 RUNTIMES = ("eager", "deploy")
-MICRO_BATCH = 64
+MICRO_BATCHES = (32, 64)
 Runner = Callable[[Tensor], object]
 
 
@@ -135,16 +135,17 @@ def _micro_batched(run: Runner, size: int) -> Runner:
 
 
 def _deploy_candidates(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict[str, str]]:
-    """Every deploy backend on the whole batch and, for a batch that splits into micro-batches,
+    """Every deploy backend on the whole batch and, where the batch splits into micro-batches,
     on micro-batches too."""
     runners, failures = deploy_runners(model, x)
     batch = x.shape[0]
-    if batch > MICRO_BATCH and batch % MICRO_BATCH == 0:
-        small, small_failures = deploy_runners(model, x[:MICRO_BATCH])
+    for size in MICRO_BATCHES:
+        if batch <= size or batch % size:
+            continue
+        small, small_failures = deploy_runners(model, x[:size])
         for name, run in small.items():
-            runners[f"{name} x{batch // MICRO_BATCH}/{MICRO_BATCH}"] = _micro_batched(
-                run, MICRO_BATCH)
-        failures.update({f"{k} (micro-batch)": v for k, v in small_failures.items()})
+            runners[f"{name} x{batch // size}/{size}"] = _micro_batched(run, size)
+        failures.update({f"{k} (micro-batches of {size})": v for k, v in small_failures.items()})
     return runners, failures
 
 
