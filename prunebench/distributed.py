@@ -93,11 +93,6 @@ def check_same(what: str, value: object) -> None:
         raise RuntimeError(f"the {len(values)} ranks disagree on {what}: {values}")
 
 
-def agree(value: T) -> T:
-    """Rank 0's `value` on every rank."""
-    return from_main(lambda: value)
-
-
 @contextlib.contextmanager
 def held_by_main(lock: Callable[[], contextlib.AbstractContextManager[bool]]) -> Iterator[bool]:
     """The lock `lock()` opens, taken by rank 0 alone for all ranks: every rank gets whether it

@@ -10,4 +10,7 @@ class CriterionError(PrunebenchError):
 
     def __init__(self, criterion: str, message: str) -> None:
         super().__init__(f"criterion '{criterion}': {message}")
-        self.criterion = criterion
+        self.criterion, self.message = criterion, message
+
+    def __reduce__(self):  # picklable, so rank 0 can hand it to the other ranks under torchrun
+        return type(self), (self.criterion, self.message)

@@ -303,8 +303,8 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                   on_epoch=on_epoch)
             model.eval()
         started = time.perf_counter()
-        keep = {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, target)}
-        keep = distributed.agree(keep)  # rank 0's choice on every rank, whatever the plugin
+        # under torchrun rank 0 chooses for all ranks (and its error, if any, stops them all)
+        keep = distributed.from_main(partial(select_all, name, criterion, groups, target))
         seconds += time.perf_counter() - started
         surgery.remove_filters(model, example, keep, scenario.prune_root)
         before = task.evaluate(model, data, device)[task.headline]
@@ -375,6 +375,12 @@ def _report(name: str, criterion) -> dict:
         return json.loads(json.dumps(report))
     except (TypeError, ValueError):
         raise CriterionError(name, f"report() must return a JSON-ready dict, got {report!r}") from None
+
+
+def select_all(name: str, criterion, groups: list[ChannelGroup],
+               widths: tuple[int, ...]) -> dict[str, Tensor]:
+    """The filters `criterion` keeps in each group, checked."""
+    return {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, widths)}
 
 
 def checked_select(name: str, criterion, group: ChannelGroup, n_keep: int) -> Tensor:

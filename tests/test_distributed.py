@@ -45,6 +45,28 @@ def test_two_ranks_prune_like_one_process_and_write_one_result_per_cell(tmp_path
     assert done.stdout.count("✓") == 2  # rank 0 alone reports
 
 
+def test_a_criterion_that_raises_under_torchrun_fails_its_cell_on_every_rank(tmp_path,
+                                                                             install_dist):
+    install_dist("boom-criteria", {"boom": "boom_criteria:Boom"}, {"boom_criteria": """
+        from prunebench.criterion import Criterion
+
+        class Boom(Criterion):
+            def select(self, group, n_keep):
+                raise ValueError("no filters for you")
+        """})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "prunebench", "run", "--budget", "smoke", "--criteria", "boom,l1",
+         "--results", str(tmp_path / "ddp")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # failed cells, no hang
+    records = {r["criterion"]["name"]: r for r in _results(tmp_path / "ddp").values()}
+    assert records["boom"]["status"] == "failed" and records["l1"]["status"] == "ok"
+    assert records["boom"]["error"] == \
+        "criterion 'boom': select() on conv1 raised ValueError: no filters for you"
+
+
 def _disagree(rank: int, port: int, outcome) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE="2")

@@ -81,9 +81,8 @@ def _run_and_tabulate(args: argparse.Namespace):
                      argv=args.argv)
     plan = replace(plan, device=distributed.start(plan.device))
     try:
-        if not distributed.is_main():  # rank 0 reports and writes for all ranks
-            outcome = run_matrix(plan)
-            return (EXIT_FAILED_CELLS if outcome.failed else 0), outcome
+        if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
+            return 0, run_matrix(plan)  # torchrun would stop it at another rank's non-zero exit
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
         console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | target "
                       f"{plan.target.name} | budget {plan.budget.name} | seeds "
