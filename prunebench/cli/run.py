@@ -81,6 +81,9 @@ def _run_and_tabulate(args: argparse.Namespace):
                      argv=args.argv)
     plan = replace(plan, device=distributed.start(plan.device))
     try:
+        if distributed.active() and plan.cell_timeout is not None:
+            raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
+                                  "torchrun; run without it, or without torchrun")
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
             return 0, run_matrix(plan)  # torchrun would stop it at another rank's non-zero exit
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
