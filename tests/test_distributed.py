@@ -129,3 +129,12 @@ def test_each_rank_reads_only_its_share_of_every_training_batch(row, tmp_path, m
         assert a == all_of[0::2] and b == all_of[1::2]
     whole = batches(None, test=True)  # test batches are dealt out whole, in turn
     assert batches(0, test=True) == whole[0::2] and batches(1, test=True) == whole[1::2]
+
+
+def test_cell_timeout_is_refused_under_torchrun(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(distributed, "active", lambda: True)  # as if launched by torchrun
+    monkeypatch.setattr(distributed, "stop", lambda: None)
+    assert main([*CELL, "--cell-timeout", "5", "--results", str(tmp_path)]) == 2
+    assert "--cell-timeout cannot stop ranks at the same point under torchrun" in \
+        capsys.readouterr().err
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
