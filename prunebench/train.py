@@ -52,7 +52,9 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
     net = distributed.parallel(model, device)
     while step < total_steps:
         for batch in data.train_batches(batch_size, generator, device):
-            loss = task.loss(net, batch) * distributed.share_weight(len(batch[1]))
+            loss = task.loss(net, batch)
+            if distributed.active():  # this rank's share of the batch, weighted by its size
+                loss = loss * distributed.share_weight(len(batch[1]))
             if extra_loss is not None:
                 extra = extra_loss()
                 if extra is not None:
