@@ -116,7 +116,8 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         raise PrunebenchError(f"--backbone-from is only for rows built on another row's models, "
                               f"not {row.name}")
     chosen_target = make_target(row, target, widths, ratio, round_to)
-    chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
+    if round_to is None:  # rounding resolved, and so checked, the widths already
+        chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
     argv = sys.argv[1:] if argv is None else argv
     return RunPlan(
         scenario=row, criteria=names, target=chosen_target,
