@@ -322,8 +322,9 @@ def prune_cell(scenario: Scenario, data: Data, crit: plugins.LoadedCriterion,
                 "cost": [seconds, sparsity_epochs, calibration[0]],
                 "torch_rng": torch.get_rng_state()})
 
-    weights = sum(float(p.detach().double().sum()) for p in model.parameters())
-    distributed.check_same("the pruned model", (surgery.widths(model, scenario.groups), weights))
+    if distributed.active():
+        weights = sum(float(p.detach().double().sum()) for p in model.parameters())
+        distributed.check_same("the pruned model", (surgery.widths(model, scenario.groups), weights))
     saved = {"model_file": save_pruned(save_to, model, scenario, data.input_shape).name} \
         if save_models and save_to and distributed.is_main() else {}
     if progress is not None and distributed.is_main():
