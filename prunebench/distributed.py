@@ -44,8 +44,10 @@ def is_main() -> bool:
 def start(device: torch.device) -> torch.device:
     """Join the process group torchrun describes (NCCL on GPU, Gloo on CPU) and return this
     rank's device; without torchrun, `device` unchanged."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or active():
-        return _local_device(device) if active() else device
+    if active():  # already joined
+        return _local_device(device)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
