@@ -33,3 +33,19 @@ class Data(Protocol):
 def chunks(items: list, size: int) -> list[list]:
     """`items` cut into consecutive lists of `size` (the last may be shorter)."""
     return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+class ImagesOnDisk:
+    """What the data sets read image by image from disk (ImageFolder trees, COCO) share: sizes
+    from their `train_set` and `image_size`, and, under torchrun, each rank decoding only the
+    images it uses (see `distributed.RankShare`)."""
+
+    reads_rank_share = True
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_set)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (3, self.image_size, self.image_size)

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from prunebench import distributed
 from prunebench.criterion import Batch
+from prunebench.data.base import ImagesOnDisk
 from prunebench.data.imagefolder import load_rgb
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
@@ -87,20 +88,12 @@ def _collate(samples: list) -> tuple[list, list]:
 
 
 @dataclass(frozen=True)
-class CocoData:
+class CocoData(ImagesOnDisk):
     train_set: CocoImages
     test_set: CocoImages
     source: str
     image_size: int
     num_classes: int = NUM_CLASSES
-
-    @property
-    def n_train(self) -> int:
-        return len(self.train_set)
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return (3, self.image_size, self.image_size)
 
     @property
     def test_coco(self):
@@ -111,9 +104,6 @@ class CocoData:
             return CocoImages(images.coco, images.folder, images.ids[:limit])
         return replace(self, train_set=cut(self.train_set, train_limit),
                        test_set=cut(self.test_set, test_limit))
-
-    #: under torchrun each rank decodes only the images it trains on (distributed.RankShare)
-    reads_rank_share = True
 
     def _batches(self, dataset: CocoImages, requests: list, batch_size: int,
                  device: torch.device, train: bool = False) -> Iterator[Batch]:

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from prunebench import distributed
 from prunebench.criterion import Batch
+from prunebench.data.base import ImagesOnDisk
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
 
@@ -49,7 +50,7 @@ def _subset(dataset: Dataset, limit: int | None) -> Dataset:
 
 
 @dataclass(frozen=True)
-class FolderData:
+class FolderData(ImagesOnDisk):
     train_set: Dataset
     test_set: Dataset
     num_classes: int
@@ -57,20 +58,9 @@ class FolderData:
     image_size: int
     workers: int = 0
 
-    @property
-    def n_train(self) -> int:
-        return len(self.train_set)
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return (3, self.image_size, self.image_size)
-
     def limited(self, train_limit: int | None, test_limit: int | None) -> "FolderData":
         return replace(self, train_set=_subset(self.train_set, train_limit),
                        test_set=_subset(self.test_set, test_limit))
-
-    #: under torchrun each rank decodes only the images it trains on (distributed.RankShare)
-    reads_rank_share = True
 
     def _batches(self, dataset: Dataset, batches: list[list[int]], device: torch.device,
                  generator: torch.Generator | None) -> Iterator[Batch]:
