@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ from prunebench.errors import PrunebenchError
 
 SCHEMA_VERSION = 1
 BASELINES = "baselines"
+SPEED = "speed"  # `prunebench speed --results` sweeps, beside the cells' scenario folders
 LOCKS = ".locks"
 
 
@@ -101,7 +103,25 @@ def read_results(results: Path) -> list[dict]:
     if not results.is_dir():
         raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` first")
     return [read_result(p) for p in sorted(results.glob("*/*.json"))
-            if p.parent.name != BASELINES]
+            if p.parent.name not in (BASELINES, SPEED)]
+
+
+def save_speed(results: Path, report: dict, argv: list[str], device: torch.device,
+               repeats: int) -> Path:
+    """A speed sweep as a record: its rows with the command, commit and hardware that made them."""
+    check_results_dir(results)
+    first = report["rows"][0]
+    name = f"{_safe(first['scenario'])}--{_safe(first['target'])}--{device.type}.json"
+    return write_json(results / SPEED / name, {
+        "schema_version": SCHEMA_VERSION, "scenario": first["scenario"],
+        "target": first["target"], "widths": list(report["widths"]), "repeats": repeats,
+        "command": shlex.join(["prunebench", *argv]), "environment": environment(device),
+        "rows": report["rows"]})
+
+
+def read_speed_results(results: Path) -> list[dict]:
+    """Every saved speed sweep under `results`, in a stable order."""
+    return [read_result(p) for p in sorted((results / SPEED).glob("*.json"))]
 
 
 DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried

@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_options(speed, "speed-up")
     speed.add_argument("--runtime", default="all", help="eager, deploy or all")
     speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    speed.add_argument("--results", help="also save the rows, with the command, commit and "
+                       "hardware, under RESULTS/speed/ (for `prunebench leaderboard`)")
     speed.add_argument("--per-layer", type=int, metavar="BATCH",
                        help="instead of the sweep, each layer's latency and MACs at this batch size")
     speed.set_defaults(func=cmd_speed)

@@ -64,8 +64,14 @@ def cmd_speed(args: argparse.Namespace) -> int:
         raise PrunebenchError(f"unknown runtime '{args.runtime}'; choose eager, deploy or all")
     if args.per_layer is not None:
         return _speed_per_layer(args, scenario, target)
+    device = resolve_device(args.device)
     report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
-                          resolve_device(args.device), args.repeats)
+                          device, args.repeats)
+    if args.results:
+        from prunebench.store import save_speed
+
+        path = save_speed(Path(args.results), report, args.argv, device, args.repeats)
+        console.print(f"saved {path}")
     if args.plot:
         from prunebench.report.plots import speedup_vs_batch
 
