@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from prunebench.config import (
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.scenarios.base import Scenario
+from prunebench.scratch import SCRATCH
 from prunebench.store import check_results_dir
 
 DEFAULT_RESULTS = Path("prunebench-results")
@@ -31,11 +33,11 @@ DEFAULT_RESULTS = Path("prunebench-results")
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A validated matrix: criteria x seeds on one scenario, target and budget."""
+    """A validated matrix: criteria x targets x seeds on one scenario and budget."""
 
     scenario: Scenario
     criteria: tuple[str, ...]
-    target: Target
+    targets: tuple[Target, ...]
     seeds: tuple[int, ...]
     budget: Budget
     results: Path
@@ -48,6 +50,13 @@ class RunPlan:
     force: bool = False  # rerun cells whose result already exists
     cell_timeout: float | None = None  # seconds before a cell is stopped and marked failed
     shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N slices of the matrix
+    scratch: bool = True  # add the Scratch-B reference row (scratch.py) to every target and seed
+    started: str = ""  # when the run began (UTC, ISO 8601); results record it for the wall time
+
+    @property
+    def target(self) -> Target:
+        """The first target: the one of rows that take a single target (transfer)."""
+        return self.targets[0]
 
     def load_data(self) -> Data:
         """The row's data, at the budget's image size and limited to its sample counts."""
@@ -90,6 +99,17 @@ def _named_target(scenario: Scenario, target: str | None, widths: str | None,
     return scenario.target(target or scenario.default_target)
 
 
+def make_targets(scenario: Scenario, target: str | None, widths: str | None,
+                 ratio: str | None, round_to: int | None = None) -> tuple[Target, ...]:
+    """Every target a run names: --target takes a comma-separated list, e.g. prun1,prun2,half."""
+    names = parse_names(target, "--target") if target is not None else (None,)
+    return tuple(make_target(scenario, name, widths, ratio, round_to) for name in names)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               target: str | None = None, widths: str | None = None, ratio: str | None = None,
               seeds: str | None = None, budget: str = "quick", data_root: str | None = None,
@@ -97,7 +117,8 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               device: str = "auto", save_models: bool = False,
               backbone_from: str | None = None, round_to: int | None = None,
               force: bool = False, cell_timeout: float | None = None,
-              shard: str | None = None, argv: list[str] | None = None) -> RunPlan:
+              shard: str | None = None, argv: list[str] | None = None, scratch: bool = True,
+              command: str | None = None, started: str | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
     chosen_budget = row.budget(budget)
@@ -107,24 +128,33 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         if not names:
             raise PrunebenchError("no criteria are installed; pip install prunebench-baselines "
                                   "(plugins/prunebench-baselines in the source tree)")
-    else:
-        names = parse_names(criteria, "--criteria")  # unknown names are refused by plugins.load
+    else:  # unknown names are refused by plugins.load; `scratch` alone runs the reference row
+        names = parse_names(criteria, "--criteria")
+        if SCRATCH in names and not scratch:
+            raise PrunebenchError(f"--criteria names '{SCRATCH}' and --no-scratch leaves it out; "
+                                  "give one of them")
+        names = tuple(n for n in names if n != SCRATCH)
     if row.backbone_source and backbone_from is None:
         raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "
                               f"{row.backbone_source} runs made with --save-models")
     if backbone_from is not None and not row.backbone_source:
         raise PrunebenchError(f"--backbone-from is only for rows built on another row's models, "
                               f"not {row.name}")
-    chosen_target = make_target(row, target, widths, ratio, round_to)
+    chosen_targets = make_targets(row, target, widths, ratio, round_to)
+    if row.backbone_source and len(chosen_targets) > 1:
+        raise PrunebenchError(f"{row.name} takes one --target at a time, got {target}")
     if round_to is None:  # rounding resolved, and so checked, the widths already
-        chosen_target.resolve(_full_widths(row), row.groups)  # widths out of range fail now
+        for chosen in chosen_targets:  # widths out of range fail now
+            chosen.resolve(_full_widths(row), row.groups)
     argv = sys.argv[1:] if argv is None else argv
     return RunPlan(
-        scenario=row, criteria=names, target=chosen_target,
+        scenario=row, criteria=names, targets=chosen_targets,
         seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
         budget=chosen_budget, results=check_results_dir(Path(results)),
         device=resolve_device(device), data_root=Path(data_root) if data_root else None,
-        download=download, command=shlex.join(["prunebench", *argv]), save_models=save_models,
+        download=download, command=command or shlex.join(["prunebench", *argv]),
+        save_models=save_models, scratch=scratch and not row.backbone_source,
+        started=started or utc_now(),
         backbone_from=backbone_folder(backbone_from), force=force,
         cell_timeout=_check_timeout(cell_timeout),
         shard=parse_shard(shard) if shard is not None else None,

@@ -37,8 +37,10 @@ from prunebench.errors import CriterionError
 from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
 from prunebench.measure.speed import speed_rows
-from prunebench.plan import RunPlan
+from prunebench.plan import RunPlan, utc_now
 from prunebench.scenarios.base import Scenario
+from prunebench.scratch import INFO as SCRATCH_INFO
+from prunebench.scratch import SCRATCH, scratch_epochs, train_scratch
 from prunebench.store import (
     SCHEMA_VERSION,
     environment,
@@ -57,16 +59,18 @@ from prunebench.train import phase_generator, train
 class Reporter(Protocol):
     """Progress callbacks; the CLI draws them with rich, tests pass `Silent()`."""
 
-    def start(self, total_cells: int) -> None: ...
-    def phase(self, label: str, epochs: int) -> None: ...
+    def start(self, total_cells: int, total_epochs: float,
+              epochs_of: Callable[[str], float]) -> None: ...
+    def phase(self, label: str, epochs: float) -> None: ...
     def epoch(self) -> None: ...
     def cell_done(self, record: dict) -> None: ...
     def cell_skipped(self, criterion: str, seed: int, why: str) -> None: ...
 
 
 class Silent:
-    def start(self, total_cells: int) -> None: ...
-    def phase(self, label: str, epochs: int) -> None: ...
+    def start(self, total_cells: int, total_epochs: float,
+              epochs_of: Callable[[str], float]) -> None: ...
+    def phase(self, label: str, epochs: float) -> None: ...
     def epoch(self) -> None: ...
     def cell_done(self, record: dict) -> None: ...
     def cell_skipped(self, criterion: str, seed: int, why: str) -> None: ...
@@ -122,26 +126,50 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
         except CriterionError as exc:
             loaded[name] = exc
     data = distributed.for_ranks(plan.load_data())
-    full = surgery.widths(scenario.model(budget), scenario.groups)
-    widths = plan.target.resolve(full, scenario.groups)
     env = environment(plan.device)
     if plan.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     outcome = Outcome()
-    matrix = {seed: [cell for name in plan.criteria
-                     if in_shard(cell := CellConfig(scenario.name, name, plan.target.name, widths,
-                                                    seed, budget), plan.shard)]
-              for seed in plan.seeds}
-    reporter.start(sum(len(cells) for cells in matrix.values()))
-    for seed, cells in matrix.items():
-        todo = pending(plan, cells, outcome, reporter)
+    matrix = matrix_cells(plan)
+    epochs = partial(cell_epochs, budget, loaded)
+    reporter.start(sum(len(cells) for cells in matrix.values()),
+                   sum(budget.baseline_epochs + sum(epochs(c.criterion) for c in cells)
+                       for cells in matrix.values()), epochs)
+    seeds = list(matrix)
+    if plan.shard is not None:  # shard K starts at the K-th seed: shards train baselines at once
+        first = (plan.shard[0] - 1) % len(seeds)
+        seeds = seeds[first:] + seeds[:first]
+    for seed in seeds:
+        todo = pending(plan, matrix[seed], outcome, reporter)
         if not todo:
             continue
         reporter.phase(f"baseline, seed {seed}", budget.baseline_epochs)
         base = get_baseline(scenario, data, budget, seed, plan.results, plan.device, reporter.epoch)
         run_cells(plan, todo, outcome, reporter,
-                  partial(_prune, plan, loaded, available, data, env, base, reporter))
+                  partial(_run_cell, plan, loaded, available, data, env, base, reporter))
     return outcome
+
+
+def matrix_cells(plan: RunPlan) -> dict[int, list[CellConfig]]:
+    """The cells of this process's shard, per seed: every target and criterion, and the scratch
+    reference row of every target."""
+    scenario, budget = plan.scenario, plan.budget
+    full = surgery.widths(scenario.model(budget), scenario.groups)
+    names = plan.criteria + ((SCRATCH,) if plan.scratch else ())
+    return {seed: [cell for target in plan.targets for name in names
+                   if in_shard(cell := CellConfig(scenario.name, name, target.name,
+                                                  target.resolve(full, scenario.groups), seed,
+                                                  budget), plan.shard)]
+            for seed in plan.seeds}
+
+
+def cell_epochs(budget: Budget, loaded: dict, criterion: str) -> float:
+    """The training epochs a criterion's cell will run, for the progress view's remaining time."""
+    if criterion == SCRATCH:
+        return scratch_epochs(budget)
+    crit = loaded.get(criterion)
+    extra = math.ceil(crit.cls.sparsity_epochs) if isinstance(crit, plugins.LoadedCriterion) else 0
+    return budget.steps * (budget.finetune_epochs + extra)
 
 
 def pending(plan: RunPlan, cells: list[CellConfig], outcome: Outcome,
@@ -190,6 +218,7 @@ def attempt(record: dict, criterion: str, timeout: float | None,
     except NotApplicable as exc:
         record.update(status="not-applicable", error=f"criterion '{criterion}': {exc}")
     record["cost"]["cell_seconds"] = time.perf_counter() - started
+    record["finished"] = utc_now()
     return record
 
 
@@ -203,9 +232,11 @@ def _skip(plan: RunPlan, cell: CellConfig, outcome: Outcome, reporter: Reporter)
     return True
 
 
-def _prune(plan: RunPlan, loaded: dict, available: dict, data: Data, env: dict, base: Baseline,
-           reporter: Reporter, cell: CellConfig) -> dict:
+def _run_cell(plan: RunPlan, loaded: dict, available: dict, data: Data, env: dict,
+              base: Baseline, reporter: Reporter, cell: CellConfig) -> dict:
     """One cell of the matrix: its record, ok or failed with the reason."""
+    if cell.criterion == SCRATCH:
+        return _scratch(plan, data, env, base, reporter, cell)
     crit, budget = loaded[cell.criterion], cell.budget
 
     def work() -> dict:
@@ -220,6 +251,30 @@ def _prune(plan: RunPlan, loaded: dict, available: dict, data: Data, env: dict, 
     return attempt(record, cell.criterion, plan.cell_timeout, work)
 
 
+def _scratch(plan: RunPlan, data: Data, env: dict, base: Baseline, reporter: Reporter,
+             cell: CellConfig) -> dict:
+    """The Scratch-B reference cell: the target architecture trained from random weights."""
+    def work() -> dict:
+        reporter.phase(f"{SCRATCH}, seed {cell.seed}", scratch_epochs(cell.budget))
+        model, metrics = train_scratch(plan.scenario, data, cell, plan.device, reporter.epoch)
+        headline = plan.scenario.task.headline
+        return {
+            "widths": {"original": list(surgery.widths(plan.scenario.model(cell.budget),
+                                                       plan.scenario.groups)),
+                       "pruned": list(cell.widths)},
+            "baseline": base.metrics,
+            "pruned": {**metrics, f"{headline}_before_finetune": None},
+            "speed": _speed(plan.scenario, cell.budget, model,
+                            (base.metrics["macs"], metrics["macs"]), data.input_shape, plan.device),
+            "history": [], "ranks": distributed.world_size(), "criterion_report": {},
+            "cost": {"criterion_seconds": 0.0, "sparsity_epochs": 0.0, "calibration_samples": 0,
+                     "training_epochs": scratch_epochs(cell.budget)},
+        }
+
+    record = result_header(plan, cell, SCRATCH_INFO, data, env, base)
+    return attempt(record, cell.criterion, plan.cell_timeout, work)
+
+
 def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, data: Data,
                   env: dict, base: Baseline) -> dict:
     return {
@@ -231,6 +286,7 @@ def result_header(plan: RunPlan, cell: CellConfig, info: plugins.PluginInfo, dat
         "target": {"name": cell.target, "widths": list(cell.widths)},
         "seed": cell.seed, "budget": asdict(cell.budget), "config_hash": cell.hash(),
         "data": data.source, "device": str(plan.device), "command": plan.command,
+        "run_started": plan.started, "reference": cell.criterion == SCRATCH,
         "baseline_checkpoint": str(base.path.relative_to(plan.results)),
         "environment": env, "cost": {},
     }

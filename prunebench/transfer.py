@@ -74,7 +74,9 @@ def run_transfer(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
             scenario.name, name, plan.target.name, _widths(origins[seed].get(name), plan, full),
             seed, budget), plan.shard)]
     outcome = Outcome()
-    reporter.start(sum(len(cells) for cells in matrix.values()))
+    cells = sum(len(cells) for cells in matrix.values())
+    reporter.start(cells, (cells + len(matrix)) * budget.baseline_epochs,
+                   lambda _name: budget.baseline_epochs)
     for seed, cells in matrix.items():
         todo = pending(plan, cells, outcome, reporter)
         if not todo:

@@ -93,7 +93,7 @@ def test_failed_cells_exit_1_after_writing_everything(tmp_path, capsys, install_
                                      "duplicates": "faulty_criteria:Duplicates"},
                  {"faulty_criteria": FAULTY})
     results = tmp_path / "res"
-    assert main(["run", "--budget", "smoke", "--criteria", "raises,duplicates,l1", "--results",
+    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "raises,duplicates,l1", "--results",
                  str(results)]) == 1
     captured = capsys.readouterr()
     assert "2 of 3 cells failed" in captured.err

@@ -61,8 +61,8 @@ def results(tmp_path_factory):
 
 def run(row, criterion, results):
     scenario, target, budget = ROWS[row]
-    plan = RunPlan(scenario, (criterion,), target, (0,), budget, results, torch.device("cpu"),
-                   force=True)
+    plan = RunPlan(scenario, (criterion,), (target,), (0,), budget, results, torch.device("cpu"),
+                   force=True, scratch=False)
     return run_matrix(plan).records[0]
 
 

@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from prunebench import distributed
 from prunebench.cli import main
 
-CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--criteria", "l1,taylor",
+CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--no-scratch", "--criteria", "l1,taylor",
         "--seeds", "0"]
 
 

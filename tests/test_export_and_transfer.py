@@ -61,7 +61,7 @@ def test_detector_backbone_gets_the_pruned_resnet_weights():
     widths = list(source.target("prun1").widths)
     narrow(resnet, source, widths, (3, 64, 64))
     detector_row = scenarios.get("fasterrcnn-coco-transfer")
-    plan = RunPlan(detector_row, (), detector_row.target("prun1"), (0,),
+    plan = RunPlan(detector_row, (), (detector_row.target("prun1"),), (0,),
                    detector_row.budget("smoke"), None, torch.device("cpu"))
     detector = detector_row.model(detector_row.budget("smoke"))
     attach_backbone(detector, resnet.state_dict(), widths, plan, (3, 64, 64))

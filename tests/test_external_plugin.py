@@ -50,7 +50,8 @@ def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr
     assert "last-filters" in listed.stdout and "prunebench-example-criterion" in listed.stdout
-    ran = cli("run", "--budget", "smoke", "--criteria", "last-filters", "--results", "res")
+    ran = cli("run", "--budget", "smoke", "--no-scratch", "--criteria", "last-filters", "--results",
+              "res")
     assert ran.returncode == 0, ran.stderr
     board = (tmp_path / "res" / "leaderboards" / "lenet5-digits.md").read_text()
     assert "| 1 | last-filters | prunebench-example-criterion 0.4.2 |" in board

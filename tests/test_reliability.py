@@ -56,7 +56,7 @@ def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_
 
 def test_finished_cells_are_skipped_and_force_reruns_them(tmp_path, capsys):
     results = str(tmp_path / "res")
-    args = ["run", "--budget", "smoke", "--criteria", "l1,l2", "--results", results]
+    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1,l2", "--results", results]
     assert main(args) == 0
     files = sorted((tmp_path / "res" / "lenet5-digits").glob("*.json"))
     stamps = [f.stat().st_mtime_ns for f in files]
@@ -77,8 +77,8 @@ def test_two_processes_share_a_results_folder_without_running_a_cell_twice(tmp_p
     assert [first.returncode, second.returncode] == [0, 0], outputs
     ran = [line.split(",")[0].strip("✓ ") for out in outputs for line in out.splitlines()
            if line.startswith("✓")]
-    assert sorted(ran) == sorted(["l1", "l2", "random", "fpgm", "kmeans-raw", "taylor"])
-    assert len(list((tmp_path / "shared" / "lenet5-digits").glob("*.json"))) == 6
+    assert sorted(ran) == sorted(["l1", "l2", "random", "fpgm", "kmeans-raw", "taylor", "scratch"])
+    assert len(list((tmp_path / "shared" / "lenet5-digits").glob("*.json"))) == 7
     assert len(list((tmp_path / "shared" / "baselines").rglob("*.pt"))) == 1
 
 
@@ -120,7 +120,7 @@ def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
 
 
 def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tmp_path):
-    args = ["run", "--budget", "paper", "--criteria", "l1", "--seeds", "0"]
+    args = ["run", "--budget", "paper", "--no-scratch", "--criteria", "l1", "--seeds", "0"]
     victim = start(*args, "--results", "killed", cwd=tmp_path)
     cells = tmp_path / "killed" / "lenet5-digits"
     deadline = time.time() + 240
@@ -140,7 +140,8 @@ def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
     from prunebench.config import parse_shard
     from prunebench.errors import PrunebenchError
 
-    args = ["run", "--budget", "smoke", "--criteria", "l1,l2,random,fpgm,taylor", "--seeds", "0,1"]
+    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1,l2,random,fpgm,taylor",
+            "--seeds", "0,1"]
     assert main([*args, "--results", str(tmp_path / "whole")]) == 0
     shards = [start(*args, "--shard", f"{k}/2", "--results", "shared", cwd=tmp_path)
               for k in (1, 2)]

@@ -25,7 +25,7 @@ def good(install_dist):
 
 def smoke(tmp_path, criteria, **kwargs):
     plan = make_plan(criteria=criteria, budget="smoke", results=tmp_path / "results",
-                     argv=["run", "--criteria", criteria], **kwargs)
+                     argv=["run", "--criteria", criteria], **{"scratch": False, **kwargs})
     return run_matrix(plan)
 
 

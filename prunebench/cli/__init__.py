@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
     run.add_argument("--scenario", default=scenarios.DEFAULT, help="see `prunebench list --scenarios`")
     run.add_argument("--criteria", help="comma-separated names (default: every installed one)")
-    run.add_argument("--target", help="a named target of the scenario, e.g. prun1")
+    run.add_argument("--target", help="named targets of the scenario, e.g. prun1 or "
+                     "prun1,prun2,half")
     run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
     run.add_argument("--ratio", help="fraction of every layer's filters to remove, in (0, 1)")
     run.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds after which a cell is stopped and recorded as failed")
     run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
                                              "of resnet50-imagenet runs made with --save-models")
+    run.add_argument("--no-scratch", dest="scratch", action="store_false",
+                     help="leave out the scratch reference row (the target architecture trained "
+                     "from random weights)")
+    run.add_argument("--jobs", type=int, default=1,
+                     help="run the matrix as N local processes sharing the CPU cores (shards of "
+                     "one results folder); cheaper than threads for small models")
+    run.add_argument("--job-of", nargs=2, metavar=("COMMAND", "STARTED"), help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")
