@@ -106,7 +106,8 @@ def test_synthetic_images_are_real_jpegs(tmp_path):
 def test_row_runs_end_to_end_with_cocoeval_numbers(tmp_path):
     write_coco_like(tmp_path / "data")
     results = tmp_path / "res"
-    assert main(["run", "--scenario", "fasterrcnn-coco", "--budget", "smoke", "--criteria", "l1",
+    assert main(["run", "--scenario", "fasterrcnn-coco", "--budget", "smoke", "--no-scratch",
+                 "--criteria", "l1",
                  "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
     record = json.loads(next((results / "fasterrcnn-coco").glob("l1--*.json")).read_text())
     assert set(COCO_STATS) <= set(record["pruned"]) and set(COCO_STATS) <= set(record["baseline"])

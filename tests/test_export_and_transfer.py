@@ -78,7 +78,8 @@ def test_transfer_row_end_to_end(tmp_path, capsys):
     assert main(["run", "--scenario", "fasterrcnn-coco-transfer", "--budget", "smoke",
                  "--data-root", str(data), "--results", str(tmp_path / "det")]) == 2
     assert "needs --backbone-from" in capsys.readouterr().err
-    assert main(["run", "--scenario", "resnet50-imagenet", "--budget", "smoke", "--criteria", "l1",
+    assert main(["run", "--scenario", "resnet50-imagenet", "--budget", "smoke", "--no-scratch",
+                 "--criteria", "l1",
                  "--data-root", str(data), "--results", str(tmp_path / "inet"),
                  "--save-models"]) == 0
     assert main(["run", "--scenario", "fasterrcnn-coco-transfer", "--budget", "smoke",

@@ -22,19 +22,45 @@ def record(criterion, seed, after, before=50.0, status="ok", error=None):
 RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
            record("bn", 1, 0, status="not-applicable", error="no BN"), record("l1", 0, 90.0), record("l1", 1, 92.0), record("l1", 2, 94.0),
            record("random", 0, 80.0, before=10.0), record("random", 1, 82.0, before=30.0),
-           record("crashy", 0, 0, status="failed", error="criterion 'crashy': boom | bang")]
+           record("crashy", 0, 0, status="failed", error="criterion 'crashy': boom | bang"),
+           record("weak", 0, 50.0), record("weak", 1, 51.0), record("weak", 2, 52.0)]
 
 
-def test_mean_std_ranks_and_failures():
+def test_mean_std_intervals_tied_ranks_and_failures():
+    """t(0.975, 2) = 4.3027 and t(0.975, 1) = 12.706: l1's [90, 92, 94] gives 92 ± 4.97 and
+    random's [80, 82] gives 81 ± 12.71, so they overlap and share rank 1; weak's [50, 51, 52]
+    (51 ± 2.48) lies wholly below both: rank 3."""
     board = build_boards(RECORDS, "prunebench leaderboard")[0]
     rows = board.sections[0].rows
-    assert rows[0][:6] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00")
-    assert rows[0][10] == "5.62"
-    assert rows[1][:7] == ("1", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00", "-7.00")
-    assert rows[1][7:11] == ("119,028", "264,200", "11.5%", "2.50")
-    assert rows[2][:6] == ("2", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41")
-    assert rows[3][:5] == ("–", "bn", "dist 1.0", "2 (0, 1)", "not applicable: no BN")
-    assert rows[4][:5] == ("–", "crashy", "dist 1.0", "1 (0)", "failed: criterion 'crashy': boom | bang")
+    assert rows[0][:7] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00",
+                           "[96.52, 101.48]")
+    assert rows[0][11] == "5.62"
+    assert rows[1][:8] == ("1=", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00",
+                           "[87.03, 96.97]", "-7.00")
+    assert rows[1][8:12] == ("119,028", "264,200", "11.5%", "2.50")
+    assert rows[2][:7] == ("1=", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41",
+                           "[68.29, 93.71]")
+    assert rows[3][:7] == ("3", "weak", "dist 1.0", "3", "50.00 ± 0.00", "51.00 ± 1.00",
+                           "[48.52, 53.48]")
+    assert rows[4][:5] == ("–", "bn", "dist 1.0", "2 (0, 1)", "not applicable: no BN")
+    assert rows[5][:5] == ("–", "crashy", "dist 1.0", "1 (0)", "failed: criterion 'crashy': boom | bang")
+
+
+def test_rank_stability_across_compression_levels():
+    """A second level where weak beats random: Kendall's tau over (l1, random, weak) is
+    (2 concordant - 1 discordant) / 3 = +0.33; the per-level ranks are tabulated."""
+    harder = [{**r, "target": {"name": "prun2", "widths": [3, 8]},
+               "pruned": {**r["pruned"], "macs": 150_600,
+                          "top1": {"l1": 90.0, "random": 40.0, "weak": 60.0}[r["criterion"]["name"]]
+                          + r["seed"]}}
+              for r in RECORDS if r["status"] == "ok"]
+    board = build_boards(RECORDS + harder, "prunebench leaderboard")[0]
+    assert [s.slug for s in board.sections] == ["prun1-quick", "prun2-quick"]  # least pruned first
+    text = "\n".join(board.stability)
+    assert "| criterion | rank at `prun1` | rank at `prun2` |" in text
+    assert "| weak | 3 | 2 |" in text and "| random | 1= | 3 |" in text
+    assert "`prun1` vs `prun2`: +0.33 over 3 rows" in text
+    assert "## Rank stability across compression levels" in render_markdown(board)
 
 
 def test_markdown_is_deterministic_and_says_where_it_came_from():

@@ -47,7 +47,7 @@ def test_missing_tree_and_undecodable_image(tmp_path):
 def test_row_runs_end_to_end_on_tiny_data(tmp_path):
     write_imagefolder_like(tmp_path / "data")
     results = tmp_path / "res"
-    assert main(["run", "--scenario", "resnet50-imagenet", "--budget", "smoke", "--criteria",
-                 "l1", "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
+    assert main(["run", "--scenario", "resnet50-imagenet", "--budget", "smoke", "--no-scratch",
+                 "--criteria", "l1", "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
     board = (results / "leaderboards" / "resnet50-imagenet.md").read_text()
     assert "| 1 | l1 |" in board and "15,145,160" in board

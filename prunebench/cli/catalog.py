@@ -12,8 +12,10 @@ from rich.table import Table
 from prunebench import plugins, scenarios
 from prunebench.cli.console import console
 from prunebench.errors import PrunebenchError
+from prunebench.report.index import write_index
 from prunebench.report.leaderboard import build_boards, regenerate_command, write_boards
-from prunebench.store import read_result, read_results
+from prunebench.report.speed_board import write_speed_boards
+from prunebench.store import read_result, read_results, read_speed_results
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -88,10 +90,16 @@ def cmd_tiny_data(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    boards = build_boards(read_results(Path(args.results)),
-                          regenerate_command(args.results, args.out))
-    if not boards:
-        raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` first")
-    for path in write_boards(boards, Path(args.out)):
+    """Accuracy boards from the cells' results, speed boards from saved speed sweeps."""
+    results, regenerate = Path(args.results), regenerate_command(args.results, args.out)
+    boards = build_boards(read_results(results), regenerate)
+    speed = read_speed_results(results)
+    if not boards and not speed:
+        raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` (or "
+                              "`prunebench speed --results`) first")
+    out = Path(args.out)
+    paths = [*write_boards(boards, out), *write_speed_boards(speed, out, regenerate),
+             write_index(boards, speed, out, regenerate)]
+    for path in paths:
         console.print(f"wrote {path}")
     return 0

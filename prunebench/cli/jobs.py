@@ -49,7 +49,7 @@ def run_jobs(plan: RunPlan, jobs: int, argv: Sequence[str]) -> int:
     if plan.shard is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise PrunebenchError("--jobs makes its own shards; run it without --shard and torchrun")
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "1000"}  # lines unbroken
     children = [subprocess.Popen(job_argv(argv, k, jobs, plan), stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True, env=env)
                 for k in range(1, jobs + 1)]
@@ -66,7 +66,8 @@ def run_jobs(plan: RunPlan, jobs: int, argv: Sequence[str]) -> int:
 
 def _relay(child: subprocess.Popen, name: str, progress) -> None:
     for line in child.stdout:
-        progress.console.print(f"[dim]{name}[/] {escape(line.rstrip())}", highlight=False)
+        progress.console.print(f"[dim]{name}[/] {escape(line.rstrip())}", highlight=False,
+                               soft_wrap=True)
 
 
 def _watch(plan: RunPlan, children: list[subprocess.Popen], progress) -> None:

@@ -12,13 +12,15 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from prunebench.report.stats import Summary, kendall_tau, summarise, tied_ranks
 from prunebench.store import write_text
 
 COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
-           "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "CPU speed-up",
+           "{h} after FT, 95% CI", "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "CPU speed-up",
            "GPU speed-up", "criterion s", "extra epochs")
 
 
@@ -48,6 +50,7 @@ class Board:
     sections: list[Section]
     provenance: list[str]
     records: list[dict] = field(default_factory=list)
+    stability: list[str] = field(default_factory=list)  # markdown lines (see _stability)
 
     def figures(self) -> list[Figure]:
         """Every figure the board links, in order."""
@@ -95,12 +98,15 @@ def _speedup(runs: list[dict], device: str) -> str:
     return f"{statistics.fmean(values):.2f}x @{largest}"
 
 
-def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> list[tuple[str, ...]]:
+def _criterion_rows(records: list[dict], headline: str, base_mean: float
+                    ) -> tuple[list[tuple[str, ...]], dict[str, Summary]]:
+    """The section's rows, best mean first with tied ranks, then the failed and not applicable
+    ones; and each scored row's after-FT summary by criterion."""
     by_criterion: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         c = r["criterion"]
         by_criterion[(c["name"], c["distribution"], c["version"])].append(r)
-    scored, failed = [], []
+    scored, failed, summaries = [], [], {}
     for (name, dist, version), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
         plugin = f"{dist} {version}" if dist else "–"
         ok = [r for r in runs if r["status"] == "ok"]
@@ -113,13 +119,13 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> lis
                            f"{status}: {error}", *("",) * (len(COLUMNS) - 5)))
         if not ok:
             continue
-        after = [r["pruned"][headline] for r in ok]
+        after = summaries[name] = summarise([r["pruned"][headline] for r in ok])
         pruned = ok[0]["pruned"]
-        scored.append((_mean(after), (
+        scored.append((after.mean, name, (
             name, plugin, str(len(ok)),
             _mean_std([r["pruned"][f"{headline}_before_finetune"] for r in ok]),
-            _mean_std(after),
-            f"{_mean(after) - base_mean:+.2f}",
+            _mean_std([r["pruned"][headline] for r in ok]), after.interval_text(),
+            f"{after.mean - base_mean:+.2f}",
             f"{pruned['params']:,}", f"{pruned['macs']:,}",
             f"{100 * pruned['macs'] / ok[0]['baseline']['macs']:.1f}%",
             f"{pruned['trm_bytes']['64'] / 1e6:.2f}",
@@ -127,8 +133,9 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float) -> lis
             f"{_mean(r['cost']['criterion_seconds'] for r in ok):.3f}",
             f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
         )))
-    scored.sort(key=lambda item: -item[0])
-    return [(str(i), *row) for i, (_, row) in enumerate(scored, 1)] + failed
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    ranks = tied_ranks(summaries)
+    return [(ranks[name], *row) for _, name, row in scored] + failed, summaries
 
 
 def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str, ...]]:
@@ -137,7 +144,8 @@ def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str,
         return float("nan"), ()
     values = [b[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
-    row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values), "–",
+    row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
+           summarise(values).interval_text(), "–",
            f"{first['params']:,}", f"{first['macs']:,}", "100.0%",
            f"{first['trm_bytes']['64'] / 1e6:.2f}", "–", "–", "–", "–")
     return _mean(values), row
@@ -158,8 +166,8 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["target"]["name"], tuple(r["target"]["widths"]), r["budget"]["name"])].append(r)
-    sections = []
-    for (target, widths, budget), members in sorted(groups.items()):
+    sections, levels = [], defaultdict(dict)
+    for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         headline = members[0]["headline"]
         columns = tuple(c.format(h=headline) for c in COLUMNS)
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
@@ -167,9 +175,52 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
         base_mean, base_row = _baseline_row(members, headline)
         if base_row:
             section.rows.append(base_row)
-        section.rows.extend(_criterion_rows(members, headline, base_mean))
+        rows, summaries = _criterion_rows(members, headline, base_mean)
+        section.rows.extend(rows)
         sections.append(section)
-    return Board(scenario, sections, _provenance(records, regenerate), records)
+        levels[budget][target] = (rows, summaries)
+    return Board(scenario, sections, _provenance(records, regenerate), records,
+                 _stability(levels))
+
+
+def _by_compression(item: tuple) -> tuple:
+    """Sections in order of budget, then least to most pruned (MACs kept, high to low)."""
+    (target, _widths, budget), members = item
+    kept = max(r["pruned"]["macs"] / r["baseline"]["macs"] for r in members
+               if r["status"] == "ok") if any(r["status"] == "ok" for r in members) else 0.0
+    return budget, -kept, target
+
+
+def _stability(levels: dict[str, dict[str, tuple]]) -> list[str]:
+    """Markdown lines: each criterion's tied rank at every compression level of a budget, and
+    Kendall's tau between each pair of levels."""
+    lines = []
+    for budget, by_target in sorted(levels.items()):
+        if len(by_target) < 2:
+            continue
+        targets = list(by_target)
+        names = sorted({n for _, summaries in by_target.values() for n in summaries},
+                       key=lambda n: statistics.fmean(
+                           by_target[t][1][n].mean for t in targets if n in by_target[t][1]),
+                       reverse=True)
+        ranks = {t: {row[1]: row[0] for row in rows if row[0] != "–"}
+                 for t, (rows, _) in by_target.items()}
+        lines += [f"### Budget `{budget}`", "",
+                  "| criterion | " + " | ".join(f"rank at `{t}`" for t in targets) + " |",
+                  "|" + "---|" * (len(targets) + 1)]
+        lines += [f"| {n} | " + " | ".join(ranks[t].get(n, "–") for t in targets) + " |"
+                  for n in names]
+        lines.append("")
+        for i, a in enumerate(targets):
+            for b in targets[i + 1:]:
+                tau, n = kendall_tau({k: v.mean for k, v in by_target[a][1].items()},
+                                     {k: v.mean for k, v in by_target[b][1].items()})
+                lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
+                             f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, -1: reversed)")
+        leaders = [f"`{t}`: {', '.join(n for n, r in ranks[t].items() if r.rstrip('=') == '1')}"
+                   for t in targets]
+        lines += [f"- Rank 1 (tied included) per level: {'; '.join(leaders)}", ""]
+    return lines
 
 
 def _provenance(records: list[dict], regenerate: str) -> list[str]:
@@ -188,22 +239,50 @@ def _provenance(records: list[dict], regenerate: str) -> list[str]:
                                 for e in envs),
         f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); data: "
         f"{distinct(r['data'] for r in records)}",
+        *_wall_times(records),
     ]
+
+
+def _wall_times(records: list[dict]) -> list[str]:
+    """Per command: from its run's start to the last result it wrote (results record both)."""
+    spans: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        if r.get("run_started") and r.get("finished"):
+            spans[r["command"]].append(r)
+    lines = []
+    for command, rs in sorted(spans.items()):
+        start = min(datetime.fromisoformat(r["run_started"]) for r in rs)
+        end = max(datetime.fromisoformat(r["finished"]) for r in rs)
+        minutes = (end - start).total_seconds() / 60
+        lines.append(f"Wall time: {minutes:.1f} min from the start of `{command}` to its last "
+                     f"result ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC), "
+                     f"{rs[0]['environment']['cpu_count']} CPU cores")
+    return lines
 
 
 def render_markdown(board: Board) -> str:
     lines = [f"# Leaderboard: {board.scenario}", "",
              "<!-- generated by `prunebench leaderboard`; edit the results, not this file -->", "",
              "Values are mean ± standard deviation over seeds. *Before FT* is accuracy right after "
-             "the last pruning step, *after FT* after its fine-tuning; *MACs* and *TRM* (seed 001 "
-             "eq. 16, batch 64) are of the pruned model; *criterion s* is the criterion's own wall "
-             "time; *extra epochs* are the sparsity epochs it asked for, its training cost.", ""]
+             "the last pruning step (how well the criterion ranks filters on its own), *after FT* "
+             "after its fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
+             "*Rank* is 1 + the number of rows whose whole interval lies above the row's own, so "
+             "rows the seeds cannot tell apart share a rank, marked `=`. *scratch* is the reference "
+             "row: the same architecture trained from random weights for the baseline's and the "
+             "fine-tuning's epochs together (Scratch-B, Liu et al., ICLR'19); *random* keeps a "
+             "random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are of the pruned model; "
+             "*criterion s* is the criterion's own wall time; *extra epochs* are the sparsity "
+             "epochs it asked for, its training cost.", ""]
     for section in board.sections:
         lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
                   "|" + "|".join("---" for _ in section.columns) + "|"]
         lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"
                   for row in section.rows]
         lines.append("")
+    if board.stability:
+        lines += ["## Rank stability across compression levels", "",
+                  "Each criterion's after-FT rank (ties marked `=`) at every level of a budget, "
+                  "least to most pruned.", ""] + board.stability
     lines += ["## Figures", ""]
     lines += [f"![{f.caption}]({f.name})\n\n*{f.caption}.*\n" for f in board.figures()]
     lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]

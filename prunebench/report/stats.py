@@ -1,0 +1,60 @@
+"""How sure a leaderboard is: per-row seed statistics, ranks that tie what the seeds cannot tell
+apart, and how far rankings agree between compression levels.
+
+- A row's 95% confidence interval is Student's t interval of the mean over its seeds,
+  mean ± t(0.975, n-1) · s / √n. One seed gives no interval (it ties with every row).
+- A row's rank is 1 + the number of rows whose whole interval lies above its own, so rows whose
+  intervals overlap share a rank (the tables mark those ties with `=`).
+- Two levels' rankings are compared with Kendall's tau (scipy) over the rows both have.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    mean: float
+    std: float  # sample standard deviation; 0 for one seed
+    low: float  # 95% interval; -inf/inf for one seed
+    high: float
+
+    def interval_text(self, digits: int = 2) -> str:
+        if self.n < 2:
+            return "–"
+        return f"[{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+def summarise(values: Sequence[float]) -> Summary:
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return Summary(n, mean, 0.0, -math.inf, math.inf)
+    std = statistics.stdev(values)
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return Summary(n, mean, std, mean - half, mean + half)
+
+
+def tied_ranks(summaries: Mapping[str, Summary]) -> dict[str, str]:
+    """Each row's rank text: 1 + rows wholly above it, with '=' where another row shares it."""
+    ranks = {name: 1 + sum(other.low > s.high for other in summaries.values())
+             for name, s in summaries.items()}
+    counts = Counter(ranks.values())
+    return {name: f"{r}=" if counts[r] > 1 else str(r) for name, r in ranks.items()}
+
+
+def kendall_tau(first: Mapping[str, float], second: Mapping[str, float]) -> tuple[float, int]:
+    """Kendall's tau between two levels' mean scores over the rows both have, and how many."""
+    common = sorted(set(first) & set(second))
+    if len(common) < 2:
+        return math.nan, len(common)
+    tau = stats.kendalltau([first[c] for c in common], [second[c] for c in common]).statistic
+    return float(tau), len(common)
