@@ -256,7 +256,8 @@ def _scratch(plan: RunPlan, data: Data, env: dict, base: Baseline, reporter: Rep
     """The Scratch-B reference cell: the target architecture trained from random weights."""
     def work() -> dict:
         reporter.phase(f"{SCRATCH}, seed {cell.seed}", scratch_epochs(cell.budget))
-        model, metrics = train_scratch(plan.scenario, data, cell, plan.device, reporter.epoch)
+        model, metrics = train_scratch(plan.scenario, data, cell, plan.device, reporter.epoch,
+                                       result_path(plan.results, cell).with_suffix(".partial.pt"))
         headline = plan.scenario.task.headline
         return {
             "widths": {"original": list(surgery.widths(plan.scenario.model(cell.budget),

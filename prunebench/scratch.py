@@ -10,6 +10,7 @@ model does not beat this row has only chosen an architecture, which plain traini
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -43,10 +44,12 @@ def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, .
 
 
 def train_scratch(scenario: Scenario, data: Data, cell: CellConfig, device: torch.device,
-                  on_epoch=None) -> tuple[nn.Module, dict]:
-    """The cell's architecture trained from random initialisation: the model and its metrics."""
+                  on_epoch=None, resume: Path | None = None) -> tuple[nn.Module, dict]:
+    """The cell's architecture trained from random initialisation: the model and its metrics.
+    With `resume`, training checkpoints there every epoch and a killed cell continues."""
     example = torch.zeros(1, *data.input_shape)
     budget = replace(cell.budget, baseline_epochs=scratch_epochs(cell.budget))
     return train_model(scenario, data, budget, cell.seed, device, on_epoch,
                        init=lambda model: reinitialise(model, scenario.groups, cell.widths,
-                                                       example, scenario.prune_root))
+                                                       example, scenario.prune_root),
+                       resume=resume)
