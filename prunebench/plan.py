@@ -52,6 +52,7 @@ class RunPlan:
     shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N slices of the matrix
     scratch: bool = True  # add the Scratch-B reference row (scratch.py) to every target and seed
     started: str = ""  # when the run began (UTC, ISO 8601); results record it for the wall time
+    job: tuple[int, int] | None = None  # (K, N): job K of `--jobs N`, which starts at the K-th seed
 
     @property
     def target(self) -> Target:
@@ -118,7 +119,8 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               backbone_from: str | None = None, round_to: int | None = None,
               force: bool = False, cell_timeout: float | None = None,
               shard: str | None = None, argv: list[str] | None = None, scratch: bool = True,
-              command: str | None = None, started: str | None = None) -> RunPlan:
+              command: str | None = None, started: str | None = None,
+              job: str | None = None) -> RunPlan:
     """Check every choice; unset ones default to the scenario's and to all installed criteria."""
     row = scenarios.get(scenario)
     chosen_budget = row.budget(budget)
@@ -158,6 +160,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         backbone_from=backbone_folder(backbone_from), force=force,
         cell_timeout=_check_timeout(cell_timeout),
         shard=parse_shard(shard) if shard is not None else None,
+        job=parse_shard(job) if job is not None else None,
     )
 
 

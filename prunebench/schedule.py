@@ -139,8 +139,9 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
                    sum(budget.baseline_epochs + sum(epochs(c.criterion) for c in cells)
                        for cells in matrix.values()), epochs)
     seeds = list(matrix)
-    if plan.shard is not None:  # shard K starts at the K-th seed: shards train baselines at once
-        first = (plan.shard[0] - 1) % len(seeds)
+    turn = plan.job or plan.shard  # process K of N starts at the K-th seed: the processes sharing
+    if turn is not None:  # a folder train different baselines at once instead of waiting
+        first = (turn[0] - 1) % len(seeds)
         seeds = seeds[first:] + seeds[:first]
     for seed in seeds:
         todo = pending(plan, matrix[seed], outcome, reporter)

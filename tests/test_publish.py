@@ -77,7 +77,7 @@ def test_one_run_covers_several_targets_with_the_scratch_row(tmp_path, capsys):
     assert "scratch, seed 0: skipped, done before" in capsys.readouterr().out
 
 
-def test_jobs_split_the_matrix_into_local_shards_under_one_command(tmp_path):
+def test_jobs_share_the_matrix_under_one_command(tmp_path):
     args = ["run", "--budget", "smoke", "--criteria", "l1,random", "--seeds", "0,1",
             "--results", "res", "--jobs", "2"]
     done = subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
@@ -90,6 +90,8 @@ def test_jobs_split_the_matrix_into_local_shards_under_one_command(tmp_path):
     assert {r["command"] for r in records} == {"prunebench " + " ".join(args)}
     assert {r["environment"]["torch_threads"] for r in records} == {1}  # 2 cores / 2 jobs
     assert len({r["run_started"] for r in records}) == 1
+    ran = [line for line in done.stdout.splitlines() if "✓" in line]
+    assert len(ran) == len(cells)  # each cell once, though both jobs walk the whole matrix
     assert "job 1/2" in done.stdout and "job 2/2" in done.stdout
     assert "baseline (unpruned)" in done.stdout  # the parent tabulates all of it
     assert len(list((tmp_path / "res" / "baselines" / "lenet5-digits").glob("*.pt"))) == 2

@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=1,
                      help="run the matrix as N local processes sharing the CPU cores (shards of "
                      "one results folder); cheaper than threads for small models")
-    run.add_argument("--job-of", nargs=2, metavar=("COMMAND", "STARTED"), help=argparse.SUPPRESS)
+    run.add_argument("--job-of", nargs=3, metavar=("COMMAND", "STARTED", "K/N"),
+                     help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")

@@ -1,9 +1,11 @@
-"""`prunebench run --jobs N`: the matrix as N local processes, each a shard of one results folder.
+"""`prunebench run --jobs N`: the matrix as N local processes sharing one results folder.
 
 Small models (LeNet-5) gain little from a second thread per batch but fully from a second process,
-so N jobs each get cores/N threads. They share the folder's locks (one baseline per seed, one run
-per cell) exactly as shards on N machines do; every result records the parent's command. The
-parent relays their lines and draws the matrix's progress from the result files they write.
+so N jobs each get cores/N threads. Every job walks the whole matrix, job K from the K-th seed on
+(so the jobs train different baselines at once), and takes each cell whose lock is free: a job
+that is done early helps with what is left instead of idling, as fixed shards would. Every result
+records the parent's command. The parent relays the jobs' lines and draws the matrix's progress
+from the result files they write.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ POLL_SECONDS = 2.0
 
 
 def job_argv(argv: Sequence[str], k: int, n: int, plan: RunPlan) -> list[str]:
-    """The job's command line: the user's, without --jobs, as shard k of n."""
+    """The job's command line: the user's, without --jobs, as job k of n."""
     kept, skip = [], False
     for arg in argv:
         if skip:
@@ -38,8 +40,8 @@ def job_argv(argv: Sequence[str], k: int, n: int, plan: RunPlan) -> list[str]:
             skip = True
         elif not arg.startswith("--jobs="):
             kept.append(arg)
-    return [sys.executable, "-m", "prunebench", *kept, "--shard", f"{k}/{n}",
-            "--job-of", plan.command, plan.started]
+    return [sys.executable, "-m", "prunebench", *kept, "--job-of", plan.command, plan.started,
+            f"{k}/{n}"]
 
 
 def run_jobs(plan: RunPlan, jobs: int, argv: Sequence[str]) -> int:

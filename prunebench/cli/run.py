@@ -26,8 +26,8 @@ class RichReporter:
     """Progress bars: one for the matrix's cells, with its remaining time, one for the epochs of
     the current phase. As a job of `--jobs`, lines only (the parent draws the bars)."""
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress, show_skips: bool = True) -> None:
+        self.progress, self.show_skips = progress, show_skips
         self.clock = MatrixClock()
         self.epochs_of: Callable[[str], float] = lambda _name: 0.0
         self.cells = progress.add_task("cells", total=None, left="")
@@ -52,7 +52,8 @@ class RichReporter:
     def cell_skipped(self, criterion: str, seed: int, why: str) -> None:
         self.clock.drop(self.epochs_of(criterion))
         self.progress.advance(self.cells)
-        self.progress.console.print(f"[dim]↷ {criterion}, seed {seed}: skipped, {escape(why)}")
+        if self.show_skips:  # a job of --jobs skips what the others took: not news
+            self.progress.console.print(f"[dim]↷ {criterion}, seed {seed}: skipped, {escape(why)}")
 
     def cell_done(self, record: dict) -> None:
         self.progress.advance(self.cells)
@@ -88,14 +89,14 @@ def _run_and_tabulate(args: argparse.Namespace):
     """Run the matrix the options describe and print its board: the exit code and the outcome."""
     from prunebench.schedule import run_matrix
 
-    job_of = args.job_of or (None, None)
+    job_of = args.job_of or (None, None, None)
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
                      widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
                      data_root=args.data_root, download=args.download, results=args.results,
                      device=args.device, save_models=args.save_models,
                      backbone_from=args.backbone_from, round_to=args.round_to,
                      force=args.force, cell_timeout=args.cell_timeout, shard=args.shard,
-                     argv=args.argv, scratch=args.scratch, command=job_of[0], started=job_of[1])
+                     argv=args.argv, scratch=args.scratch, command=job_of[0], started=job_of[1], job=job_of[2])
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 
@@ -114,7 +115,7 @@ def _run_and_tabulate(args: argparse.Namespace):
                           f"{','.join(t.name for t in plan.targets)} | budget {plan.budget.name} "
                           f"| seeds {','.join(map(str, plan.seeds))} | {plan.device}{ranks}")
         with progress_bars(disable=args.job_of is not None) as progress:
-            outcome = run_matrix(plan, RichReporter(progress))
+            outcome = run_matrix(plan, RichReporter(progress, show_skips=args.job_of is None))
     finally:
         distributed.stop()
     if args.job_of is not None:  # the parent tabulates
