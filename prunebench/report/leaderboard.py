@@ -100,8 +100,8 @@ def _speedup(runs: list[dict], device: str) -> str:
 
 def _criterion_rows(records: list[dict], headline: str, base_mean: float
                     ) -> tuple[list[tuple[str, ...]], dict[str, Summary]]:
-    """The section's rows, best mean first with tied ranks, then the failed and not applicable
-    ones; and each scored row's after-FT summary by criterion."""
+    """The section's rows by rank (ties by mean), then the failed and not applicable ones; and
+    each scored row's after-FT summary by criterion."""
     by_criterion: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         c = r["criterion"]
@@ -133,8 +133,8 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float
             f"{_mean(r['cost']['criterion_seconds'] for r in ok):.3f}",
             f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
         )))
-    scored.sort(key=lambda item: (-item[0], item[1]))
     ranks = tied_ranks(summaries)
+    scored.sort(key=lambda item: (int(ranks[item[1]].rstrip("=")), -item[0], item[1]))
     return [(ranks[name], *row) for _, name, row in scored] + failed, summaries
 
 
