@@ -50,11 +50,13 @@ def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path
         points[r["criterion"]["name"]][round(removed, 2)].append(r["pruned"][headline])
         baselines.append(r["baseline"][headline])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in sorted(points):
+    colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"
+    for i, name in enumerate(sorted(points)):  # 20 colours x 10 markers: no two criteria alike
         xs = sorted(points[name])
         means = [statistics.fmean(points[name][x]) for x in xs]
         stds = [statistics.stdev(points[name][x]) if len(points[name][x]) > 1 else 0 for x in xs]
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=name)
+        ax.errorbar(xs, means, yerr=stds, marker=markers[i % len(markers)], capsize=3, label=name,
+                    color=colours[i % len(colours)])
     if baselines:
         ax.axhline(statistics.fmean(baselines), color="black", linestyle="--", label="baseline")
     ax.set_xlabel("MACs removed (%)")
