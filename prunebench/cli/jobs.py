@@ -22,7 +22,7 @@ from rich.markup import escape
 from prunebench import plugins
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.run import progress_bars
-from prunebench.errors import PrunebenchError
+from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.plan import RunPlan
 from prunebench.schedule import cell_epochs, matrix_cells
 from prunebench.store import finished, result_path
@@ -79,7 +79,7 @@ def _watch(plan: RunPlan, children: list[subprocess.Popen], progress) -> None:
     for name in plan.criteria:
         try:
             loaded[name] = plugins.load(name, available)
-        except Exception:  # the jobs report it; a broken plugin's cells cost no epochs
+        except CriterionError:  # the jobs report it; a broken plugin's cells cost no epochs
             loaded[name] = None
     epochs = {}
     for cells in matrix_cells(plan).values():
