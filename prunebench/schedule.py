@@ -129,9 +129,6 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     env = environment(plan.device)
     if plan.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
-        # ...without its debugging aid of filling every new tensor with NaN first: that cost LeNet-5
-        # training 12% and changes no number (nothing reads memory before writing it)
-        torch.utils.deterministic.fill_uninitialized_memory = False
     outcome = Outcome()
     matrix = matrix_cells(plan)
     epochs = partial(cell_epochs, budget, loaded)
