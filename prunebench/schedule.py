@@ -119,12 +119,7 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
     reporter = reporter or Silent()
     scenario, budget = plan.scenario, plan.budget
     available = plugins.discover()
-    loaded: dict[str, plugins.LoadedCriterion | CriterionError] = {}
-    for name in plan.criteria:  # unknown names stop the run here; broken plugins fail their cells
-        try:
-            loaded[name] = plugins.load(name, available)
-        except CriterionError as exc:
-            loaded[name] = exc
+    loaded = load_criteria(plan.criteria, available)
     data = distributed.for_ranks(plan.load_data())
     env = environment(plan.device)
     if plan.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
@@ -149,6 +144,19 @@ def run_matrix(plan: RunPlan, reporter: Reporter | None = None) -> Outcome:
         run_cells(plan, todo, outcome, reporter,
                   partial(_run_cell, plan, loaded, available, data, env, base, reporter))
     return outcome
+
+
+def load_criteria(names: tuple[str, ...], available: dict
+                  ) -> dict[str, plugins.LoadedCriterion | CriterionError]:
+    """Each criterion's class, or why it cannot be loaded: unknown names stop the run here,
+    broken plugins fail only their own cells."""
+    loaded: dict[str, plugins.LoadedCriterion | CriterionError] = {}
+    for name in names:
+        try:
+            loaded[name] = plugins.load(name, available)
+        except CriterionError as exc:
+            loaded[name] = exc
+    return loaded
 
 
 def matrix_cells(plan: RunPlan) -> dict[int, list[CellConfig]]:

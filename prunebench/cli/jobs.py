@@ -22,9 +22,9 @@ from rich.markup import escape
 from prunebench import plugins
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.run import progress_bars
-from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.errors import PrunebenchError
 from prunebench.plan import RunPlan
-from prunebench.schedule import cell_epochs, matrix_cells
+from prunebench.schedule import cell_epochs, load_criteria, matrix_cells
 from prunebench.store import finished, result_path
 
 POLL_SECONDS = 2.0
@@ -74,13 +74,7 @@ def _relay(child: subprocess.Popen, name: str, progress) -> None:
 
 def _watch(plan: RunPlan, children: list[subprocess.Popen], progress) -> None:
     """The matrix bar: cells whose result files exist, and the time left at the pace so far."""
-    loaded = {}
-    available = plugins.discover()
-    for name in plan.criteria:
-        try:
-            loaded[name] = plugins.load(name, available)
-        except CriterionError:  # the jobs report it; a broken plugin's cells cost no epochs
-            loaded[name] = None
+    loaded = load_criteria(plan.criteria, plugins.discover())  # a broken one's cells: no epochs
     epochs = {}
     for cells in matrix_cells(plan).values():
         for cell in cells:

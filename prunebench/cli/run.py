@@ -96,7 +96,8 @@ def _run_and_tabulate(args: argparse.Namespace):
                      device=args.device, save_models=args.save_models,
                      backbone_from=args.backbone_from, round_to=args.round_to,
                      force=args.force, cell_timeout=args.cell_timeout, shard=args.shard,
-                     argv=args.argv, scratch=args.scratch, command=job_of[0], started=job_of[1], job=job_of[2])
+                     argv=args.argv, scratch=args.scratch, command=job_of[0], started=job_of[1],
+                     job=job_of[2])
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 

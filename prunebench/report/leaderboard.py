@@ -16,12 +16,12 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from prunebench.report.stats import Summary, kendall_tau, summarise, tied_ranks
+from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise, tied_ranks
 from prunebench.store import write_text
 
 COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
-           "{h} after FT, 95% CI", "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)", "CPU speed-up",
-           "GPU speed-up", "criterion s", "extra epochs")
+           "{h} after FT, 95% CI", "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)",
+           "CPU speed-up", "GPU speed-up", "criterion s", "extra epochs")
 
 
 @dataclass
@@ -134,8 +134,9 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float
             f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
         )))
     ranks = tied_ranks(summaries)
-    scored.sort(key=lambda item: (int(ranks[item[1]].rstrip("=")), -item[0], item[1]))
-    return [(ranks[name], *row) for _, name, row in scored] + failed, summaries
+    texts = rank_texts(ranks)
+    scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
+    return [(texts[name], *row) for _, name, row in scored] + failed, summaries
 
 
 def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str, ...]]:
@@ -178,7 +179,7 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
         rows, summaries = _criterion_rows(members, headline, base_mean)
         section.rows.extend(rows)
         sections.append(section)
-        levels[budget][target] = (rows, summaries)
+        levels[budget][target] = summaries
     return Board(scenario, sections, _provenance(records, regenerate), records,
                  _stability(levels))
 
@@ -191,7 +192,7 @@ def _by_compression(item: tuple) -> tuple:
     return budget, -kept, target
 
 
-def _stability(levels: dict[str, dict[str, tuple]]) -> list[str]:
+def _stability(levels: dict[str, dict[str, dict[str, Summary]]]) -> list[str]:
     """Markdown lines: each criterion's tied rank at every compression level of a budget, and
     Kendall's tau between each pair of levels."""
     lines = []
@@ -199,25 +200,26 @@ def _stability(levels: dict[str, dict[str, tuple]]) -> list[str]:
         if len(by_target) < 2:
             continue
         targets = list(by_target)
-        names = sorted({n for _, summaries in by_target.values() for n in summaries},
+        names = sorted({n for summaries in by_target.values() for n in summaries},
                        key=lambda n: statistics.fmean(
-                           by_target[t][1][n].mean for t in targets if n in by_target[t][1]),
+                           by_target[t][n].mean for t in targets if n in by_target[t]),
                        reverse=True)
-        ranks = {t: {row[1]: row[0] for row in rows if row[0] != "–"}
-                 for t, (rows, _) in by_target.items()}
+        ranks = {t: tied_ranks(summaries) for t, summaries in by_target.items()}
+        texts = {t: rank_texts(r) for t, r in ranks.items()}
         lines += [f"### Budget `{budget}`", "",
                   "| criterion | " + " | ".join(f"rank at `{t}`" for t in targets) + " |",
                   "|" + "---|" * (len(targets) + 1)]
-        lines += [f"| {n} | " + " | ".join(ranks[t].get(n, "–") for t in targets) + " |"
+        lines += [f"| {n} | " + " | ".join(texts[t].get(n, "–") for t in targets) + " |"
                   for n in names]
         lines.append("")
         for i, a in enumerate(targets):
             for b in targets[i + 1:]:
-                tau, n = kendall_tau({k: v.mean for k, v in by_target[a][1].items()},
-                                     {k: v.mean for k, v in by_target[b][1].items()})
+                tau, n = kendall_tau({k: v.mean for k, v in by_target[a].items()},
+                                     {k: v.mean for k, v in by_target[b].items()})
                 lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
                              f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, -1: reversed)")
-        leaders = [f"`{t}`: {', '.join(n for n, r in ranks[t].items() if r.rstrip('=') == '1')}"
+        leaders = [f"`{t}`: " + ", ".join(sorted((n for n, r in ranks[t].items() if r == 1),
+                                                 key=lambda n, t=t: (-by_target[t][n].mean, n)))
                    for t in targets]
         lines += [f"- Rank 1 (tied included) per level: {'; '.join(leaders)}", ""]
     return lines

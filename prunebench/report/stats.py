@@ -43,10 +43,14 @@ def summarise(values: Sequence[float]) -> Summary:
     return Summary(n, mean, std, mean - half, mean + half)
 
 
-def tied_ranks(summaries: Mapping[str, Summary]) -> dict[str, str]:
-    """Each row's rank text: 1 + rows wholly above it, with '=' where another row shares it."""
-    ranks = {name: 1 + sum(other.low > s.high for other in summaries.values())
-             for name, s in summaries.items()}
+def tied_ranks(summaries: Mapping[str, Summary]) -> dict[str, int]:
+    """Each row's rank: 1 + the rows whose interval lies wholly above its own."""
+    return {name: 1 + sum(other.low > s.high for other in summaries.values())
+            for name, s in summaries.items()}
+
+
+def rank_texts(ranks: Mapping[str, int]) -> dict[str, str]:
+    """The ranks as tables show them: '=' where another row shares the rank."""
     counts = Counter(ranks.values())
     return {name: f"{r}=" if counts[r] > 1 else str(r) for name, r in ranks.items()}
 
