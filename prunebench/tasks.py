@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from prunebench import distributed
 from prunebench.criterion import Batch
 from prunebench.data.base import Data
+from prunebench.layout import cpu_channels_last
 
 
 class Task(Protocol):
@@ -35,18 +36,19 @@ class Classification:
         images, labels = batch
         return F.cross_entropy(model(images), labels)
 
-    @torch.inference_mode()
     def evaluate(self, model: nn.Module, data: Data, device: torch.device,
                  batch_size: int = 1000) -> dict[str, float]:
         was_training = model.training
         model.eval()
         top1 = top5 = total = 0
-        for images, labels in data.test_batches(batch_size, device):
-            logits = model(images)
-            best = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            top1 += int((best[:, 0] == labels).sum())
-            top5 += int((best == labels[:, None]).any(1).sum())
-            total += len(labels)
+        # the layout changes outside inference mode: weights made inside it could not train again
+        with cpu_channels_last(model, device), torch.inference_mode():
+            for images, labels in data.test_batches(batch_size, device):
+                logits = model(images)
+                best = logits.topk(min(5, logits.shape[1]), dim=1).indices
+                top1 += int((best[:, 0] == labels).sum())
+                top5 += int((best == labels[:, None]).any(1).sum())
+                total += len(labels)
         model.train(was_training)
         top1, top5, total = distributed.all_sum(torch.tensor([top1, top5, total])).tolist()
         metrics = {"top1": 100.0 * top1 / max(total, 1)}

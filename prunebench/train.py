@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
+from prunebench.layout import cpu_channels_last
 from prunebench.store import load_checkpoint, save_checkpoint
 from prunebench.tasks import Task
 
@@ -46,33 +47,35 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
                                 weight_decay=budget.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
     model.train()
-    step = 0
-    if resume is not None and distributed.from_main(resume.exists):
-        step = _restore(resume, model, optimizer, scheduler, generator)
-    net = distributed.parallel(model, device)
-    while step < total_steps:
-        for batch in data.train_batches(batch_size, generator, device):
-            loss = task.loss(net, batch)
-            if distributed.active():  # this rank's share of the batch, weighted by its size
-                loss = loss * distributed.share_weight(len(batch[1]))
-            if extra_loss is not None:
-                extra = extra_loss()
-                if extra is not None:
-                    loss = loss + extra
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            step += 1
-            if step == total_steps:
-                break
-        if resume is not None and step < total_steps and distributed.is_main():
-            _save(resume, step, model, optimizer, scheduler, generator)
-        if on_epoch is not None:
-            on_epoch()
-    if resume is not None and distributed.is_main():
-        resume.unlink(missing_ok=True)
+    # a criterion's penalty reads the weights while training: those stay in the standard layout
+    with cpu_channels_last(model, device, allowed=extra_loss is None):
+        step = 0
+        if resume is not None and distributed.from_main(resume.exists):
+            step = _restore(resume, model, optimizer, scheduler, generator)
+        net = distributed.parallel(model, device)
+        while step < total_steps:
+            for batch in data.train_batches(batch_size, generator, device):
+                loss = task.loss(net, batch)
+                if distributed.active():  # this rank's share of the batch, weighted by its size
+                    loss = loss * distributed.share_weight(len(batch[1]))
+                if extra_loss is not None:
+                    extra = extra_loss()
+                    if extra is not None:
+                        loss = loss + extra
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                step += 1
+                if step == total_steps:
+                    break
+            if resume is not None and step < total_steps and distributed.is_main():
+                _save(resume, step, model, optimizer, scheduler, generator)
+            if on_epoch is not None:
+                on_epoch()
+        if resume is not None and distributed.is_main():
+            resume.unlink(missing_ok=True)
 
 
 def _save(path: Path, step: int, model: nn.Module, optimizer, scheduler,

@@ -12,6 +12,7 @@ import sys
 
 import prunebench
 from prunebench import scenarios
+from prunebench.allocator import keep_freed_memory
 from prunebench.cli.catalog import cmd_leaderboard, cmd_list, cmd_show, cmd_tiny_data
 from prunebench.cli.console import EXIT_BAD_INPUT, errors
 from prunebench.cli.measure import cmd_flops, cmd_memory, cmd_sensitivity, cmd_speed
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    keep_freed_memory()
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv
