@@ -52,16 +52,23 @@ def check_results_dir(results: Path) -> Path:
     return results
 
 
+#: the umask at start-up: written files get the mode a plain open() would give them
+UMASK = os.umask(0)
+os.umask(UMASK)
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: never a half file. The
     temporary's name says which process writes it, so one left by a killed process can be
-    found and removed (`remove_orphaned_temporaries`)."""
+    found and removed (`remove_orphaned_temporaries`). mkstemp makes it owner-only; it gets the
+    umask's usual mode, so others sharing a results folder can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
                                prefix=f".{path.name}@{socket.gethostname()}@{os.getpid()}@")
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

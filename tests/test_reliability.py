@@ -183,3 +183,12 @@ def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_run(tmp_path
     assert main(["run", "--budget", "smoke", "--criteria", "l1", "--results",
                  str(tmp_path / "results")]) == 0
     assert not orphan.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_get_the_umasks_mode_not_mkstemps_owner_only(tmp_path, monkeypatch,
+                                                                   umask, mode):
+    from prunebench import store
+
+    monkeypatch.setattr(store, "UMASK", umask)
+    assert store.write_text(tmp_path / "r.json", "{}").stat().st_mode & 0o777 == mode
