@@ -228,14 +228,20 @@ def load_checkpoint(path: Path, required: set[str]) -> dict:
     return state
 
 
-def git_commit() -> str:
-    """The commit of the prunebench source tree, with '+dirty' for uncommitted changes."""
-    source = Path(prunebench.__file__).resolve().parent.parent
+#: what decides the numbers: the package and its first-party criteria, not the result files and
+#: boards a run rewrites in the same checkout
+SOURCE_PATHS = ("prunebench", "plugins", "pyproject.toml")
+
+
+def git_commit(source: Path | None = None) -> str:
+    """The commit of the prunebench source tree, with '+dirty' for uncommitted changes to it."""
+    source = source or Path(prunebench.__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=source, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *SOURCE_PATHS], cwd=source, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")

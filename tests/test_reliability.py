@@ -192,3 +192,25 @@ def test_written_files_get_the_umasks_mode_not_mkstemps_owner_only(tmp_path, mon
 
     monkeypatch.setattr(store, "UMASK", umask)
     assert store.write_text(tmp_path / "r.json", "{}").stat().st_mode & 0o777 == mode
+
+
+def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results(tmp_path):
+    from prunebench.store import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    for name in ("prunebench/train.py", "leaderboards/results/r.json", "README.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("1")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "c")
+    head = git_commit(tmp_path)
+    assert len(head) == 40
+    (tmp_path / "leaderboards/results/r.json").unlink()  # a run rewriting committed results
+    (tmp_path / "README.md").write_text("2")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "prunebench/train.py").write_text("2")
+    assert git_commit(tmp_path) == head + "+dirty"
