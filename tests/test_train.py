@@ -24,30 +24,30 @@ def _data() -> ArrayData:
     return ArrayData(x, y, x[:16], y[:16], num_classes=10, source="random")
 
 
-def _train(extra_loss=None, model: LeNet5 | None = None) -> LeNet5:
+def _untrained() -> LeNet5:
     torch.manual_seed(0)
-    model = model or LeNet5()
+    return LeNet5()
+
+
+def _train(model: LeNet5, extra_loss=None) -> None:
     train(model, _data(), Classification(), BUDGET, epochs=1, lr=0.05,
           generator=torch.Generator().manual_seed(1), device=torch.device("cpu"),
           extra_loss=extra_loss)
-    return model
 
 
 def test_channels_last_training_matches_the_standard_layout_and_hands_back_standard_weights():
-    torch.manual_seed(0)
-    standard, layouts = LeNet5(), []
+    standard, fast, layouts = _untrained(), _untrained(), []
 
     def penalty():  # a criterion's penalty reads the weights: they stay in the standard layout
         layouts.append(standard.conv2.weight.is_contiguous())
 
-    _train(penalty, standard)
-    fast = _train()
+    _train(standard, penalty)
+    _train(fast)
     assert layouts and all(layouts)
     for (name, a), b in zip(fast.named_parameters(), standard.parameters()):
         assert a.is_contiguous(), name
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
-    torch.manual_seed(0)
-    assert not torch.equal(fast.conv1.weight, LeNet5().conv1.weight)  # it did train
+    assert not torch.equal(fast.conv1.weight, _untrained().conv1.weight)  # it did train
 
 
 @pytest.mark.skipif(not keep_freed_memory(), reason="needs glibc's mallopt")
