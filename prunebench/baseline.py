@@ -19,13 +19,14 @@ from torch import nn
 from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
+from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import model_size
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, exclusive, load_checkpoint, lock_path, save_checkpoint
 from prunebench.train import phase_generator, train
 
-CHECKPOINT_FORMAT = 2
-WAIT_SECONDS = 2.0  # bump when what a baseline checkpoint holds changes
+CHECKPOINT_FORMAT = 2  # bump when what a baseline checkpoint holds changes
+WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cache_key(scenario: Scenario, budget: Budget, data: Data, init_key: str = "") -> str:
+def cache_key(scenario: Scenario, budget: Budget, data: Data, device: torch.device,
+              init_key: str = "") -> str:
     """Everything that decides the baseline weights, hashed."""
     payload = {"format": CHECKPOINT_FORMAT, "scenario": scenario.name, "init": init_key,
                "schedule": budget.baseline_part(), "train_samples": data.n_train,
-               "data": data.source}
+               "data": data.source, "device": device.type}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -76,16 +78,31 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
 
     Training holds a lock, so processes sharing a results folder train each baseline once (the
     others wait for it), and checkpoints every epoch, so a killed run resumes where it stopped."""
-    path = baseline_path(results, scenario.name, seed, cache_key(scenario, budget, data, init_key))
+    path = baseline_path(results, scenario.name, seed,
+                         cache_key(scenario, budget, data, device, init_key))
     lock = partial(exclusive, lock_path(results, f"baseline--{path.stem}"))
     while True:
         if distributed.from_main(path.exists):  # under torchrun rank 0 reads, and decides
             saved = distributed.from_main(lambda: load_checkpoint(path, {"state_dict", "metrics"}))
+            _check_fits(scenario, budget, saved["state_dict"], path, init)
             return Baseline(saved["state_dict"], saved["metrics"], path)
         with distributed.held_by_main(lock) as mine:
             if mine and not distributed.from_main(path.exists):
                 return _train_and_save(scenario, data, budget, seed, device, on_epoch, init, path)
         time.sleep(WAIT_SECONDS)  # another process is training it
+
+
+def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:
+    """Refuse a checkpoint whose weights do not fit the row's model (a file from elsewhere)."""
+    if init is not None:  # a transfer row's detector: its backbone is narrowed by `init`
+        return
+    model = scenario.model(budget)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise PrunebenchError(f"checkpoint {path} does not fit {scenario.name}'s model "
+                              f"({str(exc).splitlines()[0][:120]}); delete it to retrain") \
+            from None
 
 
 def _train_and_save(scenario: Scenario, data: Data, budget: Budget, seed: int,

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from prunebench.errors import PrunebenchError
 
@@ -37,12 +38,15 @@ class Budget:
     speed_batch_sizes: tuple[int, ...] = (1, 64)  # eager speed-up recorded in every result
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    #: CPU threads of every computation: a sum's order, and so its last bits, depends on it, so
+    #: a cell run with another count is another cell (`--threads` sets it)
+    threads: int = 1
 
     def baseline_part(self) -> dict:
         """The fields that decide the baseline weights (its cache key)."""
         return {k: v for k, v in asdict(self).items()
                 if k in ("baseline_epochs", "baseline_lr", "batch_size", "train_limit",
-                         "image_size", "momentum", "weight_decay")}
+                         "image_size", "momentum", "weight_decay", "threads")}
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,49 @@ class Target:
         return tuple(max(1, n - math.floor(n * self.ratio + 1e-9)) for n in full)
 
 
+Setting = tuple[str, Any]  # (keyword, value): one constructor argument of a criterion
+
+
+def setting_text(value: object) -> str:
+    """A setting's value as a row name and the command line write it."""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    """A criterion by its entry-point name and the constructor arguments it runs with. Two
+    settings of one criterion are two rows of a board; defaults are left out of `settings`."""
+
+    name: str
+    settings: tuple[Setting, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The row name: `stability (lam=5e-06)`; plain `stability` with default settings."""
+        if not self.settings:
+            return self.name
+        return f"{self.name} ({', '.join(f'{k}={setting_text(v)}' for k, v in self.settings)})"
+
+    @property
+    def text(self) -> str:
+        """The form `--criteria` takes: `stability:lam=5e-06`."""
+        return ",".join([self.name + "".join(f":{k}={setting_text(v)}" for k, v in
+                                             self.settings[:1]),
+                         *(f"{k}={setting_text(v)}" for k, v in self.settings[1:])])
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    @classmethod
+    def of_record(cls, criterion: dict) -> CriterionSpec:
+        """The criterion a result's `criterion` entry names (version-1 records: no settings)."""
+        return cls(criterion["name"], tuple(sorted(criterion.get("settings", {}).items())))
+
+
 @dataclass(frozen=True)
 class CellConfig:
-    """One cell of the matrix: one criterion on one scenario, target and seed."""
+    """One cell of the matrix: one criterion (with its settings) on one scenario, target and
+    seed, computed on one kind of device."""
 
     scenario: str
     criterion: str
@@ -72,10 +116,23 @@ class CellConfig:
     widths: tuple[int, ...]
     seed: int
     budget: Budget
+    settings: tuple[Setting, ...] = ()
+    device: str = "cpu"  # a GPU sums in another order than a CPU: another cell
+
+    @property
+    def spec(self) -> CriterionSpec:
+        return CriterionSpec(self.criterion, self.settings)
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
 
     def hash(self) -> str:
-        payload = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        payload = asdict(self)
+        if not self.settings:  # a criterion's defaults keep the hash they always had
+            del payload["settings"]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
+                              ).hexdigest()[:16]
 
 
 def rounded(target: Target, full: Sequence[int], group_names: Sequence[str], multiple: int) -> Target:
@@ -148,9 +205,37 @@ def parse_seeds(text: str) -> tuple[int, ...]:
         seeds = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise PrunebenchError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
-    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise PrunebenchError(f"--seeds '{text}' must be distinct non-negative integers")
+    if any(not 0 <= s < 2**32 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise PrunebenchError(f"--seeds '{text}' must be distinct integers from 0 to 2**32 - 1")
     return seeds
+
+
+def parse_criteria(text: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """`--criteria l1,stability:lam=5e-6,epochs=2` -> (("l1", ()), ("stability", (("lam",
+    "5e-6"), ("epochs", "2")))): a criterion's settings follow its name after ':' as key=value,
+    further ones after ',' or ':'. Values stay text; the criterion's signature converts them."""
+    specs: list[tuple[str, list[tuple[str, str]]]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, *pairs = part.split(":")
+        if "=" in name:  # key=value after a comma: another setting of the criterion before
+            if not specs:
+                raise PrunebenchError(f"--criteria '{text}' starts with a setting; write "
+                                      "NAME:key=value, e.g. stability:lam=5e-6")
+            pairs = [name, *pairs]
+        else:
+            specs.append((name.strip(), []))
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise PrunebenchError(f"--criteria: '{pair}' is not a setting; write "
+                                      "NAME:key=value, e.g. stability:lam=5e-6")
+            specs[-1][1].append((key.strip(), value.strip()))
+    if not specs:
+        raise PrunebenchError("--criteria is empty; give comma-separated names")
+    unique = {(name, tuple(pairs)): None for name, pairs in specs}
+    return tuple(unique)
 
 
 def parse_names(text: str, option: str) -> tuple[str, ...]:

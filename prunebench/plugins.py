@@ -8,9 +8,14 @@ Every loaded criterion is remembered with the distribution and version that supp
 from __future__ import annotations
 
 import inspect
+import math
+import typing
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import NoneType, UnionType
 
+from prunebench.config import CriterionSpec, Setting
 from prunebench.criterion import NEEDS, Criterion
 from prunebench.errors import CriterionError, PrunebenchError
 
@@ -111,7 +116,12 @@ def contract_problem(obj: object) -> str | None:
     try:
         inspect.signature(obj).bind()
     except TypeError:
-        return f"{obj.__name__}{inspect.signature(obj)} must be constructible with no arguments"
+        return (f"{obj.__name__}{inspect.signature(obj)} must be constructible with no arguments "
+                "(every setting needs a default)")
+    try:
+        setting_types(obj)
+    except TypeError as exc:
+        return str(exc)
     select_params = list(inspect.signature(obj.select).parameters)
     if len(select_params) != 3:
         return f"{obj.__name__}.select{inspect.signature(obj.select)} must be select(self, group, n_keep)"
@@ -121,3 +131,73 @@ def contract_problem(obj: object) -> str | None:
     if not isinstance(obj.sparsity_epochs, (int, float)) or obj.sparsity_epochs < 0:
         return f"{obj.__name__}.sparsity_epochs must be a number >= 0"
     return None
+
+
+#: what a setting may be: values that a command line writes and a JSON record holds
+SETTING_TYPES = (bool, int, float, str, Path)
+
+
+def setting_types(cls: type[Criterion]) -> dict[str, tuple[type, ...]]:
+    """Each constructor keyword of `cls` and the types its value may take, from its annotation
+    (else its default's type); None among them when the annotation allows it."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception as exc:  # an annotation naming what the module does not define
+        raise TypeError(f"{cls.__name__}.__init__'s annotations cannot be read ({exc})") from None
+    accepted = {}
+    for name, param in inspect.signature(cls).parameters.items():
+        if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            continue
+        hint = hints.get(name, type(param.default) if param.default is not param.empty else str)
+        options = typing.get_args(hint) if isinstance(hint, UnionType) or \
+            typing.get_origin(hint) is typing.Union else (hint,)
+        kinds = tuple(o for o in options if o is not NoneType)
+        if not kinds or any(k not in SETTING_TYPES for k in kinds):
+            raise TypeError(f"{cls.__name__}.__init__'s setting {name}: {hint} is not one of "
+                            "bool, int, float, str, Path (or None)")
+        accepted[name] = kinds + ((NoneType,) if len(kinds) < len(options) else ())
+    return accepted
+
+
+def _convert(text: str, kinds: tuple[type, ...]) -> object:
+    if NoneType in kinds and text.lower() in ("none", ""):
+        return None
+    for kind in kinds:
+        if kind is bool:
+            if text.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return text.lower() in ("true", "1", "yes")
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if kind is float and not math.isfinite(value):
+            continue
+        return str(value) if kind is Path else value
+    raise ValueError
+
+
+def bind_settings(loaded: LoadedCriterion, raw: tuple[tuple[str, str], ...]) -> CriterionSpec:
+    """The criterion with its settings converted by its constructor's signature; a setting it
+    does not take, or a value of the wrong type, is refused naming the settings it accepts.
+    A value equal to the default is left out, so it names the same row as no setting at all."""
+    accepted = setting_types(loaded.cls)
+    params = inspect.signature(loaded.cls).parameters
+    name = loaded.info.name
+    listing = ", ".join(f"{k} ({' or '.join(t.__name__ for t in kinds)}, default "
+                        f"{params[k].default!r})" for k, kinds in accepted.items()) or "none"
+    settings: list[Setting] = []
+    for key, text in raw:
+        if key not in accepted:
+            raise PrunebenchError(f"criterion '{name}' has no setting '{key}'; it accepts: "
+                                  f"{listing}")
+        try:
+            value = _convert(text, accepted[key])
+        except ValueError:
+            raise PrunebenchError(f"criterion '{name}': setting {key}={text!r} is not "
+                                  f"{' or '.join(t.__name__ for t in accepted[key])}; it "
+                                  f"accepts: {listing}") from None
+        default = params[key].default
+        if value != (str(default) if isinstance(default, Path) else default):
+            settings.append((key, value))
+    return CriterionSpec(name, tuple(sorted(dict(settings).items())))

@@ -8,6 +8,7 @@ adding a duplicate. Baseline checkpoints live under `baselines/` and are loaded 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ SCHEMA_VERSION = 1
 BASELINES = "baselines"
 SPEED = "speed"  # `prunebench speed --results` sweeps, beside the cells' scenario folders
 LOCKS = ".locks"
+SENSITIVITY = "sensitivity"  # `prunebench sensitivity` curves
 
 
 def _safe(text: str) -> str:
@@ -50,6 +52,29 @@ def check_results_dir(results: Path) -> Path:
     if results.exists() and not results.is_dir():
         raise PrunebenchError(f"results folder {results} is a file; pass --results a folder")
     return results
+
+
+def check_writable(folder: Path, option: str) -> Path:
+    """`folder`, created if need be, after a probe write: a folder that cannot take files is
+    refused before any work, not after it."""
+    if folder.exists() and not folder.is_dir():
+        raise PrunebenchError(f"{option} {folder} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise PrunebenchError(f"{option} {folder} cannot be written ({exc.strerror or exc}); "
+                              "give a folder you can write to") from None
+    return folder
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`folder / name`, refused unless it stays inside `folder` (names come from files)."""
+    path = folder / name
+    if not safe_name(name) or path.resolve().parent != folder.resolve():
+        raise PrunebenchError(f"refusing to write {name!r}: it would leave {folder}")
+    return path
 
 
 #: the umask at start-up: written files get the mode a plain open() would give them
@@ -90,27 +115,96 @@ def write_json(path: Path, record: dict) -> Path:
     return write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def read_result(path: Path) -> dict:
+#: what a name that becomes part of a file name may look like
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_REQUIRED = {"scenario": str, "status": str, "criterion": dict, "target": dict, "seed": int,
+             "budget": dict, "headline": str, "environment": dict, "command": str, "data": str}
+
+
+def safe_name(text: object) -> bool:
+    """Whether `text` can become part of a file name without leaving its folder."""
+    return isinstance(text, str) and SAFE_NAME.fullmatch(text) is not None and ".." not in text
+
+
+def record_problem(record: object) -> str | None:
+    """Why `record` is not a result this prunebench can use, or None."""
+    if not isinstance(record, dict):
+        return "it is not a JSON object"
+    found = record.get("schema_version")
+    if found != SCHEMA_VERSION:
+        return (f"it has schema version {found}, this prunebench reads {SCHEMA_VERSION}; rerun "
+                "it or use the prunebench version that wrote it")
+    missing = [k for k, kind in _REQUIRED.items() if not isinstance(record.get(k), kind)]
+    if record.get("status") == "ok":
+        missing += [k for k in ("baseline", "pruned") if not isinstance(record.get(k), dict)]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    names = {"scenario": record["scenario"], "target": record["target"].get("name"),
+             "budget": record["budget"].get("name"), "criterion": record["criterion"].get("name")}
+    unsafe = [f"{k} {v!r}" for k, v in names.items() if not safe_name(v)]
+    if unsafe:
+        return f"its {', '.join(unsafe)} cannot name a file (letters, digits, '.', '_', '-')"
+    return None
+
+
+def speed_problem(record: object) -> str | None:
+    """Why `record` is not a saved speed sweep this prunebench can use, or None."""
+    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
+        return f"it is not a speed sweep of schema version {SCHEMA_VERSION}"
+    if not isinstance(record.get("rows"), list) or not isinstance(record.get("environment"),
+                                                                   dict):
+        return "it lacks rows or environment"
+    unsafe = [f"{k} {record.get(k)!r}" for k in ("scenario", "target")
+              if not safe_name(record.get(k))]
+    devices = {row.get("device") for row in record["rows"] if isinstance(row, dict)}
+    unsafe += [f"device {d!r}" for d in sorted(map(str, devices)) if not safe_name(d)]
+    if not record["rows"]:
+        return "it has no rows"
+    return f"its {', '.join(unsafe)} cannot name a file" if unsafe else None
+
+
+def read_result(path: Path, problem: Callable[[object], str | None] = record_problem) -> dict:
+    """One result file, or a PrunebenchError saying why it cannot be used."""
+    if not path.is_file():
+        raise PrunebenchError(f"result file {path} does not exist; give the path of a result "
+                              "JSON (RESULTS/<scenario>/*.json)")
     try:
         record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PrunebenchError(f"result file {path} is unreadable ({exc}); delete it and rerun") from None
-    found = record.get("schema_version") if isinstance(record, dict) else None
-    if found != SCHEMA_VERSION:
-        raise PrunebenchError(
-            f"result file {path} has schema version {found}, this prunebench reads "
-            f"{SCHEMA_VERSION}; rerun it or use the prunebench version that wrote it"
-        )
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are no text
+        raise PrunebenchError(f"result file {path} is unreadable ({type(exc).__name__}); "
+                              "delete it and rerun its cell") from None
+    why = problem(record)
+    if why:
+        raise PrunebenchError(f"result file {path} cannot be used: {why}")
     return record
 
 
-def read_results(results: Path) -> list[dict]:
-    """Every result file under `results`, in a stable order."""
+def scan_results(results: Path) -> tuple[list[dict], list[str]]:
+    """Every usable result file under `results` in a stable order, and a warning naming each
+    file that was skipped and why (unreadable, foreign, of another schema)."""
     check_results_dir(results)
     if not results.is_dir():
-        raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` first")
-    return [read_result(p) for p in sorted(results.glob("*/*.json"))
-            if p.parent.name not in (BASELINES, SPEED)]
+        raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` "
+                              "first")
+    return _scan(sorted(p for p in results.glob("*/*.json")
+                        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, "leaderboards")),
+                 record_problem)
+
+
+def _scan(paths: list[Path], problem: Callable[[object], str | None]
+          ) -> tuple[list[dict], list[str]]:
+    records, skipped = [], []
+    for path in paths:
+        try:
+            records.append(read_result(path, problem))
+        except PrunebenchError as exc:
+            skipped.append(f"skipped {exc}")
+    return records, skipped
+
+
+def read_results(results: Path) -> list[dict]:
+    """Every usable result file under `results`, in a stable order (see `scan_results`)."""
+    return scan_results(results)[0]
 
 
 def save_speed(results: Path, report: dict, argv: list[str], device: torch.device,
@@ -126,9 +220,9 @@ def save_speed(results: Path, report: dict, argv: list[str], device: torch.devic
         "rows": report["rows"]})
 
 
-def read_speed_results(results: Path) -> list[dict]:
-    """Every saved speed sweep under `results`, in a stable order."""
-    return [read_result(p) for p in sorted((results / SPEED).glob("*.json"))]
+def scan_speed_results(results: Path) -> tuple[list[dict], list[str]]:
+    """Every usable saved speed sweep under `results`, in a stable order, and the skipped."""
+    return _scan(sorted((results / SPEED).glob("*.json")), speed_problem)
 
 
 DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
@@ -158,15 +252,6 @@ def remove_orphaned_temporaries(results: Path) -> list[Path]:
     return removed
 
 
-def _holder_alive(lock: Path) -> bool:
-    """Whether the process named in `lock` still runs (see `_alive`)."""
-    try:
-        host, pid = lock.read_text().split()
-        return _alive(host, int(pid))
-    except (OSError, ValueError):
-        return True  # being written right now
-
-
 def _alive(host: str, pid: int) -> bool:
     """Whether process `pid` of `host` runs (another host's is assumed to: delete its files by
     hand if that machine is gone)."""
@@ -183,26 +268,35 @@ def _alive(host: str, pid: int) -> bool:
 
 @contextlib.contextmanager
 def exclusive(lock: Path) -> Iterator[bool]:
-    """Hold `lock` (created exclusively, naming this host and process) for the block; yields
-    False, holding nothing, when a live process holds it. A dead holder's lock is taken over."""
+    """Hold `lock` for the block; yields False, holding nothing, when another process holds it.
+
+    The lock is the kernel's (`flock` on the file), so it is released when its holder dies in
+    any way, even between creating the file and writing in it; the file's text (host and
+    process) is for people. The file is removed when the block ends, so a finished run leaves
+    no lock behind."""
     lock.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~UMASK)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if _holder_alive(lock):
-                yield False
-                return
-            lock.unlink(missing_ok=True)  # stale: its process died (kill -9, lost machine)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{socket.gethostname()} {os.getpid()}")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
         try:
-            yield True
-        finally:
-            lock.unlink(missing_ok=True)
-        return
-    yield False
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # its last holder removed the file after we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        yield True
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def lock_path(results: Path, name: str) -> Path:
@@ -276,6 +370,7 @@ def environment(device: torch.device) -> dict:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }

@@ -4,7 +4,7 @@ import pytest
 
 from prunebench.config import CellConfig, Target, parse_ratio, parse_seeds, parse_widths
 from prunebench.errors import PrunebenchError
-from prunebench.plan import make_plan
+from prunebench.cli.options import make_options, make_plan
 from prunebench.scenarios import lenet5
 
 GROUPS = ("conv1", "conv2")
@@ -52,12 +52,12 @@ def test_cell_hash_is_stable_and_sensitive():
 
 
 def test_plan_defaults_and_targets(tmp_path):
-    plan = make_plan(results=tmp_path, argv=[])
+    plan = make_plan()
     assert plan.scenario.name == "lenet5-digits" and plan.target.name == "prun1"
-    assert {"l1", "l2", "random"} <= set(plan.criteria)
+    assert {"l1", "l2", "random"} <= {c.label for c in plan.criteria}
     assert plan.seeds == plan.budget.seeds == (0, 1, 2)
-    assert make_plan(ratio="0.25", results=tmp_path).target == Target("ratio-0.25", ratio=0.25)
-    assert make_plan(widths="3,8", results=tmp_path).target.widths == (3, 8)
+    assert make_plan(ratio="0.25").target == Target("ratio-0.25", ratio=0.25)
+    assert make_plan(widths="3,8").target.widths == (3, 8)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -66,14 +66,18 @@ def test_plan_defaults_and_targets(tmp_path):
     ({"target": "prun9"}, "unknown target 'prun9' for lenet5-digits"),
     ({"target": "prun1", "ratio": "0.5"}, "give only one of --target, --ratio"),
     ({"widths": "4,14,2"}, "has 3 values"),
-    ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
-def test_plan_refuses_bad_input(tmp_path, kwargs, message):
+def test_plan_refuses_bad_input(kwargs, message):
     with pytest.raises(PrunebenchError, match=message):
-        make_plan(results=tmp_path, **kwargs)
+        make_plan(**kwargs)
+
+
+def test_options_refuse_bad_input(tmp_path):
+    with pytest.raises(PrunebenchError, match="unknown device 'tpu'"):
+        make_options(results=tmp_path, device="tpu")
 
 
 def test_results_folder_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(PrunebenchError, match="is a file"):
-        make_plan(results=tmp_path / "file")
+        make_options(results=tmp_path / "file")

@@ -9,9 +9,9 @@ from torch import nn
 from prunebench import plugins, scenarios
 from prunebench.config import Budget, Target
 from prunebench.data.arrays import ArrayData
-from prunebench.plan import RunPlan
+from prunebench.plan import RunOptions, RunPlan
+from prunebench.runner import run_matrix
 from prunebench.scenarios.base import Scenario, ignoring_size
-from prunebench.schedule import run_matrix
 from prunebench.tasks import Classification
 
 CRITERIA = sorted(plugins.discover())
@@ -61,9 +61,8 @@ def results(tmp_path_factory):
 
 def run(row, criterion, results):
     scenario, target, budget = ROWS[row]
-    plan = RunPlan(scenario, (criterion,), (target,), (0,), budget, results, torch.device("cpu"),
-                   force=True, scratch=False)
-    return run_matrix(plan).records[0]
+    plan = RunPlan(scenario, (criterion,), (target,), (0,), budget, scratch=False)
+    return run_matrix(plan, RunOptions(results, force=True)).records[0]
 
 
 @pytest.mark.parametrize("row", sorted(ROWS))

@@ -10,8 +10,7 @@ from prunebench.cli import main
 from prunebench.errors import PrunebenchError
 from prunebench.export import load_pruned, save_pruned
 from prunebench.models.lenet5 import LeNet5
-from prunebench.plan import RunPlan
-from prunebench.transfer import attach_backbone
+from prunebench.cells.transfer import attach_backbone
 
 LENET = scenarios.get("lenet5-digits")
 
@@ -61,10 +60,8 @@ def test_detector_backbone_gets_the_pruned_resnet_weights():
     widths = list(source.target("prun1").widths)
     narrow(resnet, source, widths, (3, 64, 64))
     detector_row = scenarios.get("fasterrcnn-coco-transfer")
-    plan = RunPlan(detector_row, (), (detector_row.target("prun1"),), (0,),
-                   detector_row.budget("smoke"), None, torch.device("cpu"))
     detector = detector_row.model(detector_row.budget("smoke"))
-    attach_backbone(detector, resnet.state_dict(), widths, plan, (3, 64, 64))
+    attach_backbone(detector, resnet.state_dict(), widths, detector_row, (3, 64, 64))
     body = detector.backbone.body
     assert body.layer1[0].conv1.out_channels == 40 and body.layer4[2].conv2.out_channels == 320
     assert torch.equal(body.layer3[1].conv2.weight, resnet.layer3[1].conv2.weight)

@@ -34,6 +34,9 @@ def test_leaderboard_links_figures_that_exist_and_are_stable(tmp_path):
 
 def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
     out = tmp_path / "out"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--no-scratch", "--results",
+                 str(tmp_path / "res")]) == 0
+    record = json.loads(next((tmp_path / "res" / "lenet5-digits").glob("l1--*.json")).read_text())
     assert main(["sensitivity", "--budget", "smoke", "--ratios", "0.5,0.9", "--results",
                  str(tmp_path / "res"), "--out", str(out)]) == 0
     saved = json.loads((out / "lenet5-digits-sensitivity-l1-smoke.json").read_text())
@@ -42,7 +45,8 @@ def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
     for curve in curves.values():
         assert [ratio for ratio, _ in curve] == [0.0, 0.5, 0.9]
         assert all(0 <= value <= 100 for _, value in curve)
-    assert curves["conv1"][0] == curves["conv2"][0]  # both start at the unpruned baseline
+    for curve in curves.values():  # both start at the baseline the run's cells started from
+        assert curve[0] == [0.0, record["baseline"]["top1"]]
     with Image.open(out / "lenet5-digits-sensitivity-l1-smoke.png") as image:
         assert image.format == "PNG"
 

@@ -18,7 +18,7 @@ from prunebench.cli import main
 from prunebench.cli.eta import MatrixClock
 from prunebench.models.lenet5 import LeNet5
 from prunebench.report.speed_board import render as render_speed
-from prunebench.scratch import reinitialise
+from prunebench.cells.scratch import reinitialise
 
 REPO = Path(__file__).resolve().parent.parent
 

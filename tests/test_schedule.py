@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from prunebench.plan import make_plan
-from prunebench.schedule import run_matrix, step_widths
+from prunebench.cells.pruning import step_widths
+from prunebench.cli.options import make_options, make_plan
+from prunebench.runner import run_matrix
 from prunebench.store import read_results
 from tests.plugin_sources import FAULTY, FAULTY_ENTRIES, GOOD
 
@@ -23,10 +24,13 @@ def good(install_dist):
     return good_criteria
 
 
-def smoke(tmp_path, criteria, **kwargs):
-    plan = make_plan(criteria=criteria, budget="smoke", results=tmp_path / "results",
-                     argv=["run", "--criteria", criteria], **{"scratch": False, **kwargs})
-    return run_matrix(plan)
+def smoke(tmp_path, criteria, seeds="0", force=False, isolate=True):
+    """A smoke run; `isolate=False` runs cells in this process, where a test can see what a
+    plugin module recorded."""
+    plan = make_plan(criteria=criteria, budget="smoke", seeds=seeds, scratch=False)
+    options = make_options(results=tmp_path / "results", force=force, isolate=isolate,
+                           argv=["run", "--criteria", criteria])
+    return run_matrix(plan, options)
 
 
 def test_step_widths_reach_the_target_in_equal_steps():
@@ -36,7 +40,7 @@ def test_step_widths_reach_the_target_in_equal_steps():
 
 
 def test_every_criterion_gets_the_same_baseline_data_and_budget(tmp_path, good):
-    outcome = smoke(tmp_path, "l1,l1-copy,keep-last", seeds="0")
+    outcome = smoke(tmp_path, "l1,l1-copy,keep-last", isolate=False)
     l1, copy, last = outcome.records
     assert all(r["status"] == "ok" for r in outcome.records)
     assert l1["baseline"] == copy["baseline"] == last["baseline"]
@@ -68,7 +72,7 @@ def test_same_seed_gives_identical_metrics(tmp_path, good):
 
 
 def test_sparsity_epochs_call_the_penalty_and_are_charged(tmp_path, good):
-    record = smoke(tmp_path, "penalised", seeds="0").records[0]
+    record = smoke(tmp_path, "penalised", isolate=False).records[0]
     assert record["status"] == "ok"
     assert record["cost"]["sparsity_epochs"] == 0.5
     assert good.Penalised.calls == 4  # half of the 8 batches of the 512-sample smoke epoch
@@ -115,8 +119,8 @@ def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
 
 def test_real_digits_baseline_learns(tmp_path):
     """Real data: the quick-budget LeNet-5 baseline on the bundled digits is well trained."""
-    plan = make_plan(criteria="l1", seeds="0", results=tmp_path)
-    record = run_matrix(plan).records[0]
+    plan = make_plan(criteria="l1", seeds="0")
+    record = run_matrix(plan, make_options(results=tmp_path)).records[0]
     assert record["baseline"]["top1"] > 95
     assert record["pruned"]["top1"] > 90
 

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
     run.add_argument("--scenario", default=scenarios.DEFAULT, help="see `prunebench list --scenarios`")
-    run.add_argument("--criteria", help="comma-separated names (default: every installed one)")
+    run.add_argument("--criteria", help="comma-separated names, each with settings after ':' "
+                     "(default: every installed one), e.g. l1,stability:lam=5e-6")
     run.add_argument("--target", help="named targets of the scenario, e.g. prun1 or "
                      "prun1,prun2,half")
     run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
     run.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
     run.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
+    run.add_argument("--threads", type=int, help="CPU threads of every computation (default: "
+                     "the budget's, 1); part of each cell's configuration, since the thread count "
+                     "changes the last bits of every sum")
     run.add_argument("--data-root", help="folder holding the data set (or set $PRUNEBENCH_DATA)")
     run.add_argument("--download", action="store_true", help="fetch missing data with torchvision")
     run.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder for result files")
@@ -137,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.set_defaults(func=cmd_tiny_data)
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
-    board.add_argument("--results", default=str(DEFAULT_RESULTS))
-    board.add_argument("--out", default="leaderboards")
+    board.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of result files")
+    board.add_argument("--out", help="folder for the boards (default: RESULTS/leaderboards)")
     board.set_defaults(func=cmd_leaderboard)
     return parser
 

@@ -10,12 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from prunebench import plugins, scenarios
-from prunebench.cli.console import console
+from prunebench.cli.console import console, errors
 from prunebench.errors import PrunebenchError
 from prunebench.report.index import write_index
 from prunebench.report.leaderboard import build_boards, regenerate_command, write_boards
 from prunebench.report.speed_board import write_speed_boards
-from prunebench.store import read_result, read_results, read_speed_results
+from prunebench.store import check_writable, read_result, scan_results, scan_speed_results
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -83,21 +83,27 @@ def cmd_tiny_data(args: argparse.Namespace) -> int:
     if scenario.tiny_data is None:
         raise PrunebenchError(f"{scenario.name} needs no data files (its data ships with "
                               "scikit-learn)")
-    folder = scenario.tiny_data(Path(args.folder))
+    folder = scenario.tiny_data(check_writable(Path(args.folder), "tiny-data's folder"))
     console.print(f"wrote a tiny {scenario.name} data set to {folder}; try:\n  prunebench run "
                   f"--scenario {scenario.name} --budget smoke --data-root {args.folder}")
     return 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    """Accuracy boards from the cells' results, speed boards from saved speed sweeps."""
-    results, regenerate = Path(args.results), regenerate_command(args.results, args.out)
-    boards = build_boards(read_results(results), regenerate)
-    speed = read_speed_results(results)
-    if not boards and not speed:
-        raise PrunebenchError(f"no result files in {args.results}; run `prunebench run` (or "
-                              "`prunebench speed --results`) first")
-    out = Path(args.out)
+    """Accuracy boards from the cells' results, speed boards from saved speed sweeps; a file
+    that is not a usable result is named in a warning and left out."""
+    results = Path(args.results)
+    out = Path(args.out) if args.out else results / "leaderboards"
+    regenerate = regenerate_command(args.results, out)
+    records, skipped = scan_results(results)
+    speed, skipped_speed = scan_speed_results(results)
+    for warning in skipped + skipped_speed:
+        errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if not records and not speed:
+        raise PrunebenchError(f"no usable result files in {args.results}; run `prunebench run` "
+                              "(or `prunebench speed --results`) first")
+    check_writable(out, "--out")
+    boards = build_boards(records, regenerate)
     paths = [*write_boards(boards, out), *write_speed_boards(speed, out, regenerate),
              write_index(boards, speed, out, regenerate)]
     for path in paths:

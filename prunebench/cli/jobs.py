@@ -1,7 +1,8 @@
 """`prunebench run --jobs N`: the matrix as N local processes sharing one results folder.
 
-Small models (LeNet-5) gain little from a second thread per batch but fully from a second process,
-so N jobs each get cores/N threads. Every job walks the whole matrix, job K from the K-th seed on
+Small models (LeNet-5) gain little from a second thread per batch but fully from a second process.
+Each job computes with the budget's thread count (`--threads`), as a plain run does, so a cell
+gives the same numbers however it was scheduled. Every job walks the whole matrix, job K from the K-th seed on
 (so the jobs train different baselines at once), and takes each cell whose lock is free: a job
 that is done early helps with what is left instead of idling, as fixed shards would. Every result
 records the parent's command. The parent relays the jobs' lines and draws the matrix's progress
@@ -19,18 +20,17 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from prunebench import plugins
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.run import progress_bars
 from prunebench.errors import PrunebenchError
-from prunebench.plan import RunPlan
-from prunebench.schedule import cell_epochs, load_criteria, matrix_cells
+from prunebench.matrix import build_matrix
+from prunebench.plan import RunOptions, RunPlan
 from prunebench.store import finished, result_path
 
 POLL_SECONDS = 2.0
 
 
-def job_argv(argv: Sequence[str], k: int, n: int, plan: RunPlan) -> list[str]:
+def job_argv(argv: Sequence[str], k: int, n: int, options: RunOptions) -> list[str]:
     """The job's command line: the user's, without --jobs, as job k of n."""
     kept, skip = [], False
     for arg in argv:
@@ -40,19 +40,16 @@ def job_argv(argv: Sequence[str], k: int, n: int, plan: RunPlan) -> list[str]:
             skip = True
         elif not arg.startswith("--jobs="):
             kept.append(arg)
-    return [sys.executable, "-m", "prunebench", *kept, "--job-of", plan.command, plan.started,
-            f"{k}/{n}"]
+    return [sys.executable, "-m", "prunebench", *kept, "--job-of", options.command,
+            options.started, f"{k}/{n}"]
 
 
-def run_jobs(plan: RunPlan, jobs: int, argv: Sequence[str]) -> int:
+def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str]) -> int:
     """Run the jobs to their end; the worst exit code among them (0, 1 failed cells, 2 bad input)."""
-    if jobs < 1:
-        raise PrunebenchError(f"--jobs {jobs} must be a positive number of processes")
-    if plan.shard is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if options.shard is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise PrunebenchError("--jobs makes its own shards; run it without --shard and torchrun")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "COLUMNS": "1000"}  # lines unbroken
-    children = [subprocess.Popen(job_argv(argv, k, jobs, plan), stdout=subprocess.PIPE,
+    env = {**os.environ, "COLUMNS": "1000"}  # lines unbroken
+    children = [subprocess.Popen(job_argv(argv, k, jobs, options), stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True, env=env)
                 for k in range(1, jobs + 1)]
     with progress_bars() as progress:
@@ -60,7 +57,7 @@ def run_jobs(plan: RunPlan, jobs: int, argv: Sequence[str]) -> int:
                                    daemon=True) for k, child in enumerate(children, 1)]
         for relay in relays:
             relay.start()
-        _watch(plan, children, progress)
+        _watch(plan, options, children, progress)
         for relay in relays:
             relay.join()
     return max(child.wait() for child in children)
@@ -72,14 +69,11 @@ def _relay(child: subprocess.Popen, name: str, progress) -> None:
                                soft_wrap=True)
 
 
-def _watch(plan: RunPlan, children: list[subprocess.Popen], progress) -> None:
+def _watch(plan: RunPlan, options: RunOptions, children: list[subprocess.Popen],
+           progress) -> None:
     """The matrix bar: cells whose result files exist, and the time left at the pace so far."""
-    loaded = load_criteria(plan.criteria, plugins.discover())  # a broken one's cells: no epochs
-    epochs = {}
-    for cells in matrix_cells(plan).values():
-        for cell in cells:
-            epochs[result_path(plan.results, cell)] = cell_epochs(plan.budget, loaded,
-                                                                  cell.criterion)
+    epochs = {result_path(options.results, cell.config): cell.epochs()
+              for cells in build_matrix(plan, options).cells.values() for cell in cells}
     clock = MatrixClock()
     clock.start(sum(epochs.values()))
     waiting = dict(epochs)

@@ -11,16 +11,14 @@ from rich.table import Table
 
 from prunebench import scenarios
 from prunebench.cli.console import console
+from prunebench.cli.options import make_options, make_plan, make_target, resolve_device
 from prunebench.config import parse_ratio
 from prunebench.errors import PrunebenchError
-from prunebench.plan import make_plan
-from prunebench.store import write_json
+from prunebench.store import SENSITIVITY, check_writable, write_json
 
 
 def _architecture_target(args: argparse.Namespace):
     """The scenario and the target the options name; None for the unpruned model."""
-    from prunebench.plan import make_target
-
     scenario = scenarios.get(args.scenario)
     chosen = (args.target, args.widths, args.ratio)
     if all(v is None for v in chosen) and args.round_to is None:
@@ -53,10 +51,24 @@ def cmd_flops(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_repeats(repeats: int) -> None:
+    if repeats < 1:
+        raise PrunebenchError(f"--repeats {repeats} must be a positive number of timed calls")
+
+
+def _check_plot(plot: str | None) -> None:
+    if plot:
+        check_writable(Path(plot).parent, "--plot's folder")
+
+
 def cmd_speed(args: argparse.Namespace) -> int:
     from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import speed_report
-    from prunebench.plan import resolve_device
+
+    _check_repeats(args.repeats)
+    _check_plot(args.plot)
+    if args.results:
+        check_writable(Path(args.results), "--results")
 
     scenario, target = _target_or_default(args)
     runtimes = ("eager", "deploy") if args.runtime == "all" else (args.runtime,)
@@ -99,11 +111,11 @@ def cmd_speed(args: argparse.Namespace) -> int:
 
 
 def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
-    from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import layer_report
-    from prunebench.plan import resolve_device
 
-    batch_size = parse_batch_sizes(str(args.per_layer))[0]
+    if args.per_layer < 1:
+        raise PrunebenchError(f"--per-layer {args.per_layer} must be a positive batch size")
+    batch_size = args.per_layer
     device = resolve_device(args.device)
     rows = layer_report(scenario, target, batch_size, device, args.repeats)
     if args.json:
@@ -133,10 +145,10 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
 def cmd_memory(args: argparse.Namespace) -> int:
     from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import memory_report
-    from prunebench.plan import resolve_device
 
     scenario, target = _target_or_default(args)
     device = resolve_device(args.device)
+    _check_plot(args.plot)
     rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
     if args.plot:
         from prunebench.report.plots import memory_vs_batch
@@ -162,21 +174,34 @@ def cmd_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratio(text: str) -> float:
+    try:
+        return parse_ratio(text)
+    except PrunebenchError:
+        raise PrunebenchError(f"--ratios: '{text}' must be a fraction strictly between 0 and 1, "
+                              "e.g. 0.1,0.5,0.9") from None
+
+
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from prunebench.report.plots import sensitivity
     from prunebench.sensitivity import DEFAULT_RATIOS, sensitivity_curves
 
-    plan = make_plan(scenario=args.scenario, budget=args.budget, seeds=args.seed,
-                     data_root=args.data_root, download=args.download, results=args.results,
-                     device=args.device, criteria=args.criterion, argv=args.argv)
-    ratios = tuple(parse_ratio(r) for r in args.ratios.split(",")) if args.ratios else DEFAULT_RATIOS
-    curves = sensitivity_curves(plan, args.criterion, ratios)
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise PrunebenchError(f"--seed '{args.seed}' must be an integer, e.g. 0") from None
+    plan = make_plan(scenario=args.scenario, budget=args.budget, seeds=str(seed),
+                     data_root=args.data_root, download=args.download, criteria=args.criterion)
+    options = make_options(results=args.results, device=args.device, argv=args.argv)
+    ratios = tuple(_ratio(r) for r in args.ratios.split(",")) if args.ratios else DEFAULT_RATIOS
+    out = check_writable(Path(args.out) if args.out else options.results / SENSITIVITY,
+                         "--out")
+    curves = sensitivity_curves(plan, options, ratios)
     headline = plan.scenario.task.headline
-    out = Path(args.out) if args.out else plan.results / "leaderboards"
-    stem = f"{plan.scenario.name}-sensitivity-{args.criterion}-{plan.budget.name}"
+    stem = f"{plan.scenario.name}-sensitivity-{plan.criteria[0].name}-{plan.budget.name}"
     write_json(out / f"{stem}.json", {"scenario": plan.scenario.name, "criterion": args.criterion,
                                       "budget": plan.budget.name, "seed": plan.seeds[0],
-                                      "headline": headline, "command": plan.command,
+                                      "headline": headline, "command": options.command,
                                       "curves": curves})
     figure = sensitivity(curves, headline, f"{plan.scenario.name}: one layer pruned with "
                                            f"{args.criterion}, no fine-tuning", out / f"{stem}.png")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,13 +12,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prunebench import distributed
+from prunebench.cells.base import Cell
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.eta import MatrixClock
+from prunebench.cli.options import make_options, make_plan
+from prunebench.config import CriterionSpec
 from prunebench.errors import PrunebenchError
-from prunebench.plan import RunPlan, make_plan
-from prunebench.report.leaderboard import Board, build_boards, regenerate_command, write_boards
-from prunebench.scratch import SCRATCH
-from prunebench.store import read_result, read_results
+from prunebench.plan import RunOptions, RunPlan
+from prunebench.report.leaderboard import (
+    Board,
+    build_boards,
+    regenerate_command,
+    write_boards,
+)
+from prunebench.runner import Outcome, run_matrix
+from prunebench.store import check_writable, read_result, scan_results
 
 
 class RichReporter:
@@ -29,14 +36,11 @@ class RichReporter:
     def __init__(self, progress: Progress, show_skips: bool = True) -> None:
         self.progress, self.show_skips = progress, show_skips
         self.clock = MatrixClock()
-        self.epochs_of: Callable[[str], float] = lambda _name: 0.0
         self.cells = progress.add_task("cells", total=None, left="")
         self.current = progress.add_task("", total=None, left="")
 
-    def start(self, total_cells: int, total_epochs: float,
-              epochs_of: Callable[[str], float]) -> None:
+    def start(self, total_cells: int, total_epochs: float) -> None:
         self.clock.start(total_epochs)
-        self.epochs_of = epochs_of
         self.progress.update(self.cells, total=total_cells, description="matrix",
                              left=self.clock.text())
 
@@ -49,11 +53,12 @@ class RichReporter:
         self.progress.advance(self.current)
         self.progress.update(self.cells, left=self.clock.text())
 
-    def cell_skipped(self, criterion: str, seed: int, why: str) -> None:
-        self.clock.drop(self.epochs_of(criterion))
+    def cell_skipped(self, cell: Cell, why: str) -> None:
+        self.clock.drop(cell.epochs())
         self.progress.advance(self.cells)
         if self.show_skips:  # a job of --jobs skips what the others took: not news
-            self.progress.console.print(f"[dim]↷ {criterion}, seed {seed}: skipped, {escape(why)}")
+            self.progress.console.print(f"[dim]↷ {escape(cell.config.label)}, seed "
+                                        f"{cell.config.seed}: skipped, {escape(why)}")
 
     def cell_done(self, record: dict) -> None:
         self.progress.advance(self.cells)
@@ -62,16 +67,15 @@ class RichReporter:
 
 def cell_line(record: dict) -> str:
     """What a finished cell prints: its headline metric and size, or why it has none."""
-    name, seed = record["criterion"]["name"], record["seed"]
-    where = f"{name}, seed {seed}, {record['target']['name']}"
+    where = f"{CriterionSpec.of_record(record['criterion']).label}, seed {record['seed']}, {record['target']['name']}"
     if record["status"] == "not-applicable":
-        return f"[yellow]– {where}: {escape(record['error'])}"
+        return f"[yellow]– {escape(where)}: {escape(record['error'])}"
     if record["status"] != "ok":
-        return f"[red]✗ {where}: {escape(record['error'])}"
+        return f"[red]✗ {escape(where)}: {escape(record['error'])}"
     h, pruned = record["headline"], record["pruned"]
     before = pruned.get(h + "_before_finetune")
     before_text = f" (before fine-tune {before:.2f})" if before is not None else ""
-    return (f"[green]✓[/] {where}: {h} {pruned[h]:.2f}{before_text}, "
+    return (f"[green]✓[/] {escape(where)}: {h} {pruned[h]:.2f}{before_text}, "
             f"MACs {pruned['macs']:,}, params {pruned['params']:,}")
 
 
@@ -81,64 +85,80 @@ def progress_bars(disable: bool = False) -> Progress:
                     disable=disable)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    return _run_and_tabulate(args)[0]
-
-
-def _run_and_tabulate(args: argparse.Namespace):
-    """Run the matrix the options describe and print its board: the exit code and the outcome."""
-    from prunebench.schedule import run_matrix
-
+def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
+    """Every option checked, before any output: the plan, the options, the board's folder."""
     job_of = args.job_of or (None, None, None)
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
-                     widths=args.widths, ratio=args.ratio, seeds=args.seeds, budget=args.budget,
-                     data_root=args.data_root, download=args.download, results=args.results,
-                     device=args.device, save_models=args.save_models,
-                     backbone_from=args.backbone_from, round_to=args.round_to,
-                     force=args.force, cell_timeout=args.cell_timeout, shard=args.shard,
-                     argv=args.argv, scratch=args.scratch, command=job_of[0], started=job_of[1],
-                     job=job_of[2])
+                     widths=args.widths, ratio=args.ratio, round_to=args.round_to,
+                     seeds=args.seeds, budget=args.budget, threads=args.threads,
+                     data_root=args.data_root, download=args.download, scratch=args.scratch,
+                     backbone_from=args.backbone_from)
+    options = make_options(results=args.results, device=args.device, force=args.force,
+                           cell_timeout=args.cell_timeout, shard=args.shard, job=job_of[2],
+                           save_models=args.save_models, argv=args.argv, command=job_of[0],
+                           started=job_of[1])
+    out = check_writable(Path(args.out) if args.out else options.results / "leaderboards",
+                         "--out")
+    if args.jobs < 1:
+        raise PrunebenchError(f"--jobs {args.jobs} must be a positive number of processes")
+    return plan, options, out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan, options, out = plan_and_options(args)
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 
-        code = run_jobs(plan, args.jobs, args.argv)
-        return tabulate(plan, args.out, code, "some jobs' cells failed"), None
-    plan = replace(plan, device=distributed.start(plan.device))
+        code = run_jobs(plan, options, args.jobs, args.argv)
+        return tabulate(plan, options, out, code, "some jobs' cells failed")
+    code, _ = run_and_tabulate(plan, options, out, as_job=args.job_of is not None)
+    return code
+
+
+def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
+                     as_job: bool = False) -> tuple[int, Outcome | None]:
+    """Run the matrix and print its board: the exit code and the outcome."""
+    device = distributed.start(options.device)
     try:
-        if distributed.active() and plan.cell_timeout is not None:
+        if distributed.active() and options.cell_timeout is not None:
             raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
                                   "torchrun; run without it, or without torchrun")
+        options = replace(options, device=device)
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
-            return 0, run_matrix(plan)  # torchrun would stop it at another rank's non-zero exit
+            return 0, run_matrix(plan, options)  # torchrun would stop it at another's exit
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
-        if args.job_of is None:
-            console.print(f"[bold]{plan.scenario.name}[/]: {', '.join(plan.criteria)} | targets "
+        if not as_job:
+            console.print(f"[bold]{plan.scenario.name}[/]: "
+                          f"{escape(', '.join(c.label for c in plan.criteria))} | targets "
                           f"{','.join(t.name for t in plan.targets)} | budget {plan.budget.name} "
-                          f"| seeds {','.join(map(str, plan.seeds))} | {plan.device}{ranks}")
-        with progress_bars(disable=args.job_of is not None) as progress:
-            outcome = run_matrix(plan, RichReporter(progress, show_skips=args.job_of is None))
+                          f"| seeds {','.join(map(str, plan.seeds))} | {options.device}{ranks}")
+        with progress_bars(disable=as_job) as progress:
+            outcome = run_matrix(plan, options, RichReporter(progress, show_skips=not as_job))
     finally:
         distributed.stop()
-    if args.job_of is not None:  # the parent tabulates
+    if as_job:  # the parent tabulates
         return (EXIT_FAILED_CELLS if outcome.failed else 0), outcome
     if not outcome.records and not outcome.skipped:
         console.print("no cells to run (an empty shard?); nothing to tabulate")
         return 0, outcome
     failed = f"{len(outcome.failed)} of {len(outcome.records)} cells failed"
-    return tabulate(plan, args.out, EXIT_FAILED_CELLS if outcome.failed else 0, failed), outcome
+    return tabulate(plan, options, out, EXIT_FAILED_CELLS if outcome.failed else 0,
+                    failed), outcome
 
 
-def tabulate(plan: RunPlan, out: str | None, code: int, failed: str) -> int:
+def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: str) -> int:
     """Write and print the board of the plan's scenario from every result in its folder."""
-    folder = Path(out) if out else plan.results / "leaderboards"
-    records = [r for r in read_results(plan.results) if r["scenario"] == plan.scenario.name]
+    found, skipped = scan_results(options.results)
+    for warning in skipped:
+        errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    records = [r for r in found if r["scenario"] == plan.scenario.name]
     if not records:
         console.print("no results to tabulate yet: other processes hold every cell")
         return code
-    board = build_boards(records, regenerate_command(plan.results, folder))[0]
-    paths = write_boards([board], folder)
+    board = build_boards(records, regenerate_command(options.results, out))[0]
+    paths = write_boards([board], out)
     print_board(board)
-    console.print(f"results: {plan.results}/   leaderboard: {', '.join(map(str, paths))}")
+    console.print(f"results: {options.results}/   leaderboard: {', '.join(map(str, paths))}")
     if code == EXIT_FAILED_CELLS:
         errors.print(f"[red]{failed}; their reasons are in the leaderboard and result files")
     return code
@@ -149,25 +169,38 @@ TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "para
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    """Run one result's cell again: its recorded command, narrowed to its criterion and seed,
-    into the results folder the file sits in."""
+    """Run one result's cell again: its recorded command, narrowed to its criterion, target and
+    seed, into the results folder the file sits in; the record keeps its original command and
+    notes the rerun apart."""
     path = Path(args.result)
     record = read_result(path)
     from prunebench.cli import build_parser  # the parser imports this module
 
-    argv = shlex.split(record["command"])[1:]
+    try:
+        argv = shlex.split(record["command"])[1:]
+    except ValueError as exc:
+        raise PrunebenchError(f"{path} records a command that cannot be split ({exc}): "
+                              f"{record['command']!r}") from None
     parsed = build_parser().parse_args(argv)
     if parsed.command != "run":
         raise PrunebenchError(f"{path} was not made by `prunebench run`; cannot rerun it")
-    parsed.criteria, parsed.seeds = record["criterion"]["name"], str(record["seed"])
-    parsed.scratch = record["criterion"]["name"] == SCRATCH  # not the reference row again
+    spec = CriterionSpec.of_record(record["criterion"])
+    parsed.criteria, parsed.seeds = spec.text, str(record["seed"])
+    parsed.scratch = record.get("reference", False)  # not the reference row again
     if parsed.target is not None and "," in parsed.target:  # made with several targets
         parsed.target = record["target"]["name"]
+    parsed.threads = record["budget"].get("threads") or record["environment"].get(
+        "torch_threads", 1)  # a version-1 record has its thread count in its environment
     parsed.jobs, parsed.job_of = 1, None
     parsed.results, parsed.force = str(path.resolve().parent.parent), True
-    parsed.argv = ["rerun", str(path)]
-    code, outcome = _run_and_tabulate(parsed)
-    if path.resolve() not in {p.resolve() for p in outcome.paths}:
+    parsed.out = None  # the board goes beside the results, wherever the original run put its
+    parsed.argv = argv
+    plan, options, out = plan_and_options(parsed)
+    options = replace(options, command=record["command"], rerun=shlex.join(
+        ["prunebench", "rerun", str(path)]))
+    code, outcome = run_and_tabulate(plan, options, out)
+    written = {p.resolve() for p in (outcome.paths if outcome else [])}
+    if path.resolve() not in written:
         errors.print(f"note: the cell's configuration changed since {path.name} was made "
                      "(another prunebench version?); the new result has its own file")
     return code

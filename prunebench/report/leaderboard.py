@@ -16,8 +16,9 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from prunebench.config import CriterionSpec
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise, tied_ranks
-from prunebench.store import write_text
+from prunebench.store import inside, write_text
 
 COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
            "{h} after FT, 95% CI", "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)",
@@ -105,7 +106,7 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float
     by_criterion: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         c = r["criterion"]
-        by_criterion[(c["name"], c["distribution"], c["version"])].append(r)
+        by_criterion[(CriterionSpec.of_record(c).label, c["distribution"], c["version"])].append(r)
     scored, failed, summaries = [], [], {}
     for (name, dist, version), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
         plugin = f"{dist} {version}" if dist else "–"
@@ -339,7 +340,7 @@ def _mean_speed_rows(records: list[dict]) -> list[dict]:
 def write_boards(boards: list[Board], out: Path) -> list[Path]:
     paths = []
     for board in boards:
-        paths.append(write_text(out / f"{board.scenario}.md", render_markdown(board)))
+        paths.append(write_text(inside(out, f"{board.scenario}.md"), render_markdown(board)))
         for figure in board.figures():
-            figure.draw(out / figure.name)
+            figure.draw(inside(out, figure.name))
     return paths

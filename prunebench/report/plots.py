@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from prunebench.config import CriterionSpec  # noqa: E402
+
 PNG_METADATA = {"Software": None}
 
 
@@ -47,7 +49,7 @@ def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path
         if r["status"] != "ok":
             continue
         removed = 100 * (1 - r["pruned"]["macs"] / r["baseline"]["macs"])
-        points[r["criterion"]["name"]][round(removed, 2)].append(r["pruned"][headline])
+        points[CriterionSpec.of_record(r["criterion"]).label][round(removed, 2)].append(r["pruned"][headline])
         baselines.append(r["baseline"][headline])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from prunebench.report.leaderboard import Figure, widths_text
-from prunebench.store import write_text
+from prunebench.store import inside, write_text
 
 COLUMNS = ("runtime", "batch", "backend (original / pruned)", "ms original", "ms pruned",
            "img/s pruned", "speed-up theory", "speed-up real", "efficiency")
@@ -76,7 +76,8 @@ def write_speed_boards(records: list[dict], out: Path, regenerate: str) -> list[
         by_device[r["rows"][0]["device"]].append(r)
     paths = []
     for device, members in sorted(by_device.items()):
-        paths.append(write_text(out / f"speed-{device}.md", render(device, members, regenerate)))
+        paths.append(write_text(inside(out, f"speed-{device}.md"),
+                                render(device, members, regenerate)))
         for figure in figures(members):
-            figure.draw(out / figure.name)
+            figure.draw(inside(out, figure.name))
     return paths

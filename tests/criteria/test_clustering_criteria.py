@@ -56,10 +56,19 @@ def test_rgb_filters_are_images_already():
     torch.testing.assert_close(images[0, :, 0, 0], torch.tensor([0.75, 0.0, 0.5]))
 
 
-def test_deep_feature_records_model_b_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("PRUNEBENCH_VGG16_WEIGHTS", str(tmp_path / "absent.pth"))
+def test_deep_feature_records_model_b_weights(tmp_path):
     group = duplicated_layer()
     criterion = make("deep-feature-kmeans")
     criterion.prepare(context(group.conv, [group], []))
     assert criterion.report()["model_b_weights"] == "random-init (seed 0)"
     assert criterion.represent(group.conv.weight).shape == (8, 1000)
+
+
+def test_deep_feature_model_b_weights_are_a_setting_never_a_silent_fallback(tmp_path):
+    from prunebench_clustering.deep_feature import DeepFeatureKMeans
+
+    group = duplicated_layer()
+    missing = DeepFeatureKMeans(vgg16_weights=tmp_path / "absent.pth", image_size=32)
+    with pytest.raises(FileNotFoundError, match="absent.pth is not a file"):
+        missing.prepare(context(group.conv, [group], []))
+    assert missing.report()["image_size"] == 32

@@ -7,18 +7,19 @@ magnitude (so relative norms survive) into [-1, 1], then mapped to [0, 1]. A fil
 channels is an RGB image already; any other filter's input-channel slices are laid out as a square
 mosaic (ceil(sqrt(c_in)) tiles a side, empty tiles at 0.5) and repeated into 3 channels. The image
 is upsampled with nearest-neighbour (each weight a crisp block) to `image_size` pixels a side
-(64 by default, $PRUNEBENCH_DFK_IMAGE_SIZE; 224 is VGG's native size at 12x the cost), and
-normalised with ImageNet's mean and standard deviation.
+(setting `image_size`, 64 by default; 224 is VGG's native size at 12x the cost), and normalised
+with ImageNet's mean and standard deviation.
 
-Model B's weights: ImageNet weights from $PRUNEBENCH_VGG16_WEIGHTS or torchvision's cache
-(vgg16-397923af.pth) when present; otherwise a VGG-16 randomly initialised with seed 0. Nothing is
-downloaded. The result file records which was used.
+Model B's weights: the ImageNet state dict the setting `vgg16_weights` names (torchvision's
+vgg16-397923af.pth); without it, a VGG-16 randomly initialised with seed 0. Nothing is
+downloaded or looked up behind the user's back: the file is a setting, so it is part of the
+cell's hash, and the result records the file's SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,27 +31,22 @@ from torch import Tensor, nn
 from prunebench.criterion import ChannelGroup, Criterion, PruneContext
 from prunebench_clustering.representatives import kmeans_representatives, seed_from
 
-IMAGENET_FILE = "vgg16-397923af.pth"
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def imagenet_weights_path() -> Path | None:
-    explicit = os.environ.get("PRUNEBENCH_VGG16_WEIGHTS")
-    candidate = Path(explicit) if explicit else Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
-    return candidate if candidate.is_file() else None
-
-
-def load_model_b() -> tuple[nn.Module, str]:
+def load_model_b(weights: Path | None) -> tuple[nn.Module, str]:
     """VGG-16 in eval mode, and a description of its weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = torchvision.models.vgg16(weights=None)
-    path = imagenet_weights_path()
-    if path is None:
+    if weights is None:
         return model.eval(), "random-init (seed 0)"
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval(), f"imagenet ({path.name})"
+    if not weights.is_file():
+        raise FileNotFoundError(f"vgg16_weights={weights} is not a file")
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    return model.eval(), f"imagenet ({weights.name}, sha256 {digest})"
 
 
 def filters_to_images(weight: Tensor, size: int) -> Tensor:
@@ -69,10 +65,14 @@ def filters_to_images(weight: Tensor, size: int) -> Tensor:
 
 
 class DeepFeatureKMeans(Criterion):
-    """k-means on VGG-16 representations of the filters (seed 002, Algorithm 1)."""
+    """k-means on VGG-16 representations of the filters (seed 002, Algorithm 1); settings
+    `vgg16_weights` (model B's ImageNet state dict) and `image_size`."""
 
-    def __init__(self) -> None:
-        self.image_size = int(os.environ.get("PRUNEBENCH_DFK_IMAGE_SIZE", 64))
+    def __init__(self, vgg16_weights: Path | None = None, image_size: int = 64) -> None:
+        if image_size < 32:  # VGG-16's five poolings need 32 pixels
+            raise ValueError(f"image_size={image_size} must be at least 32")
+        self.weights_file = Path(vgg16_weights) if vgg16_weights is not None else None
+        self.image_size = image_size
         self._model_b: nn.Module | None = None
         self._weights = ""
 
@@ -80,7 +80,7 @@ class DeepFeatureKMeans(Criterion):
         self._seed = seed_from(ctx.generator)
         self._device = ctx.device
         if self._model_b is None:
-            model, self._weights = load_model_b()
+            model, self._weights = load_model_b(self.weights_file)
             self._model_b = model.to(ctx.device)
 
     @torch.inference_mode()

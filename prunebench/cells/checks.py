@@ -1,0 +1,72 @@
+"""Every call into plugin code, guarded and its answer checked: whatever a criterion raises or
+answers wrongly becomes a CriterionError that fails its own cell with a message naming it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from prunebench.criterion import ChannelGroup, Criterion, NotApplicable, PruneContext, check_keep
+from prunebench.errors import CriterionError
+
+
+def guard(name: str, what: str, call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except (CriterionError, NotApplicable):
+        raise
+    except Exception as exc:  # plugin code may fail in any way
+        raise CriterionError(name, f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def checked_penalty(name: str, criterion: Criterion, ctx: PruneContext) -> Tensor | None:
+    value = guard(name, "penalty()", criterion.penalty, ctx)
+    if value is not None and (not isinstance(value, Tensor) or value.numel() != 1
+                              or not torch.isfinite(value).all()):
+        raise CriterionError(name, f"penalty() must return a finite scalar Tensor or None, "
+                                   f"got {value!r}")
+    return value
+
+
+def checked_select(name: str, criterion: Criterion, group: ChannelGroup, n_keep: int) -> Tensor:
+    answer = guard(name, f"select() on {group.name}", criterion.select, group, n_keep)
+    try:
+        return check_keep(answer, group, n_keep)
+    except ValueError as exc:
+        raise CriterionError(name, str(exc)) from None
+
+
+def select_all(name: str, criterion: Criterion, groups: list[ChannelGroup],
+               widths: tuple[int, ...]) -> dict[str, Tensor]:
+    """The filters `criterion` keeps in each group, checked."""
+    return {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, widths)}
+
+
+def checked_report(name: str, criterion: Criterion) -> dict:
+    report = guard(name, "report()", criterion.report)
+    try:
+        return json.loads(json.dumps(report))
+    except (TypeError, ValueError):
+        raise CriterionError(name, f"report() must return a JSON-ready dict, got {report!r}") \
+            from None
+
+
+@contextlib.contextmanager
+def left_unchanged(name: str, what: str, model: nn.Module) -> Iterator[None]:
+    """The block must leave the model's parameters and buffers as it found them: a criterion
+    looks at the model in `prepare`; the sanctioned way to change weights is its sparsity epochs
+    (`penalty`), which every reader of the board sees as its cost."""
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    yield
+    after = model.state_dict()
+    changed = [k for k, v in before.items() if k not in after or not torch.equal(v, after[k])]
+    changed += [k for k in after if k not in before]
+    if changed:
+        raise CriterionError(name, f"{what} changed the model's {', '.join(changed[:3])}"
+                                   f"{' ...' if len(changed) > 3 else ''}; a criterion may "
+                                   "change weights only through its sparsity epochs (penalty)")

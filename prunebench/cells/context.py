@@ -1,0 +1,41 @@
+"""What a criterion sees at one pruning step: the model in eval mode, its channel groups, the
+task's loss, a seeded generator and the same bounded calibration batches for every criterion."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+from prunebench import surgery
+from prunebench.config import Budget
+from prunebench.criterion import Batch, PruneContext
+from prunebench.data.base import Data
+from prunebench.scenarios.base import Scenario
+from prunebench.train import phase_generator
+
+
+def criterion_context(scenario: Scenario, data: Data, budget: Budget, model: nn.Module, seed: int,
+                      step: int, device: torch.device, calibration: list[int]) -> PruneContext:
+    """The context of pruning step `step`; the model goes to eval mode, so BatchNorm statistics
+    stay put while criteria look at it. `calibration[0]` counts the samples drawn."""
+    example = torch.zeros(1, *data.input_shape, device=device)
+    groups = surgery.channel_groups(model, scenario.groups, example, scenario.prune_root)
+    model.eval()
+    return PruneContext(model, groups, scenario.task.loss,
+                        phase_generator(seed, "criterion", step), device,
+                        _calibration(data, budget, seed, step, device, calibration))
+
+
+def _calibration(data: Data, budget: Budget, seed: int, step: int, device: torch.device,
+                 counter: list[int]) -> Callable[[], Iterator[Batch]]:
+    """The same bounded batches on every call and for every criterion; counts samples drawn."""
+    def batches() -> Iterator[Batch]:
+        generator = phase_generator(seed, "calibration", step)
+        for batch in itertools.islice(data.train_batches(budget.batch_size, generator, device),
+                                      budget.calibration_batches):
+            counter[0] += len(batch[1])
+            yield batch
+    return batches

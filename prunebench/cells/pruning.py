@@ -1,0 +1,114 @@
+"""The pruning cell: one criterion prunes the shared baseline to the target widths.
+
+Its main path, `PruneCell.run`, reads top to bottom: for each pruning step, the criterion
+prepares, trains its sparsity epochs (if it asks for any), selects the filters to keep; the
+surgery removes the others; the model is evaluated, fine-tuned and evaluated again. Then the
+pruned model is measured. Checkpoints between steps and torchrun's decisions live in `steps.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import partial
+
+import torch
+from torch import nn
+
+from prunebench import surgery
+from prunebench.baseline import seed_everything
+from prunebench.cells.base import Cell, CellEnv
+from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
+from prunebench.cells.context import criterion_context
+from prunebench.cells.measures import eager_speed
+from prunebench.cells.steps import StepLog, check_ranks_agree, choose
+from prunebench.config import CellConfig
+from prunebench.errors import CriterionError
+from prunebench.export import save_pruned
+from prunebench.measure.architecture import model_size
+from prunebench.plugins import LoadedCriterion, PluginInfo
+from prunebench.train import phase_generator, train
+
+
+def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int,
+                steps: int) -> tuple[int, ...]:
+    """Widths after `step` of `steps` equal pruning steps from `full` to `final`."""
+    return tuple(f - round((f - t) * step / steps) for f, t in zip(full, final))
+
+
+class PruneCell(Cell):
+    def __init__(self, config: CellConfig, loaded: LoadedCriterion | CriterionError,
+                 info: PluginInfo) -> None:
+        self.config, self.loaded, self.info = config, loaded, info
+
+    def epochs(self) -> float:
+        extra = self.loaded.cls.sparsity_epochs if isinstance(self.loaded, LoadedCriterion) else 0
+        return self.config.budget.steps * (self.config.budget.finetune_epochs + math.ceil(extra))
+
+    def run(self, env: CellEnv) -> dict:
+        if isinstance(self.loaded, CriterionError):  # a plugin that failed to load
+            raise self.loaded
+        cell, cls = self.config, self.loaded.cls
+        name, budget, scenario, data, device = cell.label, cell.budget, env.scenario, env.data, \
+            env.device
+        task = scenario.task
+        env.progress.phase(f"{name}, seed {cell.seed}", self.epochs())
+        seed_everything(cell.seed)
+        model: nn.Module = scenario.model(budget)
+        model.load_state_dict(env.baseline.state)
+        model.to(device)
+        example = torch.zeros(1, *data.input_shape, device=device)
+        full = surgery.widths(model, scenario.groups)
+        criterion = guard(name, "creating the criterion", partial(cls, **cell.spec.kwargs()))
+        log = StepLog.resume(env.files.with_suffix(".step.pt"), model, scenario, example)
+        cost = log.cost
+
+        for step in range(log.done + 1, budget.steps + 1):
+            target = step_widths(full, cell.widths, step, budget.steps)
+            ctx = criterion_context(scenario, data, budget, model, cell.seed, step, device,
+                                    cost.calibration)
+            started = time.perf_counter()
+            with left_unchanged(name, "prepare()", model):
+                guard(name, "prepare()", criterion.prepare, ctx)
+            cost.criterion_seconds += time.perf_counter() - started
+            if cls.sparsity_epochs > 0:
+                cost.sparsity_epochs += cls.sparsity_epochs
+                train(model, data, task, budget, epochs=cls.sparsity_epochs,
+                      lr=budget.finetune_lr, generator=phase_generator(cell.seed, "sparsity", step),
+                      device=device, extra_loss=partial(checked_penalty, name, criterion, ctx),
+                      on_epoch=env.progress.epoch)
+                model.eval()
+            started = time.perf_counter()
+            keep = choose(name, criterion, list(ctx.groups), target)
+            cost.criterion_seconds += time.perf_counter() - started
+            surgery.remove_filters(model, example, keep, scenario.prune_root)
+            before = task.evaluate(model, data, device)[task.headline]
+            train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
+                  generator=phase_generator(cell.seed, "finetune", step), device=device,
+                  on_epoch=env.progress.epoch, resume=env.files.with_suffix(".epoch.pt"))
+            after = task.evaluate(model, data, device)
+            log.step_done({"step": step, "widths": list(target),
+                           "kept": {k: v.tolist() for k, v in keep.items()},
+                           f"{task.headline}_before_finetune": before, **after},
+                          model, scenario, last=step == budget.steps)
+
+        check_ranks_agree(model, scenario)
+        pruned = {**{k: v for k, v in log.history[-1].items()
+                     if k not in ("step", "widths", "kept")},
+                  **model_size(model, scenario, data.input_shape)}
+        saved = {"model_file": save_pruned(env.files, model, scenario, data.input_shape).name} \
+            if env.save_models else {}
+        log.finish()
+        return {
+            **saved,
+            "widths": {"original": list(full),
+                       "pruned": list(surgery.widths(model, scenario.groups))},
+            "baseline": env.baseline.metrics,
+            "pruned": pruned,
+            "speed": eager_speed(scenario, budget, model,
+                                 (env.baseline.metrics["macs"], pruned["macs"]),
+                                 data.input_shape, device),
+            "history": log.history,
+            "criterion_report": checked_report(name, criterion),
+            "cost": cost.as_record(),
+        }

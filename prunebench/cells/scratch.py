@@ -1,0 +1,80 @@
+"""The `scratch` reference row of every target and seed: does a criterion add anything over the
+architecture it ends with?
+
+Scratch-B of Liu et al., "Rethinking the value of network pruning" (ICLR'19): the pruned
+architecture (the cell's target widths), every layer re-initialised by its own
+`reset_parameters()`, trained with the baseline's schedule (learning rate, cosine decay) for as many
+epochs as the baseline and all of a criterion's fine-tuning together. A criterion whose pruned
+model does not beat this row has only chosen an architecture, which plain training finds as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+import prunebench
+from prunebench import surgery
+from prunebench.baseline import train_model
+from prunebench.cells.base import Cell, CellEnv
+from prunebench.cells.measures import eager_speed
+from prunebench.config import Budget, CellConfig
+from prunebench.plugins import PluginInfo
+
+SCRATCH = "scratch"
+INFO = PluginInfo(SCRATCH, "prunebench.cells.scratch:ScratchCell", "prunebench (reference)",
+                  prunebench.__version__)
+
+
+def scratch_epochs(budget: Budget) -> float:
+    """The baseline's epochs plus every pruning step's fine-tuning."""
+    return budget.baseline_epochs + budget.steps * budget.finetune_epochs
+
+
+def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, ...],
+                 example: torch.Tensor, prune_root: str = "") -> None:
+    """Narrow `model` to `widths`, then give every layer a fresh initialisation for its new shape
+    (a slice of the wide model's initialisation would have the wrong fan-in scale)."""
+    surgery.keep_first(model, groups, widths, example, prune_root)
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+class ScratchCell(Cell):
+    """The target architecture trained from random weights, checkpointed every epoch."""
+
+    info = INFO
+    reference = True
+
+    def __init__(self, config: CellConfig) -> None:
+        self.config = config
+
+    def epochs(self) -> float:
+        return scratch_epochs(self.config.budget)
+
+    def run(self, env: CellEnv) -> dict:
+        cell, scenario, data = self.config, env.scenario, env.data
+        env.progress.phase(f"{SCRATCH}, seed {cell.seed}", self.epochs())
+        example = torch.zeros(1, *data.input_shape)
+        model, metrics = train_model(
+            scenario, data, replace(cell.budget, baseline_epochs=self.epochs()), cell.seed,
+            env.device, env.progress.epoch,
+            init=lambda model: reinitialise(model, scenario.groups, cell.widths, example,
+                                            scenario.prune_root),
+            resume=env.files.with_suffix(".partial.pt"))
+        base = env.baseline.metrics
+        return {
+            "widths": {"original": list(surgery.widths(scenario.model(cell.budget),
+                                                       scenario.groups)),
+                       "pruned": list(cell.widths)},
+            "baseline": base,
+            "pruned": {**metrics, f"{scenario.task.headline}_before_finetune": None},
+            "speed": eager_speed(scenario, cell.budget, model, (base["macs"], metrics["macs"]),
+                                 data.input_shape, env.device),
+            "history": [], "criterion_report": {},
+            "cost": {"criterion_seconds": 0.0, "sparsity_epochs": 0.0, "calibration_samples": 0,
+                     "training_epochs": self.epochs()},
+        }

@@ -1,0 +1,162 @@
+"""Command-line strings -> a checked `RunPlan` and `RunOptions`, before any work or output, so
+bad input fails in a second with one line saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from prunebench import plugins, scenarios
+from prunebench.cells.scratch import SCRATCH
+from prunebench.config import (
+    CriterionSpec,
+    Target,
+    parse_criteria,
+    parse_names,
+    parse_ratio,
+    parse_seeds,
+    parse_shard,
+    parse_widths,
+    rounded,
+)
+from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
+from prunebench.scenarios.base import Scenario
+from prunebench.store import check_results_dir, check_writable
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PrunebenchError("--device cuda was asked for but torch sees no CUDA GPU; use "
+                              "--device cpu")
+    if name not in ("cpu", "cuda"):
+        raise PrunebenchError(f"unknown device '{name}'; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def make_target(scenario: Scenario, target: str | None, widths: str | None,
+                ratio: str | None, round_to: int | None = None) -> Target:
+    """The target the options name (the scenario's default if none), rounded when asked."""
+    chosen = _named_target(scenario, target, widths, ratio)
+    full, groups = _full_widths(scenario), scenario.groups
+    if round_to is not None:
+        return rounded(chosen, full, groups, round_to)
+    chosen.resolve(full, groups)  # widths out of range fail now
+    return chosen
+
+
+def _named_target(scenario: Scenario, target: str | None, widths: str | None,
+                  ratio: str | None) -> Target:
+    chosen = [opt for opt, value in (("--target", target), ("--widths", widths), ("--ratio", ratio))
+              if value is not None]
+    if len(chosen) > 1:
+        raise PrunebenchError(f"give only one of {', '.join(chosen)}")
+    if widths is not None:
+        parsed = parse_widths(widths)
+        return Target("widths-" + "-".join(map(str, parsed)), widths=parsed)
+    if ratio is not None:
+        value = parse_ratio(ratio)
+        return Target(f"ratio-{value:g}", ratio=value)
+    return scenario.target(target or scenario.default_target)
+
+
+def make_targets(scenario: Scenario, target: str | None, widths: str | None,
+                 ratio: str | None, round_to: int | None = None) -> tuple[Target, ...]:
+    """Every target a run names: --target takes a comma-separated list, e.g. prun1,prun2,half."""
+    names = parse_names(target, "--target") if target is not None else (None,)
+    return tuple(make_target(scenario, name, widths, ratio, round_to) for name in names)
+
+
+def criteria_specs(text: str | None, scratch: bool) -> tuple[CriterionSpec, ...]:
+    """The criteria `--criteria` names (every installed one without it), each loaded and its
+    settings checked against its constructor; `scratch` alone names the reference row."""
+    available = plugins.discover()
+    if text is None:
+        if not available:
+            raise PrunebenchError("no criteria are installed; pip install prunebench-baselines "
+                                  "(plugins/prunebench-baselines in the source tree)")
+        return tuple(CriterionSpec(name) for name in available)
+    specs = []
+    for name, settings in parse_criteria(text):
+        if name == SCRATCH:
+            if not scratch:
+                raise PrunebenchError(f"--criteria names '{SCRATCH}' and --no-scratch leaves it "
+                                      "out; give one of them")
+            continue
+        try:
+            loaded = plugins.load(name, available)
+        except CriterionError:  # a broken plugin fails only its own cells, when they run
+            specs.append(CriterionSpec(name, tuple(settings)))
+            continue
+        specs.append(plugins.bind_settings(loaded, settings))
+    return tuple(dict.fromkeys(specs))
+
+
+def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
+              target: str | None = None, widths: str | None = None, ratio: str | None = None,
+              round_to: int | None = None, seeds: str | None = None, budget: str = "quick",
+              threads: int | None = None, data_root: str | None = None, download: bool = False,
+              scratch: bool = True, backbone_from: str | None = None) -> RunPlan:
+    """What to compute; unset choices default to the scenario's and to all installed criteria."""
+    row = scenarios.get(scenario)
+    chosen_budget = row.budget(budget)
+    if threads is not None:
+        if threads < 1:
+            raise PrunebenchError(f"--threads {threads} must be a positive number of threads")
+        chosen_budget = replace(chosen_budget, threads=threads)
+    specs = criteria_specs(criteria, scratch)
+    if row.backbone_source and backbone_from is None:
+        raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "
+                              f"{row.backbone_source} runs made with --save-models")
+    if backbone_from is not None and not row.backbone_source:
+        raise PrunebenchError(f"--backbone-from is only for rows built on another row's models, "
+                              f"not {row.name}")
+    chosen_targets = make_targets(row, target, widths, ratio, round_to)
+    if row.backbone_source and len(chosen_targets) > 1:
+        raise PrunebenchError(f"{row.name} takes one --target at a time, got {target}")
+    if data_root is not None and not download and not Path(data_root).is_dir():
+        raise PrunebenchError(f"--data-root {data_root} is not a folder; give the folder that "
+                              "holds the data set")
+    return RunPlan(
+        scenario=row, criteria=specs, targets=chosen_targets,
+        seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
+        budget=chosen_budget, scratch=scratch and not row.backbone_source,
+        data_root=Path(data_root) if data_root else None, download=download,
+        backbone_from=backbone_folder(backbone_from))
+
+
+def make_options(*, results: str | Path = DEFAULT_RESULTS, device: str = "auto",
+                 force: bool = False, cell_timeout: float | None = None,
+                 shard: str | None = None, job: str | None = None, save_models: bool = False,
+                 isolate: bool = True, argv: list[str] | None = None, command: str | None = None,
+                 started: str | None = None) -> RunOptions:
+    """How to run it: the results folder must take files, the rest must parse."""
+    argv = sys.argv[1:] if argv is None else argv
+    return RunOptions(
+        results=check_writable(check_results_dir(Path(results)), "--results"),
+        device=resolve_device(device), force=force, cell_timeout=cell_timeout,
+        shard=parse_shard(shard) if shard is not None else None,
+        job=parse_shard(job) if job is not None else None, save_models=save_models,
+        isolate=isolate, command=command or shlex.join(["prunebench", *argv]),
+        started=started or utc_now())
+
+
+def backbone_folder(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    folder = Path(text)
+    if not folder.is_dir():
+        raise PrunebenchError(f"--backbone-from {text} is not a folder of prunebench results")
+    return folder
+
+
+def _full_widths(row: Scenario) -> tuple[int, ...]:
+    from prunebench.surgery import widths
+
+    return widths(row.model(), row.groups)

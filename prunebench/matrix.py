@@ -1,0 +1,61 @@
+"""A plan's matrix: which cells it holds, of which kind, and where each seed's baseline comes
+from. The one place that decides the kinds: a pruning cell per criterion, target and seed and a
+scratch cell per target and seed; or, for a row built on another row's pruned models, transfer
+cells (cells/transfer.py)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from prunebench import plugins, surgery
+from prunebench.baseline import get_baseline
+from prunebench.cells.base import Cell, Matrix
+from prunebench.cells.pruning import PruneCell
+from prunebench.cells.scratch import SCRATCH, ScratchCell
+from prunebench.cells.transfer import transfer_matrix
+from prunebench.config import CellConfig, CriterionSpec, in_shard
+from prunebench.errors import CriterionError
+from prunebench.plan import RunOptions, RunPlan
+
+
+def load_criteria(specs: tuple[CriterionSpec, ...], available: dict[str, plugins.PluginInfo]
+                  ) -> dict[CriterionSpec, plugins.LoadedCriterion | CriterionError]:
+    """Each criterion's class, or why it cannot be loaded: unknown names stop the run here,
+    broken plugins fail only their own cells."""
+    loaded: dict[CriterionSpec, plugins.LoadedCriterion | CriterionError] = {}
+    for spec in specs:
+        try:
+            loaded[spec] = plugins.load(spec.name, available)
+        except CriterionError as exc:
+            loaded[spec] = exc
+    return loaded
+
+
+def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
+    if plan.scenario.backbone_source is not None:
+        return transfer_matrix(plan, options)
+    scenario, budget = plan.scenario, plan.budget
+    available = plugins.discover()
+    loaded = load_criteria(plan.criteria, available)
+    full = surgery.widths(scenario.model(budget), scenario.groups)
+    device = options.device.type
+
+    def config(name: str, settings: tuple, target, seed: int) -> CellConfig:
+        return CellConfig(scenario.name, name, target.name, target.resolve(full, scenario.groups),
+                          seed, budget, settings, device)
+
+    cells: dict[int, list[Cell]] = {}
+    for seed in plan.seeds:
+        row: list[Cell] = []
+        for target in plan.targets:
+            row += [PruneCell(config(s.name, s.settings, target, seed), loaded[s],
+                              available[s.name]) for s in plan.criteria]
+            if plan.scratch:
+                row.append(ScratchCell(config(SCRATCH, (), target, seed)))
+        cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
+    return Matrix(cells, partial(_baseline, plan, options))
+
+
+def _baseline(plan: RunPlan, options: RunOptions, seed: int, data, on_epoch):
+    return get_baseline(plan.scenario, data, plan.budget, seed, options.results, options.device,
+                        on_epoch)

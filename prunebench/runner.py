@@ -1,0 +1,206 @@
+"""Runs a matrix, identical for every criterion and kind of cell:
+
+  for each seed: its baseline (cached, shared) -> for each cell: skip it if done, else hold its
+  lock, run it in a worker process, write its record.
+
+The runner never asks which criterion or kind of cell it runs. A cell's failure (its criterion
+raised, answered nonsense, does not apply, exited, crashed or outlived its time limit) is that
+cell's record; the matrix goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from prunebench import distributed
+from prunebench.baseline import Baseline
+from prunebench.cells.base import Cell, CellEnv
+from prunebench.criterion import NotApplicable
+from prunebench.data.base import Data
+from prunebench.errors import CriterionError
+from prunebench.matrix import build_matrix
+from prunebench.plan import RunOptions, RunPlan, utc_now
+from prunebench.store import (
+    SCHEMA_VERSION,
+    environment,
+    exclusive,
+    finished,
+    lock_path,
+    remove_orphaned_temporaries,
+    result_path,
+    write_json,
+)
+from prunebench.worker import CellTimeout, Progress, run_contained, time_limit
+
+
+class Reporter(Progress, Protocol):
+    """Progress callbacks; the CLI draws them with rich, tests pass `Silent()`."""
+
+    def start(self, total_cells: int, total_epochs: float) -> None: ...
+    def cell_done(self, record: dict) -> None: ...
+    def cell_skipped(self, cell: Cell, why: str) -> None: ...
+
+
+class Silent:
+    def start(self, total_cells: int, total_epochs: float) -> None: ...
+    def phase(self, label: str, epochs: float) -> None: ...
+    def epoch(self) -> None: ...
+    def cell_done(self, record: dict) -> None: ...
+    def cell_skipped(self, cell: Cell, why: str) -> None: ...
+
+
+@dataclass
+class Outcome:
+    records: list[dict] = field(default_factory=list)  # cells run now
+    paths: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # done before, or held by another process
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] == "failed"]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every cell of one seed shares."""
+
+    plan: RunPlan
+    options: RunOptions
+    data: Data
+    env: dict
+    baseline: Baseline
+    reporter: Reporter
+
+
+def run_matrix(plan: RunPlan, options: RunOptions | None = None,
+               reporter: Reporter | None = None) -> Outcome:
+    options = options or RunOptions()
+    reporter = reporter or Silent()
+    if distributed.is_main():
+        remove_orphaned_temporaries(options.results)
+    torch.set_num_threads(plan.budget.threads)
+    if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    matrix = build_matrix(plan, options)
+    data = distributed.for_ranks(plan.load_data())
+    env = environment(options.device)
+    outcome = Outcome()
+    reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
+    seeds = list(matrix.cells)
+    turn = options.job or options.shard  # process K of N starts at the K-th seed: processes
+    if turn is not None:  # sharing a folder train different baselines at once, not wait
+        first = (turn[0] - 1) % len(seeds)
+        seeds = seeds[first:] + seeds[:first]
+    for seed in seeds:
+        todo = [c for c in matrix.cells[seed] if not _done(options, c, outcome, reporter)]
+        if not todo:
+            continue
+        reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
+        base = matrix.baseline(seed, data, reporter.epoch)
+        run = _Run(plan, options, data, env, base, reporter)
+        for cell in todo:
+            _run_locked(run, cell, outcome)
+    return outcome
+
+
+def _done(options: RunOptions, cell: Cell, outcome: Outcome, reporter: Reporter) -> bool:
+    """Whether the cell's result is already there (same config hash) and need not run again."""
+    if options.force:
+        return False
+    path = result_path(options.results, cell.config)
+    if distributed.from_main(partial(finished, path)) is None:
+        return False
+    outcome.skipped.append(path)
+    reporter.cell_skipped(cell, f"done before ({path.name})")
+    return True
+
+
+def _run_locked(run: _Run, cell: Cell, outcome: Outcome) -> None:
+    """Run the cell once among all processes sharing the results folder: hold its lock, skip it
+    if another process holds or has finished it, write its record. Under torchrun the ranks run
+    it together and rank 0 takes the lock and writes the record."""
+    results = run.options.results
+    path = result_path(results, cell.config)
+    lock = partial(exclusive, lock_path(results, f"{cell.config.scenario}--{path.stem}"))
+    with distributed.held_by_main(lock) as mine:
+        if not mine:
+            outcome.skipped.append(path)
+            run.reporter.cell_skipped(cell, "another process is running it")
+            return
+        if _done(run.options, cell, outcome, run.reporter):
+            return  # another process finished it while this one trained the baseline
+        record = run_cell(run, cell)
+        outcome.records.append(record)
+        if distributed.is_main():
+            outcome.paths.append(write_json(path, record))
+        distributed.barrier()
+    run.reporter.cell_done(record)
+
+
+def run_cell(run: _Run, cell: Cell) -> dict:
+    """The cell's record: its header, then what the cell measured or why it has nothing."""
+    options, started = run.options, utc_now()
+    record = header(run, cell)
+    env = CellEnv(run.plan.scenario, run.data, run.baseline, options.device,
+                  result_path(options.results, cell.config).with_suffix(".pt"), run.reporter,
+                  options.save_models and distributed.is_main())
+    begun = time.perf_counter()
+    if _contained(options):
+        answer = run_contained(lambda relay: _measured(cell, replace(env, progress=relay)),
+                               run.reporter, options.cell_timeout, cell.config.budget.threads)
+    else:
+        try:
+            with time_limit(options.cell_timeout):
+                answer = _measured(cell, env)
+        except CellTimeout as exc:
+            answer = str(exc)
+    if isinstance(answer, str):  # the worker ended without a record
+        answer = {"status": "failed", "error": f"criterion '{cell.config.label}': the cell "
+                                               f"{answer}"}
+    record.update(answer)
+    record["cost"]["cell_seconds"] = time.perf_counter() - begun
+    record["started"], record["finished"] = started, utc_now()
+    return record
+
+
+def _contained(options: RunOptions) -> bool:
+    """Cells run in worker processes except under torchrun (the ranks' collectives would not
+    survive a fork) and on CUDA (a forked process cannot use the parent's CUDA context)."""
+    return options.isolate and not distributed.active() and options.device.type == "cpu"
+
+
+def _measured(cell: Cell, env: CellEnv) -> dict:
+    """What the cell measured, or why its criterion failed or does not apply."""
+    try:
+        return cell.run(env)
+    except CriterionError as exc:
+        return {"status": "failed", "error": str(exc)}
+    except NotApplicable as exc:
+        return {"status": "not-applicable", "error": f"criterion '{cell.config.label}': {exc}"}
+
+
+def header(run: _Run, cell: Cell) -> dict:
+    """What a record says before the cell runs: what it is, what made it, where it started."""
+    config, info, scenario = cell.config, cell.info, run.plan.scenario
+    return {
+        "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
+        "scenario": config.scenario, "task": scenario.task.name,
+        "headline": scenario.task.headline,
+        "criterion": {"name": config.criterion, "settings": dict(config.settings),
+                      "distribution": info.distribution, "version": info.version,
+                      "entry_point": info.target},
+        "target": {"name": config.target, "widths": list(config.widths)},
+        "seed": config.seed, "budget": asdict(config.budget), "config_hash": config.hash(),
+        "data": run.data.source, "device": str(run.options.device),
+        "command": run.options.command, "run_started": run.options.started,
+        "reference": cell.reference,
+        "baseline_checkpoint": str(run.baseline.path.relative_to(run.options.results)),
+        "environment": run.env, "ranks": distributed.world_size(), "cost": {},
+        **({"rerun": run.options.rerun} if run.options.rerun else {}),
+    }

@@ -1,0 +1,146 @@
+"""Each cell in a worker process the harness can wait on and kill.
+
+Plugin code may exit (`sys.exit`, `os._exit`), crash (a segfault in an extension), hang, catch
+every exception around its work, or use all memory. In a forked worker none of that reaches the
+matrix: the worker sends progress events and finally its record through a pipe; the parent relays
+the events, kills the worker at the cell's time limit, and turns a worker that ended without a
+record into that cell's failure with the reason (exit code, signal, time limit).
+
+A fork shares the parent's loaded data and baseline weights copy-on-write, so a worker costs
+milliseconds, and the cell computes exactly what it would have in the parent. The worker dies
+with its parent (PR_SET_PDEATHSIG), so `kill -9` of a run leaves no cell running on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import torch
+
+from prunebench.errors import PrunebenchError
+
+#: what a worker's message means: its record, progress, or how it ended
+RECORD, PHASE, EPOCH, RAISED, EXITED = "record", "phase", "epoch", "raised", "exited"
+
+
+class CellTimeout(Exception):
+    """Raised (in-process cells) or reported (workers) when a cell outlives its time limit."""
+
+
+class Relay:
+    """A worker's progress callbacks, sent to the parent that draws them."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def phase(self, label: str, epochs: float) -> None:
+        self.conn.send((PHASE, label, epochs))
+
+    def epoch(self) -> None:
+        self.conn.send((EPOCH,))
+
+
+class Progress(Protocol):
+    """What a cell reports while it runs (the runner's reporter, or a worker's relay)."""
+
+    def phase(self, label: str, epochs: float) -> None: ...
+    def epoch(self) -> None: ...
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when its parent dies; elsewhere nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _child(conn, work: Callable[[Relay], dict], threads: int, parent: int) -> None:
+    _die_with_parent(parent)
+    torch.set_num_threads(threads)
+    try:
+        record = work(Relay(conn))
+    except SystemExit as exc:
+        conn.send((EXITED, exc.code))
+        raise
+    except BaseException as exc:  # the harness's own error: the parent raises it
+        conn.send((RAISED, exc if isinstance(exc, PrunebenchError) else
+                   RuntimeError(f"{type(exc).__name__} in a cell's worker: {exc}")))
+        os._exit(1)
+    conn.send((RECORD, record))
+    conn.close()
+
+
+def _why(code: int | None, exited: object) -> str:
+    if exited is not None:
+        return f"called sys.exit({exited!r})"
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory, or killed from outside)" if -code == signal.SIGKILL else ""
+        return f"was killed by signal {name}{hint}"
+    return f"exited with code {code} without a result (os._exit?)"
+
+
+def run_contained(work: Callable[[Relay], dict], progress: Progress, timeout: float | None,
+                  threads: int) -> dict | str:
+    """`work`'s record, computed in a forked worker; or, when the worker ended without one, why
+    (one sentence: "... took longer than ...", "was killed by signal SIGSEGV", ...)."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_child, args=(send, work, threads, os.getpid()))
+    worker.start()
+    send.close()  # the worker holds the only writing end: its death is an end of file here
+    deadline = None if timeout is None else time.monotonic() + timeout
+    exited: object = None
+    try:
+        while True:
+            if not receive.poll(None if deadline is None else max(0.0, deadline - time.monotonic())):
+                return f"took longer than its time limit of {timeout:g} s"
+            try:
+                message = receive.recv()
+            except EOFError:
+                break
+            kind = message[0]
+            if kind == RECORD:
+                return message[1]
+            if kind == PHASE:
+                progress.phase(*message[1:])
+            elif kind == EPOCH:
+                progress.epoch()
+            elif kind == RAISED:
+                raise message[1]
+            elif kind == EXITED:
+                exited = message[1]
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        receive.close()
+    return _why(worker.exitcode, exited)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """In-process cells (torchrun, CUDA): interrupt the block after `seconds` with a SIGALRM
+    timer (main thread only). A worker is stopped by `run_contained` instead."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise CellTimeout(f"took longer than its time limit of {seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
