@@ -23,7 +23,7 @@ from prunebench.baseline import Baseline
 from prunebench.cells.base import Cell, CellEnv
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
-from prunebench.errors import CriterionError
+from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.matrix import build_matrix
 from prunebench.plan import RunOptions, RunPlan, utc_now
 from prunebench.store import (
@@ -79,16 +79,27 @@ class _Run:
 
 
 def run_matrix(plan: RunPlan, options: RunOptions | None = None,
-               reporter: Reporter | None = None) -> Outcome:
+               reporter: Reporter | None = None, data: Data | None = None) -> Outcome:
+    """Run every cell of the plan this process takes; `data`, when the caller has loaded (and
+    so checked) it already, is the plan's data.
+
+    Cells and baselines run in forked workers with the budget's thread count. GNU OpenMP cannot
+    start threads in a forked child once its parent ran a parallel region on several: a process
+    that calls this with `budget.threads > 1` must not have run multithreaded torch work before
+    (the CLI sets one thread first thing; in a notebook, call `torch.set_num_threads(1)` first,
+    or pass `RunOptions(isolate=False)`)."""
     options = options or RunOptions()
     reporter = reporter or Silent()
     if distributed.is_main():
         remove_orphaned_temporaries(options.results)
-    torch.set_num_threads(plan.budget.threads)
+    contained = _contained(options)
+    # a worker computes with the budget's threads; its parent stays on one, since a process
+    # whose OpenMP pool ever ran several threads cannot fork a worker that uses one safely
+    torch.set_num_threads(1 if contained else plan.budget.threads)
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     matrix = build_matrix(plan, options)
-    data = distributed.for_ranks(plan.load_data())
+    data = distributed.for_ranks(data if data is not None else plan.load_data())
     env = environment(options.device)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
@@ -102,11 +113,21 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         if not todo:
             continue
         reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
+        if contained:  # trained (or waited for) in a worker; read here from its checkpoint
+            answer = run_contained(lambda relay, seed=seed: _trained(matrix, seed, data, relay),
+                                   reporter, None, plan.budget.threads)
+            if isinstance(answer, str):
+                raise PrunebenchError(f"the worker training the baseline of seed {seed} {answer}")
         base = matrix.baseline(seed, data, reporter.epoch)
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
     return outcome
+
+
+def _trained(matrix, seed: int, data: Data, relay: Progress) -> dict:
+    matrix.baseline(seed, data, relay.epoch)
+    return {}
 
 
 def _done(options: RunOptions, cell: Cell, outcome: Outcome, reporter: Reporter) -> bool:
@@ -152,7 +173,7 @@ def run_cell(run: _Run, cell: Cell) -> dict:
                   options.save_models and distributed.is_main())
     begun = time.perf_counter()
     if _contained(options):
-        answer = run_contained(lambda relay: _measured(cell, replace(env, progress=relay)),
+        answer: dict | str = run_contained(lambda relay: _measured(cell, replace(env, progress=relay)),
                                run.reporter, options.cell_timeout, cell.config.budget.threads)
     else:
         try:
@@ -201,6 +222,6 @@ def header(run: _Run, cell: Cell) -> dict:
         "command": run.options.command, "run_started": run.options.started,
         "reference": cell.reference,
         "baseline_checkpoint": str(run.baseline.path.relative_to(run.options.results)),
-        "environment": run.env, "ranks": distributed.world_size(), "cost": {},
+        "environment": {**run.env, "torch_threads": config.budget.threads}, "ranks": distributed.world_size(), "cost": {},
         **({"rerun": run.options.rerun} if run.options.rerun else {}),
     }

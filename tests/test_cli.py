@@ -29,8 +29,9 @@ def run_cli(*args, cwd=None, env=None):
     (["run", "--jobs", "0"], "--jobs 0 must be a positive number of processes"),
     (["run", "--jobs", "2", "--shard", "1/2"], "--jobs makes its own shards"),
     (["run", "--scenario", "lenet5-mnist", "--data-root", "/nonexistent"],
-     "MNIST not found; looked in /nonexistent"),
-    (["show", "/nonexistent.json"], "result file /nonexistent.json is unreadable"),
+     "--data-root /nonexistent is not a folder"),
+    (["run", "--scenario", "lenet5-mnist", "--data-root", "."], "MNIST not found; looked in ."),
+    (["show", "/nonexistent.json"], "result file /nonexistent.json does not exist"),
     (["leaderboard", "--results", "/nonexistent"], "results folder /nonexistent does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message, monkeypatch):
@@ -121,13 +122,15 @@ def test_real_fashion_mnist_smoke_run(tmp_path):
     assert float(row[6].split("±")[0]) > 40  # well above the 10% of chance after a short schedule
 
 
-def test_result_of_another_schema_version_is_refused(tmp_path, capsys):
+def test_result_of_another_schema_version_is_named_and_left_out(tmp_path, capsys):
     folder = tmp_path / "res" / "lenet5-digits"
     folder.mkdir(parents=True)
     (folder / "old.json").write_text('{"schema_version": 0, "scenario": "lenet5-digits"}')
     assert main(["leaderboard", "--results", str(tmp_path / "res"), "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "has schema version 0, this prunebench reads 1" in err and len(err.splitlines()) == 1
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning.startswith("warning: skipped result file") and "old.json" in warning
+    assert "has schema version 0, this prunebench reads 1" in warning
+    assert error.startswith("prunebench: error: no usable result files")
 
 
 def test_debug_shows_the_traceback():

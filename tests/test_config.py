@@ -2,9 +2,9 @@
 
 import pytest
 
+from prunebench.cli.options import make_options, make_plan
 from prunebench.config import CellConfig, Target, parse_ratio, parse_seeds, parse_widths
 from prunebench.errors import PrunebenchError
-from prunebench.cli.options import make_options, make_plan
 from prunebench.scenarios import lenet5
 
 GROUPS = ("conv1", "conv2")

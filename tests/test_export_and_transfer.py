@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from prunebench import scenarios
+from prunebench.cells.transfer import attach_backbone
 from prunebench.cli import main
 from prunebench.errors import PrunebenchError
 from prunebench.export import load_pruned, save_pruned
 from prunebench.models.lenet5 import LeNet5
-from prunebench.cells.transfer import attach_backbone
 
 LENET = scenarios.get("lenet5-digits")
 

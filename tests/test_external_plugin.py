@@ -55,3 +55,34 @@ def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
     assert ran.returncode == 0, ran.stderr
     board = (tmp_path / "res" / "leaderboards" / "lenet5-digits.md").read_text()
     assert "| 1 | last-filters | prunebench-example-criterion 0.4.2 |" in board
+
+
+PACKAGE_TEST = '''
+def test_contract(prunebench_contract):
+    prunebench_contract("last-filters")
+'''
+
+
+def test_a_separate_package_runs_the_contract_kit_in_its_own_pytest(tmp_path):
+    """prunebench's pytest plugin hands a third-party suite the contract checks in one line."""
+    source = tmp_path / "src"
+    (source / "tests").mkdir(parents=True)
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    (source / "example_criterion.py").write_text(textwrap.dedent(MODULE))
+    (source / "tests" / "test_contract.py").write_text(PACKAGE_TEST)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(source)],
+                   check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests"], cwd=source, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+    (source / "tests" / "test_contract.py").write_text(PACKAGE_TEST.replace("last-filters",
+                                                                            "no-such"))
+    failing = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                              "tests"], cwd=source, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert failing.returncode == 1 and "unknown criterion 'no-such'" in failing.stdout

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from prunebench.cells.scratch import reinitialise
 from prunebench.cli import main
 from prunebench.cli.eta import MatrixClock
 from prunebench.models.lenet5 import LeNet5
 from prunebench.report.speed_board import render as render_speed
-from prunebench.cells.scratch import reinitialise
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,8 @@ def test_jobs_share_the_matrix_under_one_command(tmp_path):
     cells = sorted((r["criterion"]["name"], r["seed"]) for r in records)
     assert cells == sorted((c, s) for c in ("l1", "random", "scratch") for s in (0, 1))
     assert {r["command"] for r in records} == {"prunebench " + " ".join(args)}
-    assert {r["environment"]["torch_threads"] for r in records} == {1}  # 2 cores / 2 jobs
+    assert {r["environment"]["torch_threads"] for r in records} == {1}  # the budget's threads
+    assert {r["budget"]["threads"] for r in records} == {1}
     assert len({r["run_started"] for r in records}) == 1
     ran = [line for line in done.stdout.splitlines() if "✓" in line]
     assert len(ran) == len(cells)  # each cell once, though both jobs walk the whole matrix

@@ -111,7 +111,8 @@ def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
     assert main(["rerun", str(path)]) == 0
     after = json.loads(path.read_text())
     assert after["pruned"] == before["pruned"] and after["config_hash"] == before["config_hash"]
-    assert after["command"] == f"prunebench rerun {path}"
+    assert after["command"] == before["command"]  # the original stays, the rerun is apart
+    assert after["rerun"] == f"prunebench rerun {path}"
     assert "✓ random, seed 0" in capsys.readouterr().out
     before["command"] = before["command"] + " --target prun2"  # as if the cell's setup changed
     path.write_text(json.dumps(before))

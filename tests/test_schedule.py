@@ -110,11 +110,15 @@ def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
     assert record["criterion"]["distribution"] == "prunebench-baselines"
     assert record["command"] == "prunebench run --criteria l1"
     assert record["budget"]["name"] == "smoke" and record["target"]["widths"] == [4, 14]
-    assert set(record["environment"]["packages"]) >= {"torch", "torchvision", "torch-pruning"}
-    assert record["environment"]["git_commit"]
+    import re
+    from importlib.metadata import version
+
+    assert {k: record["environment"]["packages"][k] for k in ("torch", "torch-pruning")} == \
+        {k: version(k) for k in ("torch", "torch-pruning")}
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", record["environment"]["git_commit"])
     assert record["pruned"]["macs_per_layer"]["conv2"] == 89_600
     assert record["baseline"]["macs"] == 2_293_000
-    assert record["cost"]["criterion_seconds"] >= 0
+    assert 0 < record["cost"]["criterion_seconds"] < record["cost"]["cell_seconds"]
 
 
 def test_real_digits_baseline_learns(tmp_path):

@@ -16,7 +16,9 @@ def test_tiny_copy_is_read_by_the_real_loader(tmp_path, row, capsys, monkeypatch
     budget = row.budget("smoke")
     data = row.load_data(tmp_path, False, budget.image_size)
     assert data.n_train > 0 and data.source.startswith(str(tmp_path))
-    assert next(iter(data.test_batches(2, __import__("torch").device("cpu"))))
+    images, labels = next(iter(data.test_batches(2, __import__("torch").device("cpu"))))
+    assert len(images) == len(labels) == 2
+    assert tuple(images[0].shape) == tuple(data.input_shape)
 
 
 def test_rows_without_files_say_so(capsys):

@@ -7,6 +7,7 @@ import shlex
 from dataclasses import replace
 from pathlib import Path
 
+import torch
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -87,6 +88,7 @@ def progress_bars(disable: bool = False) -> Progress:
 
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
     """Every option checked, before any output: the plan, the options, the board's folder."""
+    torch.set_num_threads(1)  # before any torch work: see `runner.run_matrix`
     job_of = args.job_of or (None, None, None)
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
@@ -109,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 
+        plan.load_data()  # refused here, once, rather than by every job
         code = run_jobs(plan, options, args.jobs, args.argv)
         return tabulate(plan, options, out, code, "some jobs' cells failed")
     code, _ = run_and_tabulate(plan, options, out, as_job=args.job_of is not None)
@@ -124,8 +127,9 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
             raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
                                   "torchrun; run without it, or without torchrun")
         options = replace(options, device=device)
+        data = plan.load_data()  # missing, corrupt or unusable data: one line, before output
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
-            return 0, run_matrix(plan, options)  # torchrun would stop it at another's exit
+            return 0, run_matrix(plan, options, data=data)  # torchrun stops it at another's
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
         if not as_job:
             console.print(f"[bold]{plan.scenario.name}[/]: "
@@ -133,7 +137,8 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
                           f"{','.join(t.name for t in plan.targets)} | budget {plan.budget.name} "
                           f"| seeds {','.join(map(str, plan.seeds))} | {options.device}{ranks}")
         with progress_bars(disable=as_job) as progress:
-            outcome = run_matrix(plan, options, RichReporter(progress, show_skips=not as_job))
+            outcome = run_matrix(plan, options, RichReporter(progress, show_skips=not as_job),
+                                 data)
     finally:
         distributed.stop()
     if as_job:  # the parent tabulates

@@ -7,6 +7,7 @@ asserts), so this reader checks magic number, dimensions and length and names th
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def read_idx(path: Path) -> np.ndarray:
     """The unsigned-byte array stored in `path` (.gz or plain)."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise PrunebenchError(f"cannot read {path}: {exc}; delete it and fetch the data again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or not 1 <= raw[3] <= 3:
         raise PrunebenchError(f"{path} is not an unsigned-byte idx file (bad magic number)")

@@ -167,13 +167,14 @@ def widths_text(widths: Sequence[int]) -> str:
 def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
-        groups[(r["target"]["name"], tuple(r["target"]["widths"]), r["budget"]["name"])].append(r)
+        groups[(r["target"]["name"], tuple(r["target"]["widths"]), _budget(r))].append(r)
     sections, levels = [], defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         headline = members[0]["headline"]
         columns = tuple(c.format(h=headline) for c in COLUMNS)
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
-                          columns, records=members, slug=f"{target}-{budget}")
+                          columns, records=members,
+                          slug=f"{target}-{budget.replace(', ', '-').replace(' threads', 't')}")
         base_mean, base_row = _baseline_row(members, headline)
         if base_row:
             section.rows.append(base_row)
@@ -183,6 +184,13 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
         levels[budget][target] = summaries
     return Board(scenario, sections, _provenance(records, regenerate), records,
                  _stability(levels))
+
+
+def _budget(record: dict) -> str:
+    """The budget's name, with its thread count where that is not the default single thread:
+    cells computed with other threads are other cells, never seeds of the same row."""
+    threads = record["budget"].get("threads", 1)
+    return record["budget"]["name"] + (f", {threads} threads" if threads != 1 else "")
 
 
 def _by_compression(item: tuple) -> tuple:
