@@ -135,7 +135,8 @@ class CellConfig:
                               ).hexdigest()[:16]
 
 
-def rounded(target: Target, full: Sequence[int], group_names: Sequence[str], multiple: int) -> Target:
+def rounded(target: Target, full: Sequence[int], group_names: Sequence[str],
+            multiple: int) -> Target:
     """The target with every width rounded up to a multiple of `multiple` (at most the layer's
     own width), as a target of its own: odd widths can leave a device's fast kernels unused."""
     if multiple < 1:
@@ -186,7 +187,8 @@ def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise PrunebenchError(f"--widths '{text}' must be comma-separated integers, e.g. 4,14") from None
+        raise PrunebenchError(f"--widths '{text}' must be comma-separated integers, e.g. "
+                              "4,14") from None
     return widths
 
 
@@ -194,9 +196,11 @@ def parse_ratio(text: str) -> float:
     try:
         ratio = float(text)
     except ValueError:
-        raise PrunebenchError(f"--ratio '{text}' is not a number; give a fraction like 0.5") from None
+        raise PrunebenchError(f"--ratio '{text}' is not a number; give a fraction like "
+                              "0.5") from None
     if not 0.0 < ratio < 1.0:
-        raise PrunebenchError(f"--ratio {text} must be strictly between 0 and 1 (the fraction removed)")
+        raise PrunebenchError(f"--ratio {text} must be strictly between 0 and 1 (the fraction "
+                              "removed)")
     return ratio
 
 
@@ -204,7 +208,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise PrunebenchError(f"--seeds '{text}' must be comma-separated integers, e.g. 0,1,2") from None
+        raise PrunebenchError(f"--seeds '{text}' must be comma-separated integers, e.g. "
+                              "0,1,2") from None
     if any(not 0 <= s < 2**32 for s in seeds) or len(set(seeds)) != len(seeds):
         raise PrunebenchError(f"--seeds '{text}' must be distinct integers from 0 to 2**32 - 1")
     return seeds

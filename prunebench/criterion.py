@@ -76,7 +76,8 @@ class Criterion(abc.ABC):
         """Return the indices of the `n_keep` filters of `group.conv` to KEEP."""
 
     def report(self) -> dict:
-        """JSON-ready facts the result file should record (e.g. which auxiliary weights were used)."""
+        """JSON-ready facts the result file should record (e.g. which auxiliary weights were
+        used)."""
         return {}
 
 
@@ -103,7 +104,8 @@ def check_scores(scores: object, group: ChannelGroup) -> Tensor:
     scores = scores.detach().flatten().double().cpu()
     if scores.numel() != group.n_filters:
         raise ValueError(
-            f"score() on {group.name} returned {scores.numel()} values for {group.n_filters} filters"
+            f"score() on {group.name} returned {scores.numel()} values for {group.n_filters} "
+            "filters"
         )
     bad = (~torch.isfinite(scores)).nonzero().flatten().tolist()
     if bad:
@@ -122,11 +124,13 @@ def check_keep(answer: object, group: ChannelGroup, n_keep: int) -> Tensor:
     else:
         raise ValueError(f"select() on {group.name} returned {type(answer).__name__}, not indices")
     if len(values) != n_keep:
-        raise ValueError(f"select() on {group.name} returned {len(values)} indices, expected {n_keep}")
+        raise ValueError(f"select() on {group.name} returned {len(values)} indices, expected "
+                         f"{n_keep}")
     outside = [v for v in values if not 0 <= v < group.n_filters]
     if outside:
         raise ValueError(
-            f"select() on {group.name} returned indices {outside[:5]} outside 0..{group.n_filters - 1}"
+            f"select() on {group.name} returned indices {outside[:5]} outside "
+            f"0..{group.n_filters - 1}"
         )
     if len(set(values)) != len(values):
         dupes = sorted({v for v in values if values.count(v) > 1})

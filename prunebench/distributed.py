@@ -13,14 +13,13 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
 from prunebench.criterion import Batch
-from prunebench.data.base import chunks
 
 T = TypeVar("T")
 
@@ -75,7 +74,7 @@ def from_main(compute: Callable[[], T]) -> T:
     rank 0 is raised on every rank."""
     if not active():
         return compute()
-    box: list[object] = [None]
+    box: list[Any] = [None]
     if is_main():
         try:
             box[0] = ("ok", compute())
@@ -124,7 +123,7 @@ def all_items(items: list) -> list:
     """Every rank's `items`, concatenated in rank order."""
     if not active():
         return items
-    gathered: list[list | None] = [None] * world_size()
+    gathered: list[Any] = [None] * world_size()
     dist.all_gather_object(gathered, items)
     return [item for part in gathered for item in part]
 
@@ -140,18 +139,26 @@ def parallel(model: nn.Module, device: torch.device) -> nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def share(items: T) -> T:
+S = TypeVar("S", list, Tensor)
+
+
+def share(items: S) -> S:
     """This rank's part (every world_size-th element from its rank on) of a sequence every rank
     holds alike; one with fewer elements than ranks goes whole to every rank."""
     if not active() or len(items) < world_size():
         return items
-    return items[rank()::world_size()]
+    return cast(S, items[rank()::world_size()])
 
 
 def share_batch(batch: Batch) -> Batch:
     """This rank's samples of a batch every rank drew alike (see `share`)."""
     inputs, targets = batch
     return share(inputs), share(targets)
+
+
+def chunks(items: list, size: int) -> list[list]:
+    """`items` cut into consecutive lists of `size` (the last may be shorter)."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def rank_batches(order: list, batch_size: int) -> list[list]:
@@ -182,7 +189,7 @@ class RankShare:
     `reads_rank_share` reads only those itself; the others are read whole and cut here. Sizes
     are the whole set's, so every rank runs the steps a single process would."""
 
-    data: object
+    data: Any
 
     def __getattr__(self, name: str):
         return getattr(self.data, name)

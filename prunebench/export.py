@@ -72,7 +72,8 @@ def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape)
 def read_pruned(path: Path, scenario: Scenario) -> dict:
     saved = load_checkpoint(path, {"format", "scenario", "groups", "widths", "state_dict"})
     if saved["scenario"] != scenario.name or saved["groups"] != list(scenario.groups):
-        raise PrunebenchError(f"{path} holds a {saved['scenario']} model, not a {scenario.name} one")
+        raise PrunebenchError(f"{path} holds a {saved['scenario']} model, not a "
+                              f"{scenario.name} one")
     return saved
 
 

@@ -17,7 +17,8 @@ from torch import nn
 
 
 @contextmanager
-def cpu_channels_last(model: nn.Module, device: torch.device, allowed: bool = True) -> Iterator[None]:
+def cpu_channels_last(model: nn.Module, device: torch.device,
+                      allowed: bool = True) -> Iterator[None]:
     """Hold `model` channels-last inside the block when it runs on a CPU (and `allowed`)."""
     if device.type != "cpu" or not allowed:
         yield

@@ -78,6 +78,25 @@ def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
     return data
 
 
+def plan_of_record(record: dict, data_root: Path | None = None, download: bool = False,
+                   backbone_from: Path | None = None) -> RunPlan:
+    """The one-cell plan that computes a result's cell again, exactly as recorded: its scenario,
+    criterion and settings (or the reference row), target widths, seed and whole budget, thread
+    count included (a version-1 record has it in its environment)."""
+    from prunebench import scenarios
+
+    stored = dict(record["budget"])
+    stored.setdefault("threads", record["environment"].get("torch_threads", 1))
+    budget = Budget(**{**stored, "seeds": tuple(stored["seeds"]),
+                       "speed_batch_sizes": tuple(stored["speed_batch_sizes"])})
+    reference = bool(record.get("reference"))
+    target = Target(record["target"]["name"], widths=tuple(record["target"]["widths"]))
+    return RunPlan(scenarios.get(record["scenario"]),
+                   () if reference else (CriterionSpec.of_record(record["criterion"]),),
+                   (target,), (record["seed"],), budget, scratch=reference, data_root=data_root,
+                   download=download, backbone_from=backbone_from)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a plan runs: none of these changes a number."""

@@ -124,7 +124,8 @@ def contract_problem(obj: object) -> str | None:
         return str(exc)
     select_params = list(inspect.signature(obj.select).parameters)
     if len(select_params) != 3:
-        return f"{obj.__name__}.select{inspect.signature(obj.select)} must be select(self, group, n_keep)"
+        return (f"{obj.__name__}.select{inspect.signature(obj.select)} must be "
+                "select(self, group, n_keep)")
     unknown = set(obj.needs) - set(NEEDS)
     if unknown:
         return f"{obj.__name__}.needs has {sorted(unknown)}; allowed: {list(NEEDS)}"
@@ -175,6 +176,12 @@ def _convert(text: str, kinds: tuple[type, ...]) -> object:
             continue
         return str(value) if kind is Path else value
     raise ValueError
+
+
+def settings_text(cls: type[Criterion]) -> str:
+    """The settings a criterion takes with their defaults, e.g. `lam=1e-05`; "none" if none."""
+    params = inspect.signature(cls).parameters
+    return ", ".join(f"{k}={params[k].default!r}" for k in setting_types(cls)) or "none"
 
 
 def bind_settings(loaded: LoadedCriterion, raw: tuple[tuple[str, str], ...]) -> CriterionSpec:

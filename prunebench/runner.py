@@ -20,7 +20,7 @@ import torch
 
 from prunebench import distributed
 from prunebench.baseline import Baseline
-from prunebench.cells.base import Cell, CellEnv
+from prunebench.cells.base import Cell, CellEnv, Matrix
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
 from prunebench.errors import CriterionError, PrunebenchError
@@ -114,8 +114,8 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
             continue
         reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
         if contained:  # trained (or waited for) in a worker; read here from its checkpoint
-            answer = run_contained(lambda relay, seed=seed: _trained(matrix, seed, data, relay),
-                                   reporter, None, plan.budget.threads)
+            answer = run_contained(partial(_trained, matrix, seed, data), reporter, None,
+                                   plan.budget.threads)
             if isinstance(answer, str):
                 raise PrunebenchError(f"the worker training the baseline of seed {seed} {answer}")
         base = matrix.baseline(seed, data, reporter.epoch)
@@ -125,7 +125,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     return outcome
 
 
-def _trained(matrix, seed: int, data: Data, relay: Progress) -> dict:
+def _trained(matrix: Matrix, seed: int, data: Data, relay: Progress) -> dict:
     matrix.baseline(seed, data, relay.epoch)
     return {}
 
@@ -173,7 +173,8 @@ def run_cell(run: _Run, cell: Cell) -> dict:
                   options.save_models and distributed.is_main())
     begun = time.perf_counter()
     if _contained(options):
-        answer: dict | str = run_contained(lambda relay: _measured(cell, replace(env, progress=relay)),
+        answer: dict | str = run_contained(
+            lambda relay: _measured(cell, replace(env, progress=relay)),
                                run.reporter, options.cell_timeout, cell.config.budget.threads)
     else:
         try:
@@ -204,6 +205,9 @@ def _measured(cell: Cell, env: CellEnv) -> dict:
         return {"status": "failed", "error": str(exc)}
     except NotApplicable as exc:
         return {"status": "not-applicable", "error": f"criterion '{cell.config.label}': {exc}"}
+    except MemoryError:  # the worker's own: the matrix goes on
+        return {"status": "failed", "error": f"criterion '{cell.config.label}': the cell ran out "
+                                             "of memory (MemoryError)"}
 
 
 def header(run: _Run, cell: Cell) -> dict:
@@ -222,6 +226,7 @@ def header(run: _Run, cell: Cell) -> dict:
         "command": run.options.command, "run_started": run.options.started,
         "reference": cell.reference,
         "baseline_checkpoint": str(run.baseline.path.relative_to(run.options.results)),
-        "environment": {**run.env, "torch_threads": config.budget.threads}, "ranks": distributed.world_size(), "cost": {},
+        "environment": {**run.env, "torch_threads": config.budget.threads},
+        "ranks": distributed.world_size(), "cost": {},
         **({"rerun": run.options.rerun} if run.options.rerun else {}),
     }

@@ -314,7 +314,8 @@ def load_checkpoint(path: Path, required: set[str]) -> dict:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refuses foreign objects in many ways
         raise PrunebenchError(
-            f"checkpoint {path} is not a prunebench checkpoint or is damaged ({type(exc).__name__}); "
+            f"checkpoint {path} is not a prunebench checkpoint or is damaged "
+            f"({type(exc).__name__}); "
             "delete it to retrain"
         ) from None
     if not isinstance(state, dict) or not required <= state.keys():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -109,11 +109,12 @@ class Detection:
         detections = distributed.all_items(detections)
         if not detections:
             return {k: 0.0 for k in COCO_STATS}
-        gt = data.test_coco
+        coco: Any = data  # detection data: CocoData (or its RankShare)
+        gt = coco.test_coco
         with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints its tables
             evaluator = COCOeval(gt, gt.loadRes(detections), "bbox")
             evaluator.params.imgIds = sorted({d["image_id"] for d in detections} |
-                                             set(data.test_set.ids))
+                                             set(coco.test_set.ids))
             evaluator.evaluate()
             evaluator.accumulate()
             evaluator.summarize()

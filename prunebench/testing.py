@@ -105,7 +105,8 @@ def _check_row(spec: CriterionSpec, loaded: plugins.LoadedCriterion, row: Row, r
         return
     assert first["status"] == "ok", f"{where} failed: {first['error']}"
     scenario = row.scenario
-    assert first["widths"]["pruned"] == list(row.target.widths), f"{where} missed the widths"
+    widths = row.target.resolve(tuple(first["widths"]["original"]), scenario.groups)
+    assert first["widths"]["pruned"] == list(widths), f"{where} missed the widths"
     for step in first["history"]:
         for layer, kept in step["kept"].items():
             width = step["widths"][scenario.groups.index(layer)]
@@ -137,7 +138,7 @@ def _check_leaves_model_alone(spec: CriterionSpec, loaded: plugins.LoadedCriteri
     before = _state(model)
     criterion.prepare(ctx)
     select_all(spec.label, criterion, list(ctx.groups), row.target.resolve(
-        [g.n_filters for g in ctx.groups], scenario.groups))
+        tuple(g.n_filters for g in ctx.groups), scenario.groups))
     after = _state(model)
     changed = [k for k, v in before[0].items() if not torch.equal(v, after[0][k])]
     assert not changed, f"{where}: prepare()/select() changed {changed[:3]}"

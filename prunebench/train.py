@@ -45,7 +45,8 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
         return
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=budget.momentum,
                                 weight_decay=budget.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine else None
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps) if cosine
+                 else None)
     model.train()
     # a criterion's penalty reads the weights while training: those stay in the standard layout
     with cpu_channels_last(model, device, allowed=extra_loss is None):

@@ -102,7 +102,8 @@ def run_contained(work: Callable[[Relay], dict], progress: Progress, timeout: fl
     exited: object = None
     try:
         while True:
-            if not receive.poll(None if deadline is None else max(0.0, deadline - time.monotonic())):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not receive.poll(left):
                 return f"took longer than its time limit of {timeout:g} s"
             try:
                 message = receive.recv()

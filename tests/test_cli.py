@@ -25,7 +25,8 @@ def run_cli(*args, cwd=None, env=None):
     (["run", "--seeds", "x"], "--seeds 'x' must be comma-separated integers"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["run", "--target", "prun1,nosuch"], "unknown target 'nosuch' for lenet5-digits"),
-    (["run", "--criteria", "scratch", "--no-scratch"], "--criteria names 'scratch' and --no-scratch"),
+    (["run", "--criteria", "scratch", "--no-scratch"],
+     "--criteria names 'scratch' and --no-scratch"),
     (["run", "--jobs", "0"], "--jobs 0 must be a positive number of processes"),
     (["run", "--jobs", "2", "--shard", "1/2"], "--jobs makes its own shards"),
     (["run", "--scenario", "lenet5-mnist", "--data-root", "/nonexistent"],
@@ -80,7 +81,8 @@ def test_run_show_and_regenerate_leaderboard(tmp_path, capsys):
     out_dir = tmp_path / "boards"
     assert main(["leaderboard", "--results", str(results), "--out", str(out_dir)]) == 0
     regenerated = (out_dir / "lenet5-digits.md").read_text()
-    assert regenerated.replace(str(out_dir), "X") == text.replace(str(results / "leaderboards"), "X")
+    assert regenerated.replace(str(out_dir), "X") == \
+        text.replace(str(results / "leaderboards"), "X")
     assert main(["leaderboard", "--results", str(results), "--out", str(out_dir)]) == 0
     assert (out_dir / "lenet5-digits.md").read_text() == regenerated  # byte for byte
 
@@ -98,7 +100,8 @@ def test_failed_cells_exit_1_after_writing_everything(tmp_path, capsys, install_
                                      "duplicates": "faulty_criteria:Duplicates"},
                  {"faulty_criteria": FAULTY})
     results = tmp_path / "res"
-    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "raises,duplicates,l1", "--results",
+    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria",
+                 "raises,duplicates,l1", "--results",
                  str(results)]) == 1
     captured = capsys.readouterr()
     assert "2 of 3 cells failed" in captured.err

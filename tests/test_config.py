@@ -47,7 +47,8 @@ def test_cell_hash_is_stable_and_sensitive():
     others = [CellConfig("lenet5-digits", "l2", "prun1", (4, 14), 0, budget),
               CellConfig("lenet5-digits", "l1", "prun1", (4, 14), 1, budget),
               CellConfig("lenet5-digits", "l1", "prun1", (4, 13), 0, budget),
-              CellConfig("lenet5-digits", "l1", "prun1", (4, 14), 0, lenet5.DIGITS_BUDGETS["quick"])]
+              CellConfig("lenet5-digits", "l1", "prun1", (4, 14), 0,
+                         lenet5.DIGITS_BUDGETS["quick"])]
     assert len({c.hash() for c in [cell, *others]}) == 5
 
 

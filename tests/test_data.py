@@ -25,7 +25,8 @@ def test_truncated_idx_names_the_file(tmp_path):
     path = tmp_path / "train-images-idx3-ubyte"
     write_idx(path, np.zeros((4, 28, 28), np.uint8))
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(PrunebenchError, match=r"train-images-idx3-ubyte holds 3052 bytes but its header \[4, 28, 28\] needs 3152.*truncated"):
+    with pytest.raises(PrunebenchError, match=r"train-images-idx3-ubyte holds 3052 bytes but "
+                       r"its header \[4, 28, 28\] needs 3152.*truncated"):
         read_idx(path)
 
 
@@ -101,5 +102,6 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
-    with pytest.raises(PrunebenchError, match=f"downloading MNIST into {tmp_path} failed: no route"):
+    with pytest.raises(PrunebenchError,
+                       match=f"downloading MNIST into {tmp_path} failed: no route"):
         mnist.load(mnist.MNIST, tmp_path, fetch=True)

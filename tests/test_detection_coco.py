@@ -1,4 +1,5 @@
-"""Faster R-CNN on COCO: the pycocotools path with known answers, loader errors, the row end to end."""
+"""Faster R-CNN on COCO: the pycocotools path with known answers, loader errors, the row end to
+end."""
 
 import json
 

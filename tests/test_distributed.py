@@ -16,7 +16,8 @@ import torch.multiprocessing as mp
 from prunebench import distributed
 from prunebench.cli import main
 
-CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--no-scratch", "--criteria", "l1,taylor",
+CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--no-scratch", "--criteria",
+        "l1,taylor",
         "--seeds", "0"]
 
 
@@ -35,7 +36,8 @@ def test_two_ranks_prune_like_one_process_and_write_one_result_per_cell(tmp_path
 
     ddp, single = _results(tmp_path / "ddp"), _results(tmp_path / "single")
     assert sorted(ddp) == sorted(single) and len(ddp) == 2  # one file per cell, same names
-    assert not list((tmp_path / "ddp").rglob("*.tmp")) and not list((tmp_path / "ddp").rglob("*.lock"))
+    assert not list((tmp_path / "ddp").rglob("*.tmp"))
+    assert not list((tmp_path / "ddp").rglob("*.lock"))
     for name, record in ddp.items():
         assert record["status"] == "ok" and record["ranks"] == 2
         assert single[name]["ranks"] == 1

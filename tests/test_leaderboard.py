@@ -20,7 +20,8 @@ def record(criterion, seed, after, before=50.0, status="ok", error=None):
 
 
 RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
-           record("bn", 1, 0, status="not-applicable", error="no BN"), record("l1", 0, 90.0), record("l1", 1, 92.0), record("l1", 2, 94.0),
+           record("bn", 1, 0, status="not-applicable", error="no BN"), record("l1", 0, 90.0),
+           record("l1", 1, 92.0), record("l1", 2, 94.0),
            record("random", 0, 80.0, before=10.0), record("random", 1, 82.0, before=30.0),
            record("crashy", 0, 0, status="failed", error="criterion 'crashy': boom | bang"),
            record("weak", 0, 50.0), record("weak", 1, 51.0), record("weak", 2, 52.0)]
@@ -43,7 +44,8 @@ def test_mean_std_intervals_tied_ranks_and_failures():
     assert rows[3][:7] == ("3", "weak", "dist 1.0", "3", "50.00 ± 0.00", "51.00 ± 1.00",
                            "[48.52, 53.48]")
     assert rows[4][:5] == ("–", "bn", "dist 1.0", "2 (0, 1)", "not applicable: no BN")
-    assert rows[5][:5] == ("–", "crashy", "dist 1.0", "1 (0)", "failed: criterion 'crashy': boom | bang")
+    assert rows[5][:5] == ("–", "crashy", "dist 1.0", "1 (0)",
+                           "failed: criterion 'crashy': boom | bang")
 
 
 def test_rank_stability_across_compression_levels():
@@ -65,7 +67,8 @@ def test_rank_stability_across_compression_levels():
 
 def test_markdown_is_deterministic_and_says_where_it_came_from():
     first = render_markdown(build_boards(RECORDS, "prunebench leaderboard --results r")[0])
-    again = render_markdown(build_boards(list(reversed(RECORDS)), "prunebench leaderboard --results r")[0])
+    again = render_markdown(build_boards(list(reversed(RECORDS)),
+                                         "prunebench leaderboard --results r")[0])
     assert first == again
     assert "| – | crashy | dist 1.0 | 1 (0) | failed: criterion 'crashy': boom \\| bang |" in first
     for fact in ("Made by: `prunebench run`", "Commit: `abc123`", "Seeds: 3 (0, 1, 2)",

@@ -57,7 +57,8 @@ def test_one_run_covers_several_targets_with_the_scratch_row(tmp_path, capsys):
     results = tmp_path / "res"
     assert main(["run", "--budget", "smoke", "--criteria", "l1", "--target", "prun1,prun2",
                  "--results", str(results)]) == 0
-    records = [json.loads(p.read_text()) for p in sorted((results / "lenet5-digits").glob("*.json"))]
+    records = [json.loads(p.read_text())
+               for p in sorted((results / "lenet5-digits").glob("*.json"))]
     assert sorted((r["criterion"]["name"], r["target"]["name"]) for r in records) == [
         ("l1", "prun1"), ("l1", "prun2"), ("scratch", "prun1"), ("scratch", "prun2")]
     scratch = next(r for r in records if r["criterion"]["name"] == "scratch"
@@ -84,7 +85,8 @@ def test_jobs_share_the_matrix_under_one_command(tmp_path):
                           text=True, cwd=tmp_path, timeout=300,
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout + done.stderr
-    records = [json.loads(p.read_text()) for p in (tmp_path / "res" / "lenet5-digits").glob("*.json")]
+    records = [json.loads(p.read_text())
+               for p in (tmp_path / "res" / "lenet5-digits").glob("*.json")]
     cells = sorted((r["criterion"]["name"], r["seed"]) for r in records)
     assert cells == sorted((c, s) for c in ("l1", "random", "scratch") for s in (0, 1))
     assert {r["command"] for r in records} == {"prunebench " + " ".join(args)}
@@ -93,7 +95,9 @@ def test_jobs_share_the_matrix_under_one_command(tmp_path):
     assert len({r["run_started"] for r in records}) == 1
     ran = [line for line in done.stdout.splitlines() if "✓" in line]
     assert len(ran) == len(cells)  # each cell once, though both jobs walk the whole matrix
-    assert "job 1/2" in done.stdout and "job 2/2" in done.stdout
+    # every cell line is relayed from a job (which job takes which cell depends on timing: on a
+    # loaded machine one job may take them all)
+    assert all(line.startswith(("job 1/2 ", "job 2/2 ")) for line in ran)
     assert "baseline (unpruned)" in done.stdout  # the parent tabulates all of it
     assert len(list((tmp_path / "res" / "baselines" / "lenet5-digits").glob("*.pt"))) == 2
 

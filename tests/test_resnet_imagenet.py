@@ -20,9 +20,11 @@ def test_baseline_is_about_4_1_gmacs_and_25_6_m_params():
 def test_prun1_keeps_identity_paths_and_matches_seed_table_5_params():
     size = architecture_size(ROW, ROW.target("prun1"))
     assert abs(size["params"] / 15.1e6 - 1) < 0.015  # seed 001 Table 5: 15.1M
-    assert 1 - size["macs"] / architecture_size(ROW, None)["macs"] == pytest.approx(0.4445, abs=0.01)
+    removed = 1 - size["macs"] / architecture_size(ROW, None)["macs"]
+    assert removed == pytest.approx(0.4445, abs=0.01)
     assert len(ROW.groups) == 32 and all(g.endswith(("conv1", "conv2")) for g in ROW.groups)
-    assert size["macs_per_layer"]["layer1.0.conv3"] == 40 * 256 * 56 * 56  # input narrowed, output not
+    # input narrowed, output not
+    assert size["macs_per_layer"]["layer1.0.conv3"] == 40 * 256 * 56 * 56
 
 
 def test_loader_reads_train_and_val(tmp_path):
@@ -48,6 +50,7 @@ def test_row_runs_end_to_end_on_tiny_data(tmp_path):
     write_imagefolder_like(tmp_path / "data")
     results = tmp_path / "res"
     assert main(["run", "--scenario", "resnet50-imagenet", "--budget", "smoke", "--no-scratch",
-                 "--criteria", "l1", "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
+                 "--criteria", "l1", "--data-root", str(tmp_path / "data"), "--results",
+                 str(results)]) == 0
     board = (results / "leaderboards" / "resnet50-imagenet.md").read_text()
     assert "| 1 | l1 |" in board and "15,145,160" in board

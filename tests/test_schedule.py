@@ -84,7 +84,8 @@ def test_faulty_criteria_fail_alone_with_their_reason(tmp_path, install_dist):
     by_name = {r["criterion"]["name"]: r for r in outcome.records}
     assert by_name["l1"]["status"] == "ok"
     expected = {
-        "nan-scores": "select() on conv1 raised ValueError: score() on conv1 returned NaN/inf for filters [1]",
+        "nan-scores": "select() on conv1 raised ValueError: score() on conv1 returned NaN/inf "
+                      "for filters [1]",
         "duplicates": "select() on conv1 returned duplicate indices [0]",
         "out-of-range": "outside 0..19",
         "too-few": "returned 3 indices, expected 4",

@@ -71,7 +71,8 @@ def test_speed_command_json(capsys):
     assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun2", "--runtime",
                  "eager", "--batch-sizes", "2", "--repeats", "2", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {"batch_size", "runtime", "device", "speedup_theoretical", "speedup_real"} <= set(rows[0])
+    assert {"batch_size", "runtime", "device", "speedup_theoretical",
+            "speedup_real"} <= set(rows[0])
     assert rows[0]["target"] == "prun2" and rows[0]["device"] == "cpu"
 
 
@@ -115,7 +116,8 @@ def test_per_layer_rows_name_every_layer_with_its_macs_and_the_rest(capsys):
     for name in ("conv1", "conv2", "fc1", "fc2"):
         row = rows[name]
         assert row["ms_original"] > 0 and row["ms_pruned"] > 0
-        assert row["speedup_theoretical"] == pytest.approx(row["macs_original"] / row["macs_pruned"])
+        assert row["speedup_theoretical"] == pytest.approx(row["macs_original"] /
+                                                           row["macs_pruned"])
         assert row["gmacs_pruned"] == pytest.approx(
             row["macs_pruned"] * 4 / row["ms_pruned"] / 1e6)
     assert "macs_original" not in rows["rest"]

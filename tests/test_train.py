@@ -46,7 +46,9 @@ def test_channels_last_training_matches_the_standard_layout_and_hands_back_stand
     assert layouts and all(layouts)
     for (name, a), b in zip(fast.named_parameters(), standard.parameters()):
         assert a.is_contiguous(), name
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+        # one epoch of SGD grows the layouts' rounding apart: up to 7e-5 on weights of ~0.1
+        # with torch 2.14 (AVX-512), 1e-5 with 2.15; a layout bug moves them by 1e-2 and more
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=2e-4, msg=name)
     assert not torch.equal(fast.conv1.weight, _untrained().conv1.weight)  # it did train
 
 

@@ -31,7 +31,8 @@ def test_flops_command_json(capsys):
 
     size = json.loads(capsys.readouterr().out)
     assert size["macs"] == 78_643_440 and size["params"] == 1_012_429
-    assert size["widths"][:2] == [31, 53] and size["macs_per_layer"]["features.conv1_1"] == 31 * 27 * 1024
+    assert size["widths"][:2] == [31, 53]
+    assert size["macs_per_layer"]["features.conv1_1"] == 31 * 27 * 1024
 
 
 @pytest.mark.parametrize("variant, classes", [(cifar.CIFAR10, 10), (cifar.CIFAR100, 100)])

@@ -28,7 +28,7 @@ INFO = PluginInfo(SCRATCH, "prunebench.cells.scratch:ScratchCell", "prunebench (
                   prunebench.__version__)
 
 
-def scratch_epochs(budget: Budget) -> float:
+def scratch_epochs(budget: Budget) -> int:
     """The baseline's epochs plus every pruning step's fine-tuning."""
     return budget.baseline_epochs + budget.steps * budget.finetune_epochs
 
@@ -39,8 +39,9 @@ def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, .
     (a slice of the wide model's initialisation would have the wrong fan-in scale)."""
     surgery.keep_first(model, groups, widths, example, prune_root)
     for module in model.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
 
 
 class ScratchCell(Cell):
@@ -52,7 +53,7 @@ class ScratchCell(Cell):
     def __init__(self, config: CellConfig) -> None:
         self.config = config
 
-    def epochs(self) -> float:
+    def epochs(self) -> int:
         return scratch_epochs(self.config.budget)
 
     def run(self, env: CellEnv) -> dict:

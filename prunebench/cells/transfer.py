@@ -40,7 +40,8 @@ def source_records(plan: RunPlan) -> list[dict]:
     assert source is not None and plan.backbone_from is not None
     found = [r for r in read_results(plan.backbone_from)
              if r["scenario"] == source and r["status"] == "ok"
-             and r["target"]["name"] == plan.target.name and r["budget"]["name"] == plan.budget.name]
+             and r["target"]["name"] == plan.target.name
+             and r["budget"]["name"] == plan.budget.name]
     if not found:
         raise PrunebenchError(
             f"no {source} results for target {plan.target.name}, budget {plan.budget.name} in "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 import prunebench
 from prunebench import scenarios
@@ -23,7 +24,7 @@ from prunebench.plan import DEFAULT_RESULTS
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
         raise PrunebenchError(f"{message} (see `{self.prog} --help`)")
 
 
@@ -45,12 +46,14 @@ def _sweep_options(parser: argparse.ArgumentParser, drawn: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prunebench", description="A fair benchmark of structured "
                      "filter-pruning criteria for CNNs.")
-    parser.add_argument("--version", action="version", version=f"prunebench {prunebench.__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"prunebench {prunebench.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
-    run.add_argument("--scenario", default=scenarios.DEFAULT, help="see `prunebench list --scenarios`")
+    run.add_argument("--scenario", default=scenarios.DEFAULT,
+                     help="see `prunebench list --scenarios`")
     run.add_argument("--criteria", help="comma-separated names, each with settings after ':' "
                      "(default: every installed one), e.g. l1,stability:lam=5e-6")
     run.add_argument("--target", help="named targets of the scenario, e.g. prun1 or "
@@ -102,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
     flops.set_defaults(func=cmd_flops)
 
-    speed = sub.add_parser("speed", help="real vs theoretical speed-up of a target, eager and deploy")
+    speed = sub.add_parser("speed",
+                           help="real vs theoretical speed-up of a target, eager and deploy")
     _target_options(speed, "the scenario's")
     _sweep_options(speed, "speed-up")
     speed.add_argument("--runtime", default="all", help="eager, deploy or all")
@@ -110,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--results", help="also save the rows, with the command, commit and "
                        "hardware, under RESULTS/speed/ (for `prunebench leaderboard`)")
     speed.add_argument("--per-layer", type=int, metavar="BATCH",
-                       help="instead of the sweep, each layer's latency and MACs at this batch size")
+                       help="instead of the sweep, each layer's latency and MACs at this "
+                       "batch size")
     speed.set_defaults(func=cmd_speed)
 
     memory = sub.add_parser("memory", help="run-time memory: eq. 16 beside the measured peak")
@@ -127,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--data-root")
     sens.add_argument("--download", action="store_true")
     sens.add_argument("--results", default=str(DEFAULT_RESULTS))
-    sens.add_argument("--out", help="folder for the figure and its JSON (default RESULTS/leaderboards)")
+    sens.add_argument("--out", help="folder for the figure and its JSON (default "
+                      "RESULTS/sensitivity)")
     sens.add_argument("--device", default="auto")
     sens.set_defaults(func=cmd_sensitivity)
 
@@ -159,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         errors.print(f"prunebench: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        if debug:
+            raise
+        errors.print("prunebench: error: out of memory (MemoryError); try a smaller budget, "
+                     "fewer --jobs or a machine with more memory; finished cells are saved",
+                     markup=False)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         errors.print("prunebench: interrupted; finished cells are saved", markup=False)

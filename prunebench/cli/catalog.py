@@ -31,7 +31,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
-    for column in ("name", "distribution", "needs", "extra epochs", "status"):
+    for column in ("name", "distribution", "needs", "extra epochs", "settings", "status"):
         table.add_column(column, no_wrap=True)
     table.add_column("description", overflow="fold")
     for name, info in plugins.discover().items():
@@ -39,11 +39,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         try:
             loaded = plugins.load(name)
         except PrunebenchError as exc:
-            table.add_row(name, dist, "?", "?", f"[red]broken: {escape(str(exc))}", "")
+            table.add_row(name, dist, "?", "?", "?", f"[red]broken: {escape(str(exc))}", "")
             continue
         needs = ", ".join(loaded.cls.needs) or "data-free"
-        table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}", "[green]ok",
-                      loaded.description)
+        table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}",
+                      escape(plugins.settings_text(loaded.cls)), "[green]ok", loaded.description)
     console.print(table)
     return 0
 

@@ -2,7 +2,8 @@
 
 Small models (LeNet-5) gain little from a second thread per batch but fully from a second process.
 Each job computes with the budget's thread count (`--threads`), as a plain run does, so a cell
-gives the same numbers however it was scheduled. Every job walks the whole matrix, job K from the K-th seed on
+gives the same numbers however it was scheduled. Every job walks the whole matrix, job K from the
+K-th seed on
 (so the jobs train different baselines at once), and takes each cell whose lock is free: a job
 that is done early helps with what is left instead of idling, as fixed shards would. Every result
 records the parent's command. The parent relays the jobs' lines and draws the matrix's progress
@@ -45,7 +46,8 @@ def job_argv(argv: Sequence[str], k: int, n: int, options: RunOptions) -> list[s
 
 
 def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str]) -> int:
-    """Run the jobs to their end; the worst exit code among them (0, 1 failed cells, 2 bad input)."""
+    """Run the jobs to their end; the worst exit code among them (0, 1 failed cells, 2 bad
+    input)."""
     if options.shard is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise PrunebenchError("--jobs makes its own shards; run it without --shard and torchrun")
     env = {**os.environ, "COLUMNS": "1000"}  # lines unbroken
@@ -64,6 +66,7 @@ def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str])
 
 
 def _relay(child: subprocess.Popen, name: str, progress) -> None:
+    assert child.stdout is not None  # opened with stdout=PIPE
     for line in child.stdout:
         progress.console.print(f"[dim]{name}[/] {escape(line.rstrip())}", highlight=False,
                                soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -12,14 +13,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prunebench import distributed
+from prunebench import distributed, plugins
 from prunebench.cells.base import Cell
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.eta import MatrixClock
-from prunebench.cli.options import make_options, make_plan
+from prunebench.cli.options import backbone_folder, make_options, make_plan
 from prunebench.config import CriterionSpec
 from prunebench.errors import PrunebenchError
-from prunebench.plan import RunOptions, RunPlan
+from prunebench.plan import RunOptions, RunPlan, plan_of_record
 from prunebench.report.leaderboard import (
     Board,
     build_boards,
@@ -68,7 +69,8 @@ class RichReporter:
 
 def cell_line(record: dict) -> str:
     """What a finished cell prints: its headline metric and size, or why it has none."""
-    where = f"{CriterionSpec.of_record(record['criterion']).label}, seed {record['seed']}, {record['target']['name']}"
+    name = CriterionSpec.of_record(record["criterion"]).label
+    where = f"{name}, seed {record['seed']}, {record['target']['name']}"
     if record["status"] == "not-applicable":
         return f"[yellow]– {escape(where)}: {escape(record['error'])}"
     if record["status"] != "ok":
@@ -89,6 +91,10 @@ def progress_bars(disable: bool = False) -> Progress:
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
     """Every option checked, before any output: the plan, the options, the board's folder."""
     torch.set_num_threads(1)  # before any torch work: see `runner.run_matrix`
+    under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1 or distributed.active()
+    if args.cell_timeout is not None and under_torchrun:
+        raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
+                              "torchrun; run without it, or without torchrun")
     job_of = args.job_of or (None, None, None)
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
@@ -123,9 +129,6 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
     """Run the matrix and print its board: the exit code and the outcome."""
     device = distributed.start(options.device)
     try:
-        if distributed.active() and options.cell_timeout is not None:
-            raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
-                                  "torchrun; run without it, or without torchrun")
         options = replace(options, device=device)
         data = plan.load_data()  # missing, corrupt or unusable data: one line, before output
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
@@ -174,41 +177,43 @@ TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "para
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    """Run one result's cell again: its recorded command, narrowed to its criterion, target and
-    seed, into the results folder the file sits in; the record keeps its original command and
-    notes the rerun apart."""
+    """Run one result's cell again, its plan built from the record (`plan.plan_of_record`), into
+    the results folder the file sits in, with the board beside it (never where the original run
+    put its own); the record keeps its original command and notes the rerun apart."""
+    torch.set_num_threads(1)  # before any torch work: see `runner.run_matrix`
     path = Path(args.result)
     record = read_result(path)
-    from prunebench.cli import build_parser  # the parser imports this module
-
-    try:
-        argv = shlex.split(record["command"])[1:]
-    except ValueError as exc:
-        raise PrunebenchError(f"{path} records a command that cannot be split ({exc}): "
-                              f"{record['command']!r}") from None
-    parsed = build_parser().parse_args(argv)
-    if parsed.command != "run":
-        raise PrunebenchError(f"{path} was not made by `prunebench run`; cannot rerun it")
-    spec = CriterionSpec.of_record(record["criterion"])
-    parsed.criteria, parsed.seeds = spec.text, str(record["seed"])
-    parsed.scratch = record.get("reference", False)  # not the reference row again
-    if parsed.target is not None and "," in parsed.target:  # made with several targets
-        parsed.target = record["target"]["name"]
-    parsed.threads = record["budget"].get("threads") or record["environment"].get(
-        "torch_threads", 1)  # a version-1 record has its thread count in its environment
-    parsed.jobs, parsed.job_of = 1, None
-    parsed.results, parsed.force = str(path.resolve().parent.parent), True
-    parsed.out = None  # the board goes beside the results, wherever the original run put its
-    parsed.argv = argv
-    plan, options, out = plan_and_options(parsed)
-    options = replace(options, command=record["command"], rerun=shlex.join(
-        ["prunebench", "rerun", str(path)]))
+    recorded = _recorded_run(path, record["command"])  # where its data came from
+    plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
+                          recorded.download, backbone_folder(recorded.backbone_from))
+    for spec in plan.criteria:
+        plugins.load(spec.name)  # an uninstalled criterion: one line, before any work
+    options = make_options(results=path.resolve().parent.parent, device=record["device"]
+                           .split(":")[0], force=True, save_models=recorded.save_models,
+                           command=record["command"], argv=[])
+    options = replace(options, rerun=shlex.join(["prunebench", "rerun", str(path)]))
+    out = check_writable(options.results / "leaderboards", "the board's folder")
     code, outcome = run_and_tabulate(plan, options, out)
     written = {p.resolve() for p in (outcome.paths if outcome else [])}
     if path.resolve() not in written:
         errors.print(f"note: the cell's configuration changed since {path.name} was made "
                      "(another prunebench version?); the new result has its own file")
     return code
+
+
+def _recorded_run(path: Path, command: str) -> argparse.Namespace:
+    """The options of the `prunebench run` command a result records."""
+    from prunebench.cli import build_parser  # the parser imports this module
+
+    try:
+        argv = shlex.split(command)[1:]
+    except ValueError as exc:
+        raise PrunebenchError(f"{path} records a command that cannot be split ({exc}): "
+                              f"{command!r}") from None
+    parsed = build_parser().parse_args(argv)
+    if parsed.command != "run":
+        raise PrunebenchError(f"{path} was not made by `prunebench run`; cannot rerun it")
+    return parsed
 
 
 def print_board(board: Board) -> None:

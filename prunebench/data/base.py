@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -11,8 +11,13 @@ from prunebench.criterion import Batch
 
 
 class Data(Protocol):
-    num_classes: int
-    source: str  # where the data was read from, recorded in every result
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def source(self) -> str:
+        """Where the data was read from, recorded in every result."""
+        ...
 
     @property
     def n_train(self) -> int: ...
@@ -30,17 +35,14 @@ class Data(Protocol):
     def test_batches(self, batch_size: int, device: torch.device) -> Iterator[Batch]: ...
 
 
-def chunks(items: list, size: int) -> list[list]:
-    """`items` cut into consecutive lists of `size` (the last may be shorter)."""
-    return [items[start:start + size] for start in range(0, len(items), size)]
-
-
 class ImagesOnDisk:
     """What the data sets read image by image from disk (ImageFolder trees, COCO) share: sizes
     from their `train_set` and `image_size`, and, under torchrun, each rank decoding only the
     images it uses (see `distributed.RankShare`)."""
 
     reads_rank_share = True
+    train_set: Any
+    image_size: int
 
     @property
     def n_train(self) -> int:

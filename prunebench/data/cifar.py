@@ -63,10 +63,12 @@ def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
         raise PrunebenchError(f"{path} is not a CIFAR batch (a {type(batch).__name__}, not a dict)")
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or label_key not in batch:
-        raise PrunebenchError(f"{path} lacks 'data' or '{label_key}'; is it the right CIFAR variant?")
+        raise PrunebenchError(f"{path} lacks 'data' or '{label_key}'; is it the right CIFAR "
+                              "variant?")
     data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch[label_key])
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
-        raise PrunebenchError(f"{path}: data of shape {data.shape} does not fit {len(labels)} labels")
+        raise PrunebenchError(f"{path}: data of shape {data.shape} does not fit {len(labels)} "
+                              "labels")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
@@ -86,7 +88,8 @@ def random_crop_flip(images: Tensor, generator: torch.Generator, padding: int = 
     return out
 
 
-def load(variant: Variant, root: Path | None, fetch: bool, _image_size: int | None = None) -> ArrayData:
+def load(variant: Variant, root: Path | None, fetch: bool,
+         _image_size: int | None = None) -> ArrayData:
     roots = candidate_roots(root)
     folder = find_folder(variant, roots)
     if folder is None and fetch:
@@ -96,7 +99,8 @@ def load(variant: Variant, root: Path | None, fetch: bool, _image_size: int | No
         try:
             getattr(torchvision.datasets, variant.torchvision_class)(str(target), download=True)
         except Exception as exc:  # network errors come in many types
-            raise PrunebenchError(f"downloading {variant.title} into {target} failed: {exc}") from None
+            raise PrunebenchError(f"downloading {variant.title} into {target} failed: "
+                                  f"{exc}") from None
         folder = find_folder(variant, [target])
     if folder is None:
         raise PrunebenchError(f"{variant.title} not found; looked in {looked_in(roots)}; put "

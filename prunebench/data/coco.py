@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -74,7 +75,7 @@ class CocoImages(Dataset):
                 continue
             boxes.append([x, y, x + w, y + h])
             labels.append(ann["category_id"])
-        target = {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        target: dict[str, Any] = {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
                   "labels": torch.tensor(labels, dtype=torch.int64), "image_id": image_id}
         if flip:
             image = image.flip(-1)
@@ -106,7 +107,7 @@ class CocoData(ImagesOnDisk):
                        test_set=cut(self.test_set, test_limit))
 
     def _batches(self, dataset: CocoImages, requests: list, batch_size: int,
-                 device: torch.device, train: bool = False) -> Iterator[Batch]:
+                 device: torch.device, train: bool = False) -> Iterator[Any]:
         batches = (distributed.rank_batches(requests, batch_size) if train
                    else distributed.rank_test_batches(requests, batch_size))
         loader = DataLoader(dataset, batch_sampler=batches, collate_fn=_collate)
@@ -130,7 +131,8 @@ class CocoData(ImagesOnDisk):
 def load(root: Path | None, _fetch: bool, image_size: int | None) -> CocoData:
     """COCO is not downloaded automatically (fetch it from cocodataset.org)."""
     roots = candidate_roots(root)
-    folder = locate(roots, "coco", lambda f: (f / "annotations" / "instances_val2017.json").is_file())
+    folder = locate(roots, "coco",
+                    lambda f: (f / "annotations" / "instances_val2017.json").is_file())
     if folder is None:
         raise PrunebenchError(f"COCO not found; looked for annotations/instances_val2017.json in "
                               f"{looked_in(roots)}; get train2017/, val2017/ and annotations/ from "

@@ -22,7 +22,8 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise PrunebenchError(f"cannot read {path}: {exc}; delete it and fetch the data again") from None
+        raise PrunebenchError(f"cannot read {path}: {exc}; delete it and fetch the data "
+                              "again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or not 1 <= raw[3] <= 3:
         raise PrunebenchError(f"{path} is not an unsigned-byte idx file (bad magic number)")
     ndim = raw[3]

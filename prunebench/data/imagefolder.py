@@ -6,9 +6,10 @@ An image that will not decode stops the run with an error naming the file."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -43,16 +44,17 @@ def _transforms(size: int, train: bool):
 
 def _subset(dataset: Dataset, limit: int | None) -> Dataset:
     """A fixed random subset (seed 0, never the run's seed) so a limit still spans the classes."""
-    if limit is None or limit >= len(dataset):
+    size = len(cast(Sized, dataset))
+    if limit is None or limit >= size:
         return dataset
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:limit]
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(0))[:limit]
     return Subset(dataset, sorted(order.tolist()))
 
 
 @dataclass(frozen=True)
 class FolderData(ImagesOnDisk):
-    train_set: Dataset
-    test_set: Dataset
+    train_set: Any  # torch Datasets that know their length
+    test_set: Any
     num_classes: int
     source: str
     image_size: int

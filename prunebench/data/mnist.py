@@ -88,7 +88,8 @@ def load(family: Family, root: Path | None, fetch: bool) -> ArrayData:
     train_x, train_y, test_x, test_y = (read_idx(f) for f in files)
     for images, labels, name in ((train_x, train_y, files[0]), (test_x, test_y, files[2])):
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise PrunebenchError(f"{name}: {images.shape} images do not match {labels.shape} labels")
+            raise PrunebenchError(f"{name}: {images.shape} images do not match {labels.shape} "
+                                  "labels")
         if labels.max(initial=0) > 9:
             raise PrunebenchError(f"{name}: labels go up to {labels.max()}, expected classes 0-9")
     tx, vx = normalise(torch.from_numpy(train_x.copy()).float().div(255).unsqueeze(1),

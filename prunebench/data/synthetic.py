@@ -19,7 +19,8 @@ def write_mnist_like(folder: Path, n_train: int = 64, n_test: int = 32, seed: in
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     suffix = ".gz" if gz else ""
-    for stem_images, stem_labels, n in ((FILES[0], FILES[1], n_train), (FILES[2], FILES[3], n_test)):
+    for stem_images, stem_labels, n in ((FILES[0], FILES[1], n_train),
+                                        (FILES[2], FILES[3], n_test)):
         labels = np.arange(n) % 10
         images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
         for i, label in enumerate(labels):

@@ -14,8 +14,8 @@ Two runtimes, because how a model is run decides the speed-up:
 Timings: each model's fastest backend is picked on a few calls; then, after warm-up, the two
 chosen runners take turns, `repeats` rounds, each turn an untimed call (to bring the model's
 weights back into cache) and a timed one, synchronised on GPU, so drift in the machine's load hits
-both alike. The median is the latency, the 25th and 75th percentiles its spread. Weights do not change speed, so the models
-here carry random weights.
+both alike. The median is the latency, the 25th and 75th percentiles its spread. Weights do not
+change speed, so the models here carry random weights.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -79,7 +80,8 @@ def deploy_runners(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict
     """The deploy candidates that build on this model, and why the others did not."""
     from torch.fx.experimental.optimization import fuse
 
-    runners, failures = {}, {}
+    runners: dict[str, Runner] = {}
+    failures: dict[str, str] = {}
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,7 +132,7 @@ def _timing(backend: str, seconds: list[float]) -> Timing:
 def _micro_batched(run: Runner, size: int) -> Runner:
     """`run` applied to consecutive slices of `size` inputs, outputs concatenated."""
     def chunked(x: Tensor) -> object:
-        return torch.cat([run(part) for part in x.split(size)])
+        return torch.cat([cast(Tensor, run(part)) for part in x.split(size)])
     return chunked
 
 

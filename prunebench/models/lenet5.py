@@ -1,7 +1,7 @@
 """LeNet-5 in the Caffe variant the seeds use: conv 20, conv 50 (5x5), FC 500, FC classes.
 
-Seed 001 sec. 4.1: "Two convolutional (20,50) and two fully connected layers (800,500)". Each conv is
-followed by its own ReLU module (so activation hooks see one layer each) and 2x2 max-pooling, so
+Seed 001 sec. 4.1: "Two convolutional (20,50) and two fully connected layers (800,500)". Each conv
+is followed by its own ReLU module (so activation hooks see one layer each) and 2x2 max-pooling, so
 a 28x28 input gives 50x4x4 = 800 features for the first FC.
 """
 

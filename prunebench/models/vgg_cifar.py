@@ -1,6 +1,6 @@
 """VGG-16 for CIFAR as in Li et al. (ICLR'17) and seed 001: 13 conv layers (3x3, padding 1), each
-followed by BatchNorm and ReLU, five max-pools, then FC 512 (with BatchNorm and ReLU) and FC classes.
-Layer names follow the seed's figures (conv1_1 ... conv5_3)."""
+followed by BatchNorm and ReLU, five max-pools, then FC 512 (with BatchNorm and ReLU) and FC
+classes. Layer names follow the seed's figures (conv1_1 ... conv5_3)."""
 
 from __future__ import annotations
 

@@ -54,8 +54,8 @@ def render(boards: list[Board], speed: list[dict], regenerate: str) -> str:
               "Rows of the matrix without a board, and the command that makes one (DATA: the "
               "folder holding the row's data set, which could not be downloaded where these "
               "boards were made):", ""]
-    lines += [f"- {s.name} ({s.description}{'; a GPU advised' if name.startswith(NEEDS_GPU) else ''}"
-              f"): `{_run_command(s)}`"
+    lines += [f"- {s.name} ({s.description}"
+              f"{'; a GPU advised' if name.startswith(NEEDS_GPU) else ''}): `{_run_command(s)}`"
               for name, s in scenarios.registry().items() if name not in done]
     return "\n".join(lines) + "\n"
 

@@ -74,13 +74,13 @@ class Board:
 
 
 def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    present = [v for v in values if v is not None]
+    if not present:
         return "–"
-    mean = statistics.fmean(values)
-    if len(values) < 2:
+    mean = statistics.fmean(present)
+    if len(present) < 2:
         return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(present):.{digits}f}"
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -116,7 +116,8 @@ def _criterion_rows(records: list[dict], headline: str, base_mean: float
             if r["status"] != "ok":
                 problems[(r["status"].replace("-", " "), r["error"])].append(r["seed"])
         for (status, error), seeds in sorted(problems.items()):
-            failed.append(("–", name, plugin, f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})",
+            seeds_text = f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})"
+            failed.append(("–", name, plugin, seeds_text,
                            f"{status}: {error}", *("",) * (len(COLUMNS) - 5)))
         if not ok:
             continue
@@ -168,7 +169,8 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["target"]["name"], tuple(r["target"]["widths"]), _budget(r))].append(r)
-    sections, levels = [], defaultdict(dict)
+    sections: list[Section] = []
+    levels: dict[str, dict[str, dict[str, Summary]]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         headline = members[0]["headline"]
         columns = tuple(c.format(h=headline) for c in COLUMNS)
@@ -226,12 +228,17 @@ def _stability(levels: dict[str, dict[str, dict[str, Summary]]]) -> list[str]:
                 tau, n = kendall_tau({k: v.mean for k, v in by_target[a].items()},
                                      {k: v.mean for k, v in by_target[b].items()})
                 lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
-                             f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, -1: reversed)")
+                             f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
+                             "-1: reversed)")
         leaders = [f"`{t}`: " + ", ".join(sorted((n for n, r in ranks[t].items() if r == 1),
-                                                 key=lambda n, t=t: (-by_target[t][n].mean, n)))
+                                                 key=partial(_by_mean, by_target[t])))
                    for t in targets]
         lines += [f"- Rank 1 (tied included) per level: {'; '.join(leaders)}", ""]
     return lines
+
+
+def _by_mean(summaries: dict[str, Summary], name: str) -> tuple[float, str]:
+    return -summaries[name].mean, name
 
 
 def _provenance(records: list[dict], regenerate: str) -> list[str]:
@@ -278,7 +285,8 @@ def render_markdown(board: Board) -> str:
              "the last pruning step (how well the criterion ranks filters on its own), *after FT* "
              "after its fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
              "*Rank* is 1 + the number of rows whose whole interval lies above the row's own, so "
-             "rows the seeds cannot tell apart share a rank, marked `=`. *scratch* is the reference "
+             "rows the seeds cannot tell apart share a rank, marked `=`. *scratch* is the "
+             "reference "
              "row: the same architecture trained from random weights for the baseline's and the "
              "fine-tuning's epochs together (Scratch-B, Liu et al., ICLR'19); *random* keeps a "
              "random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are of the pruned model; "
@@ -287,7 +295,8 @@ def render_markdown(board: Board) -> str:
     for section in board.sections:
         lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
                   "|" + "|".join("---" for _ in section.columns) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in row) + " |"
+        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
+                                    for cell in row) + " |"
                   for row in section.rows]
         lines.append("")
     if board.stability:

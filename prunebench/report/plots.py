@@ -49,10 +49,11 @@ def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path
         if r["status"] != "ok":
             continue
         removed = 100 * (1 - r["pruned"]["macs"] / r["baseline"]["macs"])
-        points[CriterionSpec.of_record(r["criterion"]).label][round(removed, 2)].append(r["pruned"][headline])
+        name = CriterionSpec.of_record(r["criterion"]).label
+        points[name][round(removed, 2)].append(r["pruned"][headline])
         baselines.append(r["baseline"][headline])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"
+    colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"  # type: ignore[attr-defined]
     for i, name in enumerate(sorted(points)):  # 20 colours x 10 markers: no two criteria alike
         xs = sorted(points[name])
         means = [statistics.fmean(points[name][x]) for x in xs]

@@ -49,7 +49,8 @@ def render(device: str, records: list[dict], regenerate: str) -> str:
              "Real speed-up of each pruned architecture over its unpruned original, against the "
              "theoretical one (the MACs ratio); *efficiency* is real over theoretical. *eager* is "
              "`model.eval()` under inference mode; *deploy* is BatchNorm folded into the conv, "
-             "channels_last, and the fastest of frozen TorchScript, torch.compile and micro-batches "
+             "channels_last, and the fastest of frozen TorchScript, torch.compile and "
+             "micro-batches "
              "(the backend columns say which ran). Latencies are medians of the timed calls after "
              "warm-up; weights do not change speed, so these architectures are untrained.", ""]
     for record, figure in zip(records, figures(records)):
@@ -63,7 +64,8 @@ def render(device: str, records: list[dict], regenerate: str) -> str:
                   f"- Commit: `{env['git_commit']}`",
                   f"- Hardware: {env['cpu']}, {env['cpu_count']} cores, torch threads "
                   f"{env['torch_threads']}, {env['gpu'] or 'no GPU'}",
-                  "- Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(env["packages"].items())),
+                  "- Versions: " + ", ".join(f"{k} {v}"
+                                             for k, v in sorted(env["packages"].items())),
                   ""]
     lines += [f"Regenerate: `{regenerate}`"]
     return "\n".join(lines) + "\n"

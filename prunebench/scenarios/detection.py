@@ -11,7 +11,7 @@ Targets: the ImageNet row's `prun1` widths (40/80/160/320) and half of every lay
 
 `fasterrcnn-coco-transfer` is the seed's generalisation experiment (sec. 4.5): no criterion runs
 on the detector; each cell trains the detector, with the baseline schedule above, on the backbone
-a criterion pruned on the ImageNet row (see prunebench/transfer.py).
+a criterion pruned on the ImageNet row (see prunebench/cells/transfer.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ TARGETS = {"prun1": Target("prun1", widths=resnet.TARGETS["prun1"].widths),
 BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.01, finetune_epochs=1,
                     finetune_lr=0.002, steps=1, batch_size=2, calibration_batches=1, seeds=(0,),
-                    train_limit=8, test_limit=4, image_size=128, weight_decay=1e-4, speed_batch_sizes=(1,)),
+                    train_limit=8, test_limit=4, image_size=128, weight_decay=1e-4,
+                    speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=12, baseline_lr=0.02, finetune_epochs=2,
                     finetune_lr=0.002, steps=1, batch_size=8, calibration_batches=8, seeds=(0,),
                     train_limit=11_829, image_size=512, weight_decay=1e-4),

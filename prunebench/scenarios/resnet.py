@@ -29,7 +29,8 @@ TARGETS = {
 BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=8, calibration_batches=1, seeds=(0,),
-                    train_limit=32, test_limit=16, image_size=64, weight_decay=1e-4, speed_batch_sizes=(1,)),
+                    train_limit=32, test_limit=16, image_size=64, weight_decay=1e-4,
+                    speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=16, baseline_lr=0.1, finetune_epochs=2,
                     finetune_lr=0.01, steps=1, batch_size=256, calibration_batches=8, seeds=(0,),
                     train_limit=128_117, weight_decay=1e-4),
@@ -50,7 +51,8 @@ def scenarios() -> list[Scenario]:
         name="resnet50-imagenet",
         description="torchvision ResNet-50 on an ImageNet ImageFolder tree; prunes conv1/conv2 of "
                     "each bottleneck (seed 001 Fig. 5)",
-        build_model=ignoring_size(_resnet50, 1000), load_data=imagefolder.load, task=Classification(),
+        build_model=ignoring_size(_resnet50, 1000), load_data=imagefolder.load,
+        task=Classification(),
         groups=GROUPS, input_shape=(3, 224, 224), targets=TARGETS, budgets=BUDGETS,
         default_target="prun1",
         tiny_data=lambda root: write_imagefolder_like(root / "imagenet"))]

@@ -34,7 +34,8 @@ def test_apoz_reads_the_activation_after_batchnorm():
 def test_hrank_is_the_average_rank_of_the_feature_maps():
     torch.manual_seed(0)
     full_rank = torch.rand(3, 1, 6, 6) + 0.1
-    rank_one = torch.stack([torch.outer(torch.rand(6) + 0.1, torch.rand(6) + 0.1) for _ in range(3)])
+    rank_one = torch.stack([torch.outer(torch.rand(6) + 0.1, torch.rand(6) + 0.1)
+                            for _ in range(3)])
     x = torch.cat([full_rank, rank_one.unsqueeze(1)], dim=1)  # 2 input channels
     conv = pointwise_conv([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     group = ChannelGroup("conv", conv)

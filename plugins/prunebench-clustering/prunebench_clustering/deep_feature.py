@@ -50,7 +50,8 @@ def load_model_b(weights: Path | None) -> tuple[nn.Module, str]:
 
 
 def filters_to_images(weight: Tensor, size: int) -> Tensor:
-    """(C_out, C_in, k, k) filters -> (C_out, 3, size, size) normalised images (module docstring)."""
+    """(C_out, C_in, k, k) filters -> (C_out, 3, size, size) normalised images (see the module
+    docstring)."""
     w = weight.detach().float()
     w = (w / w.abs().max().clamp_min(1e-12) + 1) / 2
     c_out, c_in, kh, kw = w.shape
@@ -86,6 +87,7 @@ class DeepFeatureKMeans(Criterion):
     @torch.inference_mode()
     def represent(self, weight: Tensor) -> np.ndarray:
         """W' of Algorithm 1, step 3: model B's last FC output for every filter."""
+        assert self._model_b is not None, "prepare() loads model B"
         images = filters_to_images(weight.to(self._device), self.image_size)
         outputs = [self._model_b(chunk) for chunk in images.split(32)]
         return torch.cat(outputs).double().cpu().numpy()

@@ -28,7 +28,8 @@ def nearest_members(vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray
 
 
 def kmeans_representatives(vectors: np.ndarray, n_keep: int, seed: int) -> Tensor:
-    """k-means++ (10 restarts, seeded) into `n_keep` clusters; keep the filter nearest each centroid."""
+    """k-means++ (10 restarts, seeded) into `n_keep` clusters; keep the filter nearest each
+    centroid."""
     if n_keep >= len(vectors):
         return torch.arange(len(vectors))
     km = KMeans(n_clusters=n_keep, init="k-means++", n_init=10, random_state=seed).fit(vectors)

@@ -12,6 +12,8 @@ and positive filter values to +1", so the terms are taken as distances: |-1 - f|
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor
 
@@ -49,7 +51,8 @@ class Stability(ScoreCriterion):
         self._before = {g.name: g.conv.weight.detach().clone() for g in ctx.groups}
 
     def penalty(self, ctx: PruneContext) -> Tensor:
-        return self.lam * sum(auxiliary_loss(g.conv.weight) for g in ctx.groups)
+        total = sum(auxiliary_loss(g.conv.weight) for g in ctx.groups)  # in the order it always had
+        return self.lam * cast(Tensor, total)
 
     def score(self, group: ChannelGroup) -> Tensor:
         return -importance_ratio(self._before[group.name], group.conv.weight.detach())
