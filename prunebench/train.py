@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
-from prunebench.layout import cpu_channels_last
+from prunebench.memory_format import cpu_channels_last
 from prunebench.store import load_checkpoint, save_checkpoint
 from prunebench.tasks import Task
 

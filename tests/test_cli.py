@@ -50,6 +50,7 @@ def test_no_traceback_from_the_installed_command(tmp_path):
     assert done.stderr.strip().splitlines() == [
         done.stderr.strip()] and "unknown criterion 'nosuch'" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    assert done.stdout == ""  # no header, no progress bars: refused before any output
     assert not (tmp_path / "prunebench-results").exists()  # refused before any work
 
 
