@@ -70,7 +70,7 @@ Setting = tuple[str, Any]  # (keyword, value): one constructor argument of a cri
 
 
 def setting_text(value: object) -> str:
-    """A setting's value as a row name and the command line write it."""
+    """A setting's value as a row name writes it."""
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -88,13 +88,6 @@ class CriterionSpec:
         if not self.settings:
             return self.name
         return f"{self.name} ({', '.join(f'{k}={setting_text(v)}' for k, v in self.settings)})"
-
-    @property
-    def text(self) -> str:
-        """The form `--criteria` takes: `stability:lam=5e-06`."""
-        return ",".join([self.name + "".join(f":{k}={setting_text(v)}" for k, v in
-                                             self.settings[:1]),
-                         *(f"{k}={setting_text(v)}" for k, v in self.settings[1:])])
 
     def kwargs(self) -> dict[str, Any]:
         return dict(self.settings)

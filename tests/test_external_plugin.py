@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 PYPROJECT = """
 [build-system]
@@ -32,17 +33,26 @@ class LastFilters(ScoreCriterion):
 '''
 
 
-def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
+def install_example(tmp_path: Path, tests: str | None = None) -> tuple[dict, Path]:
+    """pip-install the example package (with a tests/ folder holding `tests`) into a folder of
+    its own: the environment that sees it, and its source folder."""
     source = tmp_path / "src"
-    source.mkdir()
+    (source / "tests").mkdir(parents=True)
     (source / "pyproject.toml").write_text(PYPROJECT)
     (source / "example_criterion.py").write_text(textwrap.dedent(MODULE))
+    if tests is not None:
+        (source / "tests" / "test_contract.py").write_text(tests)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--target", str(site), str(source)],
                    check=True, capture_output=True, timeout=300)
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    return env, source
+
+
+def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
+    env, _ = install_example(tmp_path)
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
@@ -66,17 +76,7 @@ def test_contract(prunebench_contract):
 
 def test_a_separate_package_runs_the_contract_kit_in_its_own_pytest(tmp_path):
     """prunebench's pytest plugin hands a third-party suite the contract checks in one line."""
-    source = tmp_path / "src"
-    (source / "tests").mkdir(parents=True)
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "example_criterion.py").write_text(textwrap.dedent(MODULE))
-    (source / "tests" / "test_contract.py").write_text(PACKAGE_TEST)
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(site), str(source)],
-                   check=True, capture_output=True, timeout=300)
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env, source = install_example(tmp_path, PACKAGE_TEST)
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests"], cwd=source, env=env, capture_output=True, text=True,
                           timeout=600)
