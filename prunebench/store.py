@@ -232,7 +232,10 @@ def finished(path: Path) -> dict | None:
     """The result at `path` if its cell is done; None if it is missing or failed."""
     if not path.exists():
         return None
-    record = read_result(path)
+    try:
+        record = read_result(path)
+    except PrunebenchError:  # unusable (half a file from another tool, damaged): run it again
+        return None
     return record if record["status"] in DONE else None
 
 

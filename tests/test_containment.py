@@ -347,3 +347,15 @@ def test_a_baseline_checkpoint_of_the_wrong_shapes_is_refused(tmp_path, capsys):
     assert main([*args, "--force"]) == 2
     err = capsys.readouterr().err
     assert "does not fit lenet5-digits's model" in err and "delete it to retrain" in err
+
+
+def test_a_damaged_result_file_is_run_again_not_a_stop(tmp_path, capsys):
+    results = tmp_path / "res"
+    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
+            str(results)]
+    assert main(args) == 0
+    path = next((results / "lenet5-digits").glob("l1--*.json"))
+    good = json.loads(path.read_text())
+    path.write_bytes(b'{"schema_version": 1, "status": "ok", "scena')  # half a file
+    assert main(args) == 0
+    assert json.loads(path.read_text())["pruned"] == good["pruned"]
