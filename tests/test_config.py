@@ -1,5 +1,7 @@
 """Targets, budgets and user input are checked before any work starts."""
 
+import json
+
 import pytest
 
 from prunebench.cli.options import make_options, make_plan
@@ -82,3 +84,38 @@ def test_results_folder_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(PrunebenchError, match="is a file"):
         make_options(results=tmp_path / "file")
+
+
+def test_criterion_settings_parse_convert_and_name_rows():
+    from prunebench.config import CriterionSpec, parse_criteria
+
+    assert parse_criteria("l1,stability:lam=5e-6,x=2,l2:a=1:b=c") == (
+        ("l1", ()), ("stability", (("lam", "5e-6"), ("x", "2"))), ("l2", (("a", "1"), ("b", "c"))))
+    with pytest.raises(PrunebenchError, match="starts with a setting"):
+        parse_criteria("lam=5e-6,stability")
+    with pytest.raises(PrunebenchError, match="'lam' is not a setting"):
+        parse_criteria("stability:lam")
+    spec = make_plan(criteria="stability:lam=5e-6,l1").criteria
+    assert spec == (CriterionSpec("stability", (("lam", 5e-6),)), CriterionSpec("l1"))
+    assert spec[0].label == "stability (lam=5e-06)" and spec[1].label == "l1"
+    # the default value names the plain row, and its cell keeps the hash it always had
+    assert make_plan(criteria="stability:lam=1e-5").criteria == (CriterionSpec("stability"),)
+    budget = lenet5.DIGITS_BUDGETS["smoke"]
+    plain = CellConfig("lenet5-digits", "stability", "prun1", (4, 14), 0, budget)
+    tuned = CellConfig("lenet5-digits", "stability", "prun1", (4, 14), 0, budget,
+                       (("lam", 5e-6),))
+    assert plain.hash() != tuned.hash()
+
+
+def test_two_settings_of_a_criterion_are_two_rows_of_the_board(tmp_path, capsys):
+    from prunebench.cli import main
+
+    args = ["run", "--budget", "smoke", "--no-scratch", "--results", str(tmp_path)]
+    assert main([*args, "--criteria", "stability"]) == 0
+    assert main([*args, "--criteria", "stability:lam=0.5"]) == 0  # not "done before"
+    assert "skipped" not in capsys.readouterr().out
+    board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
+    assert "| stability |" in board and "| stability (lam=0.5) |" in board
+    settings = sorted(json.loads(p.read_text())["criterion"]["settings"].get("lam", 0)
+                      for p in (tmp_path / "lenet5-digits").glob("*.json"))
+    assert settings == [0, 0.5]
