@@ -83,23 +83,21 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     """Run every cell of the plan this process takes; `data`, when the caller has loaded (and
     so checked) it already, is the plan's data.
 
-    Cells and baselines run in forked workers with the budget's thread count. GNU OpenMP cannot
-    start threads in a forked child once its parent ran a parallel region on several: a process
-    that calls this with `budget.threads > 1` must not have run multithreaded torch work before
-    (the CLI sets one thread first thing; in a notebook, call `torch.set_num_threads(1)` first,
-    or pass `RunOptions(isolate=False)`)."""
+    Cells and baselines run in forked workers with the budget's thread count (worker.py). The
+    data is loaded on one thread, in workers and in-process alike, so its last bits do not
+    depend on the budget's count."""
     options = options or RunOptions()
     reporter = reporter or Silent()
     if distributed.is_main():
         remove_orphaned_temporaries(options.results)
     contained = _contained(options)
-    # a worker computes with the budget's threads; its parent stays on one, since a process
-    # whose OpenMP pool ever ran several threads cannot fork a worker that uses one safely
-    torch.set_num_threads(1 if contained else plan.budget.threads)
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     matrix = build_matrix(plan, options)
+    torch.set_num_threads(1)
     data = distributed.for_ranks(data if data is not None else plan.load_data())
+    if not contained:  # in-process cells compute here; workers set the count themselves
+        torch.set_num_threads(plan.budget.threads)
     env = environment(options.device)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)

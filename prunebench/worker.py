@@ -64,13 +64,22 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _child(conn, work: Callable[[Relay], dict], threads: int, parent: int) -> None:
+    """The worker: the cell runs on a fresh thread. A forked process's main thread inherits its
+    parent's GNU OpenMP pool without the pool's threads, and hangs the first time it asks for
+    several; a new thread starts a pool of its own."""
     _die_with_parent(parent)
+    runner = threading.Thread(target=_work, args=(conn, work, threads), daemon=True)
+    runner.start()
+    runner.join()
+
+
+def _work(conn, work: Callable[[Relay], dict], threads: int) -> None:
     torch.set_num_threads(threads)
     try:
         record = work(Relay(conn))
     except SystemExit as exc:
         conn.send((EXITED, exc.code))
-        raise
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
     except BaseException as exc:  # the harness's own error: the parent raises it
         conn.send((RAISED, exc if isinstance(exc, PrunebenchError) else
                    RuntimeError(f"{type(exc).__name__} in a cell's worker: {exc}")))

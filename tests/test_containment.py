@@ -161,8 +161,7 @@ def test_rerun_keeps_the_original_command_and_writes_beside_the_results(tmp_path
 
 
 def test_threads_are_part_of_the_cell_and_rerun_and_jobs_keep_them(tmp_path):
-    """In fresh processes, as a user runs them: this test process's OpenMP pool has run on
-    several threads, after which a forked worker cannot start its own (runner.run_matrix)."""
+    """As a user runs them: each command in a fresh process."""
     results = tmp_path / "res"
     args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
             str(results)]
@@ -359,3 +358,29 @@ def test_a_damaged_result_file_is_run_again_not_a_stop(tmp_path, capsys):
     path.write_bytes(b'{"schema_version": 1, "status": "ok", "scena')  # half a file
     assert main(args) == 0
     assert json.loads(path.read_text())["pruned"] == good["pruned"]
+
+
+def test_a_worker_computes_on_several_threads_after_its_parent_did():
+    """GNU OpenMP: a forked main thread hangs on its parent's pool; the worker's fresh thread
+    does not. In a fresh process with a time limit, since a failure here is a hang."""
+    script = '''
+import torch
+from prunebench.runner import Silent
+from prunebench.worker import run_contained
+
+torch.set_num_threads(2)
+x = torch.randn(1500, 1500)
+(x @ x).sum()  # the parent's pool has run on two threads
+
+
+def work(_relay):
+    y = torch.randn(1500, 1500)
+    return {"threads": torch.get_num_threads(), "finite": bool((y @ y).isfinite().all())}
+
+
+print(run_contained(work, Silent(), 60, 2))
+'''
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'threads': 2, 'finite': True}"

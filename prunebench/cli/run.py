@@ -90,7 +90,7 @@ def progress_bars(disable: bool = False) -> Progress:
 
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
     """Every option checked, before any output: the plan, the options, the board's folder."""
-    torch.set_num_threads(1)  # before any torch work: see `runner.run_matrix`
+    torch.set_num_threads(1)  # the data loads on one thread (see `runner.run_matrix`)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1 or distributed.active()
     if args.cell_timeout is not None and under_torchrun:
         raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
@@ -180,7 +180,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     """Run one result's cell again, its plan built from the record (`plan.plan_of_record`), into
     the results folder the file sits in, with the board beside it (never where the original run
     put its own); the record keeps its original command and notes the rerun apart."""
-    torch.set_num_threads(1)  # before any torch work: see `runner.run_matrix`
+    torch.set_num_threads(1)  # the data loads on one thread (see `runner.run_matrix`)
     path = Path(args.result)
     record = read_result(path)
     recorded = _recorded_run(path, record["command"])  # where its data came from
