@@ -58,11 +58,12 @@ def test_megabyte_blocks_freed_by_one_step_are_reused_without_page_faults():
         blocks = [torch.ones(1 << 20) for _ in range(3)]  # 4 MiB each
         return sum(float(b[0]) for b in blocks)
 
-    step()
+    for _ in range(3):  # the heap settles: on one thread the first steps still grow it
+        step()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(20):
         step()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    # glibc's own moving thresholds give ~10,000 here (measured); kept memory, at most one
-    # block's fresh pages (1,024) while the heap settles
+    # glibc's own moving thresholds give ~10,000-40,000 here (measured); kept memory, 0 once
+    # settled (measured), at most a few blocks' fresh pages (1,024 each)
     assert faults < 3 * 1024
