@@ -67,6 +67,12 @@ def hostile(install_dist):
                  {"hostile": HOSTILE})
 
 
+def smoke_l1(results: Path) -> list[str]:
+    """The command line of one smoke cell (l1, no scratch row) into `results`."""
+    return ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
+            str(results)]
+
+
 def records(results: Path, scenario: str = "lenet5-digits") -> dict[str, dict]:
     return {json.loads(p.read_text())["criterion"]["name"]: json.loads(p.read_text())
             for p in (results / scenario).glob("*.json")}
@@ -125,8 +131,7 @@ def _copy_with(source: Path, target: Path, **changes) -> None:
 
 def test_leaderboard_never_writes_outside_its_folder(tmp_path, capsys):
     results, out, victim = tmp_path / "res", tmp_path / "boards", tmp_path / "elsewhere"
-    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-                 str(results)]) == 0
+    assert main(smoke_l1(results)) == 0
     good = next((results / "lenet5-digits").glob("l1--*.json"))
     victim.mkdir()
     (victim / "precious.md").write_text("keep me")
@@ -147,8 +152,7 @@ def test_leaderboard_never_writes_outside_its_folder(tmp_path, capsys):
 
 def test_rerun_keeps_the_original_command_and_writes_beside_the_results(tmp_path, capsys):
     results, elsewhere = tmp_path / "res", tmp_path / "elsewhere"
-    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-                 str(results), "--out", str(elsewhere)]) == 0
+    assert main([*smoke_l1(results), "--out", str(elsewhere)]) == 0
     path = next((results / "lenet5-digits").glob("l1--*.json"))
     before = json.loads(path.read_text())
     shutil.rmtree(elsewhere)
@@ -164,8 +168,7 @@ def test_rerun_keeps_the_original_command_and_writes_beside_the_results(tmp_path
 def test_threads_are_part_of_the_cell_and_rerun_and_jobs_keep_them(tmp_path):
     """As a user runs them: each command in a fresh process."""
     results = tmp_path / "res"
-    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-            str(results)]
+    args = smoke_l1(results)
 
     def cli(*extra):
         done = subprocess.run([sys.executable, "-m", "prunebench", *extra], capture_output=True,
@@ -228,8 +231,7 @@ def test_a_lock_file_left_behind_does_not_block_a_baseline_or_a_cell(tmp_path, c
     locks.mkdir(parents=True)
     for name in ("baseline--seed0--x", "lenet5-digits--l1--prun1--smoke--seed0--y"):
         (locks / f"{name}.lock").write_text("")
-    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-                 str(results)]) == 0
+    assert main(smoke_l1(results)) == 0
     assert records(results)["l1"]["status"] == "ok"
 
 
@@ -244,8 +246,7 @@ def _mnist(tmp_path: Path, n_train: int = 40, n_test: int = 20, size: int = 28) 
 
 def _result(tmp_path: Path) -> Path:
     results = tmp_path / "made"
-    assert main(["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-                 str(results)]) == 0
+    assert main(smoke_l1(results)) == 0
     return next((results / "lenet5-digits").glob("l1--*.json"))
 
 
@@ -338,8 +339,7 @@ def test_a_baseline_checkpoint_of_the_wrong_shapes_is_refused(tmp_path, capsys):
     import torch
 
     results = tmp_path / "res"
-    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-            str(results)]
+    args = smoke_l1(results)
     assert main(args) == 0
     checkpoint = next((results / "baselines").rglob("*.pt"))
     torch.save({"state_dict": {"conv1.weight": torch.zeros(3, 3)}, "metrics": {}}, checkpoint)
@@ -351,8 +351,7 @@ def test_a_baseline_checkpoint_of_the_wrong_shapes_is_refused(tmp_path, capsys):
 
 def test_a_damaged_result_file_is_run_again_not_a_stop(tmp_path, capsys):
     results = tmp_path / "res"
-    args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1", "--results",
-            str(results)]
+    args = smoke_l1(results)
     assert main(args) == 0
     path = next((results / "lenet5-digits").glob("l1--*.json"))
     good = json.loads(path.read_text())
