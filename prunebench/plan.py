@@ -17,6 +17,7 @@ import torch
 from prunebench.config import Budget, CriterionSpec, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
+from prunebench.record import Record
 from prunebench.scenarios.base import Scenario
 
 DEFAULT_RESULTS = Path("prunebench-results")
@@ -52,11 +53,18 @@ class RunPlan:
 
     def load_data(self) -> Data:
         """The row's data, at the budget's image size and limited to its sample counts; empty
-        or unusable data is refused here, before any work."""
-        budget = self.budget
-        data = self.scenario.load_data(self.data_root, self.download, budget.image_size).limited(
-            budget.train_limit, budget.test_limit)
-        return check_data(data, self.scenario, budget)
+        or unusable data is refused here, before any work. It is loaded on one thread whatever
+        the budget's count (a resize's sums, and so their last bits, depend on it), and the
+        caller's count is restored."""
+        budget, threads = self.budget, torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            data = self.scenario.load_data(self.data_root, self.download,
+                                           budget.image_size).limited(budget.train_limit,
+                                                                      budget.test_limit)
+            return check_data(data, self.scenario, budget)
+        finally:
+            torch.set_num_threads(threads)
 
 
 def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
@@ -78,23 +86,18 @@ def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
     return data
 
 
-def plan_of_record(record: dict, data_root: Path | None = None, download: bool = False,
+def plan_of_record(record: Record, data_root: Path | None = None, download: bool = False,
                    backbone_from: Path | None = None) -> RunPlan:
     """The one-cell plan that computes a result's cell again, exactly as recorded: its scenario,
     criterion and settings (or the reference row), target widths, seed and whole budget, thread
-    count included (a version-1 record has it in its environment)."""
+    count included."""
     from prunebench import scenarios
 
-    stored = dict(record["budget"])
-    stored.setdefault("threads", record["environment"].get("torch_threads", 1))
-    budget = Budget(**{**stored, "seeds": tuple(stored["seeds"]),
-                       "speed_batch_sizes": tuple(stored["speed_batch_sizes"])})
-    reference = bool(record.get("reference"))
-    target = Target(record["target"]["name"], widths=tuple(record["target"]["widths"]))
-    return RunPlan(scenarios.get(record["scenario"]),
-                   () if reference else (CriterionSpec.of_record(record["criterion"]),),
-                   (target,), (record["seed"],), budget, scratch=reference, data_root=data_root,
-                   download=download, backbone_from=backbone_from)
+    return RunPlan(scenarios.get(record.scenario),
+                   () if record.reference else (record.criterion.spec,),
+                   (Target(record.target, widths=record.widths),), (record.seed,), record.budget,
+                   scratch=record.reference, data_root=data_root, download=download,
+                   backbone_from=backbone_from)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ cell's record; the matrix goes on.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -26,15 +26,15 @@ from prunebench.data.base import Data
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.matrix import build_matrix
 from prunebench.plan import RunOptions, RunPlan, utc_now
+from prunebench.record import Criterion, Environment, Failure, Measured, Record
 from prunebench.store import (
-    SCHEMA_VERSION,
     environment,
     exclusive,
     finished,
     lock_path,
     remove_orphaned_temporaries,
     result_path,
-    write_json,
+    write_result,
 )
 from prunebench.worker import CellTimeout, Progress, run_contained, time_limit
 
@@ -43,7 +43,7 @@ class Reporter(Progress, Protocol):
     """Progress callbacks; the CLI draws them with rich, tests pass `Silent()`."""
 
     def start(self, total_cells: int, total_epochs: float) -> None: ...
-    def cell_done(self, record: dict) -> None: ...
+    def cell_done(self, record: Record) -> None: ...
     def cell_skipped(self, cell: Cell, why: str) -> None: ...
 
 
@@ -51,19 +51,19 @@ class Silent:
     def start(self, total_cells: int, total_epochs: float) -> None: ...
     def phase(self, label: str, epochs: float) -> None: ...
     def epoch(self) -> None: ...
-    def cell_done(self, record: dict) -> None: ...
+    def cell_done(self, record: Record) -> None: ...
     def cell_skipped(self, cell: Cell, why: str) -> None: ...
 
 
 @dataclass
 class Outcome:
-    records: list[dict] = field(default_factory=list)  # cells run now
+    records: list[Record] = field(default_factory=list)  # cells run now
     paths: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # done before, or held by another process
 
     @property
-    def failed(self) -> list[dict]:
-        return [r for r in self.records if r["status"] == "failed"]
+    def failed(self) -> list[Record]:
+        return [r for r in self.records if r.status == "failed"]
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,8 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     """Run every cell of the plan this process takes; `data`, when the caller has loaded (and
     so checked) it already, is the plan's data.
 
-    Cells and baselines run in forked workers with the budget's thread count (worker.py). The
-    data is loaded on one thread, in workers and in-process alike, so its last bits do not
-    depend on the budget's count."""
+    Cells and baselines run in forked workers with the budget's thread count (worker.py); the
+    data is loaded on one thread (`RunPlan.load_data`)."""
     options = options or RunOptions()
     reporter = reporter or Silent()
     if distributed.is_main():
@@ -94,10 +93,10 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     matrix = build_matrix(plan, options)
-    torch.set_num_threads(1)
     data = distributed.for_ranks(data if data is not None else plan.load_data())
-    if not contained:  # in-process cells compute here; workers set the count themselves
-        torch.set_num_threads(plan.budget.threads)
+    # in-process cells compute here; workers set the count themselves, and the parent, which
+    # only reads checkpoints, stays on one thread
+    torch.set_num_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
@@ -157,22 +156,21 @@ def _run_locked(run: _Run, cell: Cell, outcome: Outcome) -> None:
         record = run_cell(run, cell)
         outcome.records.append(record)
         if distributed.is_main():
-            outcome.paths.append(write_json(path, record))
+            outcome.paths.append(write_result(path, record))
         distributed.barrier()
     run.reporter.cell_done(record)
 
 
-def run_cell(run: _Run, cell: Cell) -> dict:
+def run_cell(run: _Run, cell: Cell) -> Record:
     """The cell's record: its header, then what the cell measured or why it has nothing."""
     options, started = run.options, utc_now()
-    record = header(run, cell)
     env = CellEnv(run.plan.scenario, run.data, run.baseline, options.device,
                   result_path(options.results, cell.config).with_suffix(".pt"), run.reporter,
                   options.save_models and distributed.is_main())
     begun = time.perf_counter()
+    answer: Measured | Failure | str
     if _contained(options):
-        answer: dict | str = run_contained(
-            lambda relay: _measured(cell, replace(env, progress=relay)),
+        answer = run_contained(lambda relay: _measured(cell, replace(env, progress=relay)),
                                run.reporter, options.cell_timeout, cell.config.budget.threads)
     else:
         try:
@@ -180,13 +178,12 @@ def run_cell(run: _Run, cell: Cell) -> dict:
                 answer = _measured(cell, env)
         except CellTimeout as exc:
             answer = str(exc)
-    if isinstance(answer, str):  # the worker ended without a record
-        answer = {"status": "failed", "error": f"criterion '{cell.config.label}': the cell "
-                                               f"{answer}"}
-    record.update(answer)
-    record["cost"]["cell_seconds"] = time.perf_counter() - begun
-    record["started"], record["finished"] = started, utc_now()
-    return record
+    if isinstance(answer, str):  # the worker ended without an answer
+        answer = Failure("failed", f"criterion '{cell.config.label}': the cell {answer}")
+    ended = {"status": answer.status, "error": answer.error} if isinstance(answer, Failure) \
+        else {"measured": answer}
+    return replace(header(run, cell), **ended, started=started, finished=utc_now(),
+                   cell_seconds=time.perf_counter() - begun)
 
 
 def _contained(options: RunOptions) -> bool:
@@ -195,36 +192,31 @@ def _contained(options: RunOptions) -> bool:
     return options.isolate and not distributed.active() and options.device.type == "cpu"
 
 
-def _measured(cell: Cell, env: CellEnv) -> dict:
+def _measured(cell: Cell, env: CellEnv) -> Measured | Failure:
     """What the cell measured, or why its criterion failed or does not apply."""
     try:
         return cell.run(env)
     except CriterionError as exc:
-        return {"status": "failed", "error": str(exc)}
+        return Failure("failed", str(exc))
     except NotApplicable as exc:
-        return {"status": "not-applicable", "error": f"criterion '{cell.config.label}': {exc}"}
+        return Failure("not-applicable", f"criterion '{cell.config.label}': {exc}")
     except MemoryError:  # the worker's own: the matrix goes on
-        return {"status": "failed", "error": f"criterion '{cell.config.label}': the cell ran out "
-                                             "of memory (MemoryError)"}
+        return Failure("failed", f"criterion '{cell.config.label}': the cell ran out of memory "
+                                 "(MemoryError)")
 
 
-def header(run: _Run, cell: Cell) -> dict:
+def header(run: _Run, cell: Cell) -> Record:
     """What a record says before the cell runs: what it is, what made it, where it started."""
     config, info, scenario = cell.config, cell.info, run.plan.scenario
-    return {
-        "schema_version": SCHEMA_VERSION, "status": "ok", "error": None,
-        "scenario": config.scenario, "task": scenario.task.name,
-        "headline": scenario.task.headline,
-        "criterion": {"name": config.criterion, "settings": dict(config.settings),
-                      "distribution": info.distribution, "version": info.version,
-                      "entry_point": info.target},
-        "target": {"name": config.target, "widths": list(config.widths)},
-        "seed": config.seed, "budget": asdict(config.budget), "config_hash": config.hash(),
-        "data": run.data.source, "device": str(run.options.device),
-        "command": run.options.command, "run_started": run.options.started,
-        "reference": cell.reference,
-        "baseline_checkpoint": str(run.baseline.path.relative_to(run.options.results)),
-        "environment": {**run.env, "torch_threads": config.budget.threads},
-        "ranks": distributed.world_size(), "cost": {},
-        **({"rerun": run.options.rerun} if run.options.rerun else {}),
-    }
+    return Record(
+        scenario=config.scenario, task=scenario.task.name, headline=scenario.task.headline,
+        criterion=Criterion(config.criterion, dict(config.settings), info.distribution,
+                            info.version, info.target),
+        target=config.target, widths=tuple(config.widths), seed=config.seed,
+        budget=config.budget, config_hash=config.hash(), data=run.data.source,
+        device=str(run.options.device), command=run.options.command,
+        environment=Environment(**{**run.env, "torch_threads": config.budget.threads}),
+        reference=cell.reference,
+        baseline_checkpoint=str(run.baseline.path.relative_to(run.options.results)),
+        ranks=distributed.world_size(), run_started=run.options.started,
+        rerun=run.options.rerun)

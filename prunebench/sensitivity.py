@@ -36,7 +36,6 @@ def sensitivity_curves(plan: RunPlan, options: RunOptions,
         raise PrunebenchError(f"criterion '{criterion}' needs {loaded.cls.sparsity_epochs:g} "
                               "training epochs per selection; sensitivity curves take a "
                               "training-free criterion, e.g. l1")
-    torch.set_num_threads(1)  # the data loads on one thread, as in `runner.run_matrix`
     data = plan.load_data()
     torch.set_num_threads(budget.threads)
     base = get_baseline(scenario, data, budget, seed, options.results, device)

@@ -21,14 +21,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 import prunebench
 from prunebench.config import CellConfig
 from prunebench.errors import PrunebenchError
+from prunebench.record import Record, RecordError, safe_name
 
-SCHEMA_VERSION = 1
+SPEED_SCHEMA_VERSION = 1  # of a saved speed sweep; a cell's result: record.SCHEMA_VERSION
 BASELINES = "baselines"
 SPEED = "speed"  # `prunebench speed --results` sweeps, beside the cells' scenario folders
 LOCKS = ".locks"
@@ -115,42 +117,10 @@ def write_json(path: Path, record: dict) -> Path:
     return write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-#: what a name that becomes part of a file name may look like
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_REQUIRED = {"scenario": str, "status": str, "criterion": dict, "target": dict, "seed": int,
-             "budget": dict, "headline": str, "environment": dict, "command": str, "data": str}
-
-
-def safe_name(text: object) -> bool:
-    """Whether `text` can become part of a file name without leaving its folder."""
-    return isinstance(text, str) and SAFE_NAME.fullmatch(text) is not None and ".." not in text
-
-
-def record_problem(record: object) -> str | None:
-    """Why `record` is not a result this prunebench can use, or None."""
-    if not isinstance(record, dict):
-        return "it is not a JSON object"
-    found = record.get("schema_version")
-    if found != SCHEMA_VERSION:
-        return (f"it has schema version {found}, this prunebench reads {SCHEMA_VERSION}; rerun "
-                "it or use the prunebench version that wrote it")
-    missing = [k for k, kind in _REQUIRED.items() if not isinstance(record.get(k), kind)]
-    if record.get("status") == "ok":
-        missing += [k for k in ("baseline", "pruned") if not isinstance(record.get(k), dict)]
-    if missing:
-        return f"it lacks {', '.join(missing)}"
-    names = {"scenario": record["scenario"], "target": record["target"].get("name"),
-             "budget": record["budget"].get("name"), "criterion": record["criterion"].get("name")}
-    unsafe = [f"{k} {v!r}" for k, v in names.items() if not safe_name(v)]
-    if unsafe:
-        return f"its {', '.join(unsafe)} cannot name a file (letters, digits, '.', '_', '-')"
-    return None
-
-
 def speed_problem(record: object) -> str | None:
     """Why `record` is not a saved speed sweep this prunebench can use, or None."""
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        return f"it is not a speed sweep of schema version {SCHEMA_VERSION}"
+    if not isinstance(record, dict) or record.get("schema_version") != SPEED_SCHEMA_VERSION:
+        return f"it is not a speed sweep of schema version {SPEED_SCHEMA_VERSION}"
     if not isinstance(record.get("rows"), list) or not isinstance(record.get("environment"),
                                                                    dict):
         return "it lacks rows or environment"
@@ -163,23 +133,40 @@ def speed_problem(record: object) -> str | None:
     return f"its {', '.join(unsafe)} cannot name a file" if unsafe else None
 
 
-def read_result(path: Path, problem: Callable[[object], str | None] = record_problem) -> dict:
-    """One result file, or a PrunebenchError saying why it cannot be used."""
+def _read_json(path: Path) -> object:
     if not path.is_file():
         raise PrunebenchError(f"result file {path} does not exist; give the path of a result "
                               "JSON (RESULTS/<scenario>/*.json)")
     try:
-        record = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are no text
         raise PrunebenchError(f"result file {path} is unreadable ({type(exc).__name__}); "
                               "delete it and rerun its cell") from None
-    why = problem(record)
+
+
+def read_result(path: Path) -> Record:
+    """One cell's result file, or a PrunebenchError saying why it cannot be used."""
+    try:
+        return Record.from_json(_read_json(path))
+    except RecordError as exc:
+        raise PrunebenchError(f"result file {path} cannot be used: {exc}") from None
+
+
+def write_result(path: Path, record: Record) -> Path:
+    return write_json(path, record.to_json())
+
+
+def read_speed(path: Path) -> dict:
+    """One saved speed sweep, or a PrunebenchError saying why it cannot be used."""
+    value = _read_json(path)
+    why = speed_problem(value)
     if why:
         raise PrunebenchError(f"result file {path} cannot be used: {why}")
-    return record
+    assert isinstance(value, dict)
+    return value
 
 
-def scan_results(results: Path) -> tuple[list[dict], list[str]]:
+def scan_results(results: Path) -> tuple[list[Record], list[str]]:
     """Every usable result file under `results` in a stable order, and a warning naming each
     file that was skipped and why (unreadable, foreign, of another schema)."""
     check_results_dir(results)
@@ -188,21 +175,23 @@ def scan_results(results: Path) -> tuple[list[dict], list[str]]:
                               "first")
     return _scan(sorted(p for p in results.glob("*/*.json")
                         if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, "leaderboards")),
-                 record_problem)
+                 read_result)
 
 
-def _scan(paths: list[Path], problem: Callable[[object], str | None]
-          ) -> tuple[list[dict], list[str]]:
+R = TypeVar("R")
+
+
+def _scan(paths: list[Path], read: Callable[[Path], R]) -> tuple[list[R], list[str]]:
     records, skipped = [], []
     for path in paths:
         try:
-            records.append(read_result(path, problem))
+            records.append(read(path))
         except PrunebenchError as exc:
             skipped.append(f"skipped {exc}")
     return records, skipped
 
 
-def read_results(results: Path) -> list[dict]:
+def read_results(results: Path) -> list[Record]:
     """Every usable result file under `results`, in a stable order (see `scan_results`)."""
     return scan_results(results)[0]
 
@@ -214,7 +203,7 @@ def save_speed(results: Path, report: dict, argv: list[str], device: torch.devic
     first = report["rows"][0]
     name = f"{_safe(first['scenario'])}--{_safe(first['target'])}--{device.type}.json"
     return write_json(results / SPEED / name, {
-        "schema_version": SCHEMA_VERSION, "scenario": first["scenario"],
+        "schema_version": SPEED_SCHEMA_VERSION, "scenario": first["scenario"],
         "target": first["target"], "widths": list(report["widths"]), "repeats": repeats,
         "command": shlex.join(["prunebench", *argv]), "environment": environment(device),
         "rows": report["rows"]})
@@ -222,13 +211,10 @@ def save_speed(results: Path, report: dict, argv: list[str], device: torch.devic
 
 def scan_speed_results(results: Path) -> tuple[list[dict], list[str]]:
     """Every usable saved speed sweep under `results`, in a stable order, and the skipped."""
-    return _scan(sorted((results / SPEED).glob("*.json")), speed_problem)
+    return _scan(sorted((results / SPEED).glob("*.json")), read_speed)
 
 
-DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
-
-
-def finished(path: Path) -> dict | None:
+def finished(path: Path) -> Record | None:
     """The result at `path` if its cell is done; None if it is missing or failed."""
     if not path.exists():
         return None
@@ -236,7 +222,7 @@ def finished(path: Path) -> dict | None:
         record = read_result(path)
     except PrunebenchError:  # unusable (half a file from another tool, damaged): run it again
         return None
-    return record if record["status"] in DONE else None
+    return record if record.done() else None
 
 
 def remove_orphaned_temporaries(results: Path) -> list[Path]:

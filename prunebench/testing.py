@@ -99,21 +99,22 @@ def _check_row(spec: CriterionSpec, loaded: plugins.LoadedCriterion, row: Row, r
     options = RunOptions(results, force=True)
     first = run_matrix(plan, options).records[0]
     where = f"criterion '{spec.label}' on {key}"
-    if first["status"] == "not-applicable":
-        assert key == "lenet5" and "BatchNorm" in first["error"], \
-            f"{where} is not applicable: {first['error']}"
+    if first.status == "not-applicable":
+        assert key == "lenet5" and "BatchNorm" in str(first.error), \
+            f"{where} is not applicable: {first.error}"
         return
-    assert first["status"] == "ok", f"{where} failed: {first['error']}"
-    scenario = row.scenario
-    widths = row.target.resolve(tuple(first["widths"]["original"]), scenario.groups)
-    assert first["widths"]["pruned"] == list(widths), f"{where} missed the widths"
-    for step in first["history"]:
+    assert first.measured is not None, f"{where} failed: {first.error}"
+    scenario, measured = row.scenario, first.measured
+    widths = row.target.resolve(measured.original_widths, scenario.groups)
+    assert measured.pruned_widths == widths, f"{where} missed the widths"
+    for step in measured.history:
         for layer, kept in step["kept"].items():
             width = step["widths"][scenario.groups.index(layer)]
             assert kept == sorted(set(kept)) and len(kept) == width, \
                 f"{where} kept {kept} on {layer} at step {step['step']}"
-    again = run_matrix(plan, options).records[0]
-    assert again["history"] == first["history"] and again["pruned"] == first["pruned"], \
+    again = run_matrix(plan, options).records[0].measured
+    assert again is not None and (again.history, again.pruned) == (measured.history,
+                                                                    measured.pruned), \
         f"{where} is not deterministic under a fixed seed"
     _check_leaves_model_alone(spec, loaded, row, results, where)
 

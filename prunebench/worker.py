@@ -21,13 +21,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import torch
 
 from prunebench.errors import PrunebenchError
 
 #: what a worker's message means: its record, progress, or how it ended
+T = TypeVar("T")
 RECORD, PHASE, EPOCH, RAISED, EXITED = "record", "phase", "epoch", "raised", "exited"
 
 
@@ -63,7 +64,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _child(conn, work: Callable[[Relay], dict], threads: int, parent: int) -> None:
+def _child(conn, work: Callable[[Relay], object], threads: int, parent: int) -> None:
     """The worker: the cell runs on a fresh thread. A forked process's main thread inherits its
     parent's GNU OpenMP pool without the pool's threads, and hangs the first time it asks for
     several; a new thread starts a pool of its own."""
@@ -73,7 +74,7 @@ def _child(conn, work: Callable[[Relay], dict], threads: int, parent: int) -> No
     runner.join()
 
 
-def _work(conn, work: Callable[[Relay], dict], threads: int) -> None:
+def _work(conn, work: Callable[[Relay], object], threads: int) -> None:
     torch.set_num_threads(threads)
     try:
         record = work(Relay(conn))
@@ -98,10 +99,11 @@ def _why(code: int | None, exited: object) -> str:
     return f"exited with code {code} without a result (os._exit?)"
 
 
-def run_contained(work: Callable[[Relay], dict], progress: Progress, timeout: float | None,
-                  threads: int) -> dict | str:
-    """`work`'s record, computed in a forked worker; or, when the worker ended without one, why
-    (one sentence: "... took longer than ...", "was killed by signal SIGSEGV", ...)."""
+def run_contained(work: Callable[[Relay], T], progress: Progress, timeout: float | None,
+                  threads: int) -> T | str:
+    """What `work` returns, computed in a forked worker; or, when the worker ended without an
+    answer, a str saying why (one sentence: "... took longer than ...", "was killed by signal
+    SIGSEGV", ...)."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     worker = context.Process(target=_child, args=(send, work, threads, os.getpid()))

@@ -111,7 +111,8 @@ def test_row_runs_end_to_end_with_cocoeval_numbers(tmp_path):
                  "--criteria", "l1",
                  "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
     record = json.loads(next((results / "fasterrcnn-coco").glob("l1--*.json")).read_text())
-    assert set(COCO_STATS) <= set(record["pruned"]) and set(COCO_STATS) <= set(record["baseline"])
+    assert set(COCO_STATS) <= set(record["pruned"]["metrics"])
+    assert set(COCO_STATS) <= set(record["baseline"]["metrics"])
     assert record["widths"]["pruned"][:2] == [40, 40] and record["pruned"]["params"] == 31_396_534
     assert all(k.startswith("backbone.") for k in record["pruned"]["macs_per_layer"])
     board = (results / "leaderboards" / "fasterrcnn-coco.md").read_text()

@@ -43,7 +43,8 @@ def test_two_ranks_prune_like_one_process_and_write_one_result_per_cell(tmp_path
         assert single[name]["ranks"] == 1
         # taylor's gradients were reduced across ranks: the same filters as in one process
         assert record["history"][0]["kept"] == single[name]["history"][0]["kept"], name
-        assert record["pruned"]["top1"] == pytest.approx(single[name]["pruned"]["top1"], abs=2.0)
+        assert record["pruned"]["metrics"]["top1"] == pytest.approx(
+            single[name]["pruned"]["metrics"]["top1"], abs=2.0)
     assert done.stdout.count("✓") == 2  # rank 0 alone reports
 
 

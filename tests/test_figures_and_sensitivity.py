@@ -46,7 +46,7 @@ def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
         assert [ratio for ratio, _ in curve] == [0.0, 0.5, 0.9]
         assert all(0 <= value <= 100 for _, value in curve)
     for curve in curves.values():  # both start at the baseline the run's cells started from
-        assert curve[0] == [0.0, record["baseline"]["top1"]]
+        assert curve[0] == [0.0, record["baseline"]["metrics"]["top1"]]
     with Image.open(out / "lenet5-digits-sensitivity-l1-smoke.png") as image:
         assert image.format == "PNG"
 

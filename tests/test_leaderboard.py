@@ -1,22 +1,37 @@
 """Aggregation over seeds with known answers, failures kept visible, byte-stable output."""
 
+from dataclasses import replace
+
+from prunebench.config import Budget
+from prunebench.record import Cost, Criterion, Environment, Measured, Measures, Record
 from prunebench.report.leaderboard import build_boards, render_markdown
+
+ENV = Environment(prunebench="0.1", git_commit="abc123", python="3.11", packages={"torch": "2.x"},
+                  platform="Linux", cpu="Test CPU", cpu_count=2, torch_threads=1, device="cpu",
+                  gpu=None)
+BUDGET = Budget("quick", 4, 0.05, 1, 0.01, 1, 64, 2, (0, 1, 2))
+
+
+def size(params, macs, trm64, **metrics):
+    return Measures(params, macs, {}, {64: trm64}, metrics)
 
 
 def record(criterion, seed, after, before=50.0, status="ok", error=None):
-    env = {"git_commit": "abc123", "cpu": "Test CPU", "cpu_count": 2, "gpu": None,
-           "device": "cpu", "packages": {"torch": "2.x"}}
-    base = {"schema_version": 1, "scenario": "lenet5-digits", "headline": "top1", "seed": seed,
-            "criterion": {"name": criterion, "distribution": "dist", "version": "1.0"},
-            "target": {"name": "prun1", "widths": [4, 14]}, "budget": {"name": "quick"},
-            "status": status, "error": error, "environment": env, "data": "digits",
-            "command": "prunebench run", "cost": {"criterion_seconds": 0.5, "sparsity_epochs": 0}}
-    if status == "ok":
-        base.update(baseline={"top1": 98.0 + seed, "params": 431_080, "macs": 2_293_000,
-                              "trm_bytes": {"64": 5_623_200}},
-                    pruned={"top1": after, "top1_before_finetune": before, "params": 119_028,
-                            "macs": 264_200, "trm_bytes": {"64": 2_500_000}})
-    return base
+    measured = Measured((20, 50), (4, 14), size(431_080, 2_293_000, 5_623_200, top1=98.0 + seed),
+                        size(119_028, 264_200, 2_500_000, top1=after, top1_before_finetune=before),
+                        Cost(criterion_seconds=0.5)) if status == "ok" else None
+    return Record(scenario="lenet5-digits", task="classification", headline="top1",
+                  criterion=Criterion(criterion, {}, "dist", "1.0"), target="prun1",
+                  widths=(4, 14), seed=seed, budget=BUDGET, config_hash="", data="digits",
+                  device="cpu", command="prunebench run", environment=ENV, status=status,
+                  error=error, measured=measured)
+
+
+def harder(r):
+    """The record at a second level, where weak beats random."""
+    top1 = {"l1": 90.0, "random": 40.0, "weak": 60.0}[r.criterion.name] + r.seed
+    pruned = replace(r.measured.pruned, macs=150_600).with_metrics(top1=top1)
+    return replace(r, target="prun2", widths=(3, 8), measured=replace(r.measured, pruned=pruned))
 
 
 RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
@@ -33,6 +48,7 @@ def test_mean_std_intervals_tied_ranks_and_failures():
     (51 ± 2.48) lies wholly below both: rank 3."""
     board = build_boards(RECORDS, "prunebench leaderboard")[0]
     rows = board.sections[0].rows
+    rows = [row.cells() for row in rows]
     assert rows[0][:7] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00",
                            "[96.52, 101.48]")
     assert rows[0][11] == "5.62"
@@ -51,12 +67,8 @@ def test_mean_std_intervals_tied_ranks_and_failures():
 def test_rank_stability_across_compression_levels():
     """A second level where weak beats random: Kendall's tau over (l1, random, weak) is
     (2 concordant - 1 discordant) / 3 = +0.33; the per-level ranks are tabulated."""
-    harder = [{**r, "target": {"name": "prun2", "widths": [3, 8]},
-               "pruned": {**r["pruned"], "macs": 150_600,
-                          "top1": {"l1": 90.0, "random": 40.0, "weak": 60.0}[r["criterion"]["name"]]
-                          + r["seed"]}}
-              for r in RECORDS if r["status"] == "ok"]
-    board = build_boards(RECORDS + harder, "prunebench leaderboard")[0]
+    board = build_boards(RECORDS + [harder(r) for r in RECORDS if r.ok],
+                         "prunebench leaderboard")[0]
     assert [s.slug for s in board.sections] == ["prun1-quick", "prun2-quick"]  # least pruned first
     text = "\n".join(board.stability)
     assert "| criterion | rank at `prun1` | rank at `prun2` |" in text

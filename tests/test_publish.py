@@ -65,7 +65,7 @@ def test_one_run_covers_several_targets_with_the_scratch_row(tmp_path, capsys):
                    and r["target"]["name"] == "prun2")
     assert scratch["reference"] and scratch["status"] == "ok"
     assert scratch["widths"]["pruned"] == [3, 8] and scratch["pruned"]["macs"] == 150_600
-    assert scratch["pruned"]["top1_before_finetune"] is None
+    assert scratch["pruned"]["metrics"]["top1_before_finetune"] is None
     assert scratch["cost"]["training_epochs"] == 2 + 1 * 1  # smoke: baseline 2, 1 step of 1
     assert all(r["run_started"] <= r["finished"] for r in records)
     board = (results / "leaderboards" / "lenet5-digits.md").read_text()

@@ -41,16 +41,16 @@ def test_step_widths_reach_the_target_in_equal_steps():
 
 def test_every_criterion_gets_the_same_baseline_data_and_budget(tmp_path, good):
     outcome = smoke(tmp_path, "l1,l1-copy,keep-last", isolate=False)
-    l1, copy, last = outcome.records
-    assert all(r["status"] == "ok" for r in outcome.records)
-    assert l1["baseline"] == copy["baseline"] == last["baseline"]
+    assert all(r.ok for r in outcome.records)
+    l1, copy, last = (r.measured for r in outcome.records)
+    assert l1.baseline == copy.baseline == last.baseline
     # same choice + same fine-tune data order = identical numbers
-    assert l1["pruned"] == copy["pruned"] and l1["history"] == copy["history"]
+    assert l1.pruned == copy.pruned and l1.history == copy.history
     assert good.SEEN[0][1] == good.SEEN[1][1] and len(good.SEEN[0][1]) == 2
-    assert last["history"][0]["kept"] == {"conv1": [16, 17, 18, 19],
+    assert last.history[0]["kept"] == {"conv1": [16, 17, 18, 19],
                                          "conv2": list(range(36, 50))}
-    assert last["pruned"]["params"] == 119_028 and last["pruned"]["macs"] == 264_200
-    assert last["cost"]["calibration_samples"] == 2 * 64
+    assert last.pruned.params == 119_028 and last.pruned.macs == 264_200
+    assert last.cost.calibration_samples == 2 * 64
     assert good.TRAINING_MODE == [False]  # eval mode: calibration cannot move BN statistics
 
 
@@ -61,28 +61,29 @@ def test_baseline_is_trained_once_and_reused(tmp_path, good):
     stamp = checkpoints[0].stat().st_mtime_ns
     second = smoke(tmp_path, "keep-last", seeds="0")
     assert checkpoints[0].stat().st_mtime_ns == stamp
-    assert first.records[0]["baseline"] == second.records[0]["baseline"]
+    assert first.records[0].measured.baseline == second.records[0].measured.baseline
 
 
 def test_same_seed_gives_identical_metrics(tmp_path, good):
     a = smoke(tmp_path / "a", "l1", seeds="1").records[0]
     b = smoke(tmp_path / "b", "l1", seeds="1").records[0]
-    assert a["pruned"] == b["pruned"] and a["baseline"] == b["baseline"]
-    assert a["config_hash"] == b["config_hash"]
+    assert (a.measured.pruned, a.measured.baseline, a.measured.history) == \
+        (b.measured.pruned, b.measured.baseline, b.measured.history)
+    assert a.config_hash == b.config_hash
 
 
 def test_sparsity_epochs_call_the_penalty_and_are_charged(tmp_path, good):
     record = smoke(tmp_path, "penalised", isolate=False).records[0]
-    assert record["status"] == "ok"
-    assert record["cost"]["sparsity_epochs"] == 0.5
+    assert record.ok
+    assert record.measured.cost.sparsity_epochs == 0.5
     assert good.Penalised.calls == 4  # half of the 8 batches of the 512-sample smoke epoch
 
 
 def test_faulty_criteria_fail_alone_with_their_reason(tmp_path, install_dist):
     install_dist("faulty-criteria", FAULTY_ENTRIES, {"faulty_criteria": FAULTY})
     outcome = smoke(tmp_path, "l1," + ",".join(FAULTY_ENTRIES), seeds="0")
-    by_name = {r["criterion"]["name"]: r for r in outcome.records}
-    assert by_name["l1"]["status"] == "ok"
+    by_name = {r.criterion.name: r for r in outcome.records}
+    assert by_name["l1"].ok
     expected = {
         "nan-scores": "select() on conv1 raised ValueError: score() on conv1 returned NaN/inf "
                       "for filters [1]",
@@ -94,14 +95,13 @@ def test_faulty_criteria_fail_alone_with_their_reason(tmp_path, install_dist):
         "broken-import": "is broken: import failed with ModuleNotFoundError",
     }
     for name, message in expected.items():
-        assert by_name[name]["status"] == "failed", name
-        assert message in by_name[name]["error"], (name, by_name[name]["error"])
+        assert by_name[name].status == "failed", name
+        assert message in by_name[name].error, (name, by_name[name].error)
     assert len(outcome.failed) == len(expected)
     # every cell, failed or not, has its result file, readable and of the current schema
-    stored = {r["criterion"]["name"]: r for r in read_results(tmp_path / "results")}
-    assert stored.keys() == by_name.keys()
-    assert stored["raises"]["error"] == by_name["raises"]["error"]
-    assert stored["broken-import"]["criterion"]["distribution"] == "faulty-criteria"
+    stored = {r.criterion.name: r for r in read_results(tmp_path / "results")}
+    assert stored == by_name  # the typed record survives its file unchanged
+    assert stored["broken-import"].criterion.distribution == "faulty-criteria"
 
 
 def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
@@ -117,8 +117,9 @@ def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
     assert {k: record["environment"]["packages"][k] for k in ("torch", "torch-pruning")} == \
         {k: version(k) for k in ("torch", "torch-pruning")}
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", record["environment"]["git_commit"])
+    assert record["schema_version"] == 2
     assert record["pruned"]["macs_per_layer"]["conv2"] == 89_600
-    assert record["baseline"]["macs"] == 2_293_000
+    assert record["baseline"]["macs"] == 2_293_000 and record["baseline"]["metrics"]["top1"] > 0
     assert 0 < record["cost"]["criterion_seconds"] < record["cost"]["cell_seconds"]
 
 
@@ -126,8 +127,8 @@ def test_real_digits_baseline_learns(tmp_path):
     """Real data: the quick-budget LeNet-5 baseline on the bundled digits is well trained."""
     plan = make_plan(criteria="l1", seeds="0")
     record = run_matrix(plan, make_options(results=tmp_path)).records[0]
-    assert record["baseline"]["top1"] > 95
-    assert record["pruned"]["top1"] > 90
+    assert record.measured.baseline.metrics["top1"] > 95
+    assert record.measured.pruned.metrics["top1"] > 90
 
 
 class NotOurs:

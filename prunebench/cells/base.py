@@ -18,6 +18,7 @@ from prunebench.baseline import Baseline
 from prunebench.config import CellConfig
 from prunebench.data.base import Data
 from prunebench.plugins import PluginInfo
+from prunebench.record import Measured
 from prunebench.scenarios.base import Scenario
 from prunebench.worker import Progress
 
@@ -49,9 +50,9 @@ class Cell(abc.ABC):
         """The training epochs it will run."""
 
     @abc.abstractmethod
-    def run(self, env: CellEnv) -> dict:
-        """The measured part of its record (widths, baseline and pruned metrics, speed, history,
-        cost, ...). Raises CriterionError or NotApplicable when the criterion fails or does
+    def run(self, env: CellEnv) -> Measured:
+        """The measured part of its record (widths, baseline and pruned measures, speed,
+        history, cost, ...). Raises CriterionError or NotApplicable when the criterion fails or does
         not apply."""
 
 

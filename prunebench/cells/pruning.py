@@ -27,6 +27,7 @@ from prunebench.errors import CriterionError
 from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
 from prunebench.plugins import LoadedCriterion, PluginInfo
+from prunebench.record import Measured, Measures
 from prunebench.train import phase_generator, train
 
 
@@ -45,7 +46,7 @@ class PruneCell(Cell):
         extra = self.loaded.cls.sparsity_epochs if isinstance(self.loaded, LoadedCriterion) else 0
         return self.config.budget.steps * (self.config.budget.finetune_epochs + math.ceil(extra))
 
-    def run(self, env: CellEnv) -> dict:
+    def run(self, env: CellEnv) -> Measured:
         if isinstance(self.loaded, CriterionError):  # a plugin that failed to load
             raise self.loaded
         cell, cls = self.config, self.loaded.cls
@@ -93,22 +94,17 @@ class PruneCell(Cell):
                           model, scenario, last=step == budget.steps)
 
         check_ranks_agree(model, scenario)
-        pruned = {**{k: v for k, v in log.history[-1].items()
-                     if k not in ("step", "widths", "kept")},
-                  **model_size(model, scenario, data.input_shape)}
-        saved = {"model_file": save_pruned(env.files, model, scenario, data.input_shape).name} \
-            if env.save_models else {}
+        size = model_size(model, scenario, data.input_shape)
+        pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
+                                      if k not in ("step", "widths", "kept")}, **size})
+        baseline = Measures.of_flat(env.baseline.metrics)
+        model_file = save_pruned(env.files, model, scenario, data.input_shape).name \
+            if env.save_models else None
         log.finish()
-        return {
-            **saved,
-            "widths": {"original": list(full),
-                       "pruned": list(surgery.widths(model, scenario.groups))},
-            "baseline": env.baseline.metrics,
-            "pruned": pruned,
-            "speed": eager_speed(scenario, budget, model,
-                                 (env.baseline.metrics["macs"], pruned["macs"]),
-                                 data.input_shape, device),
-            "history": log.history,
-            "criterion_report": checked_report(name, criterion),
-            "cost": cost.as_record(),
-        }
+        return Measured(
+            original_widths=tuple(full), pruned_widths=surgery.widths(model, scenario.groups),
+            baseline=baseline, pruned=pruned, cost=cost.as_record(),
+            speed=eager_speed(scenario, budget, model, (baseline.macs, pruned.macs),
+                              data.input_shape, device),
+            history=tuple(log.history), criterion_report=checked_report(name, criterion),
+            model_file=model_file)

@@ -22,6 +22,7 @@ from prunebench.cells.base import Cell, CellEnv
 from prunebench.cells.measures import eager_speed
 from prunebench.config import Budget, CellConfig
 from prunebench.plugins import PluginInfo
+from prunebench.record import Cost, Measured, Measures
 
 SCRATCH = "scratch"
 INFO = PluginInfo(SCRATCH, "prunebench.cells.scratch:ScratchCell", "prunebench (reference)",
@@ -56,7 +57,7 @@ class ScratchCell(Cell):
     def epochs(self) -> int:
         return scratch_epochs(self.config.budget)
 
-    def run(self, env: CellEnv) -> dict:
+    def run(self, env: CellEnv) -> Measured:
         cell, scenario, data = self.config, env.scenario, env.data
         env.progress.phase(f"{SCRATCH}, seed {cell.seed}", self.epochs())
         example = torch.zeros(1, *data.input_shape)
@@ -66,16 +67,11 @@ class ScratchCell(Cell):
             init=lambda model: reinitialise(model, scenario.groups, cell.widths, example,
                                             scenario.prune_root),
             resume=env.files.with_suffix(".partial.pt"))
-        base = env.baseline.metrics
-        return {
-            "widths": {"original": list(surgery.widths(scenario.model(cell.budget),
-                                                       scenario.groups)),
-                       "pruned": list(cell.widths)},
-            "baseline": base,
-            "pruned": {**metrics, f"{scenario.task.headline}_before_finetune": None},
-            "speed": eager_speed(scenario, cell.budget, model, (base["macs"], metrics["macs"]),
-                                 data.input_shape, env.device),
-            "history": [], "criterion_report": {},
-            "cost": {"criterion_seconds": 0.0, "sparsity_epochs": 0.0, "calibration_samples": 0,
-                     "training_epochs": self.epochs()},
-        }
+        base, pruned = Measures.of_flat(env.baseline.metrics), Measures.of_flat(metrics)
+        return Measured(
+            original_widths=surgery.widths(scenario.model(cell.budget), scenario.groups),
+            pruned_widths=tuple(cell.widths), baseline=base,
+            pruned=pruned.with_metrics(**{f"{scenario.task.headline}_before_finetune": None}),
+            cost=Cost(training_epochs=self.epochs()),
+            speed=eager_speed(scenario, cell.budget, model, (base.macs, pruned.macs),
+                              data.input_shape, env.device))

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from prunebench import distributed, surgery
 from prunebench.cells.checks import select_all
 from prunebench.criterion import ChannelGroup, Criterion
+from prunebench.record import Cost
 from prunebench.scenarios.base import Scenario
 from prunebench.store import load_checkpoint, save_checkpoint
 
@@ -21,17 +22,16 @@ _KEYS = {"step", "widths", "state_dict", "history", "cost", "torch_rng"}
 
 
 @dataclass
-class Cost:
-    """What a criterion spent: its own wall time, sparsity epochs and calibration samples."""
+class Tally:
+    """What a criterion has spent so far: its own wall time, sparsity epochs and calibration
+    samples (the context bumps the counter)."""
 
     criterion_seconds: float = 0.0
     sparsity_epochs: float = 0.0
     calibration: list[int] = field(default_factory=lambda: [0])  # a counter the context bumps
 
-    def as_record(self) -> dict:
-        return {"criterion_seconds": self.criterion_seconds,
-                "sparsity_epochs": self.sparsity_epochs,
-                "calibration_samples": self.calibration[0]}
+    def as_record(self) -> Cost:
+        return Cost(self.criterion_seconds, self.sparsity_epochs, self.calibration[0])
 
 
 @dataclass
@@ -40,7 +40,7 @@ class StepLog:
 
     path: Path | None
     history: list[dict] = field(default_factory=list)
-    cost: Cost = field(default_factory=Cost)
+    cost: Tally = field(default_factory=Tally)
     done: int = 0
 
     @classmethod
@@ -57,7 +57,7 @@ class StepLog:
         torch.set_rng_state(saved["torch_rng"])
         seconds, epochs, samples = saved["cost"]
         log.history, log.done = saved["history"], saved["step"]
-        log.cost = Cost(seconds, epochs, [samples])
+        log.cost = Tally(seconds, epochs, [samples])
         return log
 
     def step_done(self, entry: dict, model: nn.Module, scenario: Scenario, last: bool) -> None:

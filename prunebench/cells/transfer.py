@@ -19,6 +19,7 @@ from prunebench.config import CellConfig, in_shard
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.export import narrow, read_pruned
 from prunebench.plan import RunOptions, RunPlan
+from prunebench.record import Measured, Measures, Record
 from prunebench.scenarios.base import Scenario
 from prunebench.store import load_checkpoint, read_results
 
@@ -35,13 +36,12 @@ def attach_backbone(detector: nn.Module, body_state: dict, widths: list[int], sc
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
-def source_records(plan: RunPlan) -> list[dict]:
+def source_records(plan: RunPlan) -> list[Record]:
     source = plan.scenario.backbone_source
     assert source is not None and plan.backbone_from is not None
     found = [r for r in read_results(plan.backbone_from)
-             if r["scenario"] == source and r["status"] == "ok"
-             and r["target"]["name"] == plan.target.name
-             and r["budget"]["name"] == plan.budget.name]
+             if r.scenario == source and r.ok and r.target == plan.target.name
+             and r.budget.name == plan.budget.name]
     if not found:
         raise PrunebenchError(
             f"no {source} results for target {plan.target.name}, budget {plan.budget.name} in "
@@ -53,7 +53,7 @@ def source_records(plan: RunPlan) -> list[dict]:
 class TransferCell(Cell):
     """The detector trained on the backbone `config.criterion` pruned on the source row."""
 
-    def __init__(self, config: CellConfig, origin: dict | None, info: plugins.PluginInfo,
+    def __init__(self, config: CellConfig, origin: Record | None, info: plugins.PluginInfo,
                  source: Scenario, folder: Path, full: list[int]) -> None:
         self.config, self.origin, self.info = config, origin, info
         self.source, self.folder, self.full = source, folder, full
@@ -61,25 +61,26 @@ class TransferCell(Cell):
     def epochs(self) -> float:
         return self.config.budget.baseline_epochs
 
-    def run(self, env: CellEnv) -> dict:
+    def run(self, env: CellEnv) -> Measured:
         cell, origin, scenario = self.config, self.origin, env.scenario
-        if origin is None or not origin.get("model_file"):
+        source = origin.measured if origin is not None else None
+        if origin is None or source is None or source.model_file is None:
             raise CriterionError(cell.criterion, f"no saved pruned {self.source.name} model for "
                                                  f"seed {cell.seed} in {self.folder} (run it "
                                                  "with --save-models)")
-        saved = read_pruned(self.folder / self.source.name / origin["model_file"], self.source)
+        saved = read_pruned(self.folder / self.source.name / source.model_file, self.source)
         env.progress.phase(f"{cell.criterion}, seed {cell.seed}", self.epochs())
         _, metrics = train_model(
             scenario, env.data, cell.budget, cell.seed, env.device, env.progress.epoch,
             init=partial(attach_backbone, body_state=saved["state_dict"],
                          widths=saved["widths"], scenario=scenario,
                          input_shape=env.data.input_shape))
-        return {"criterion": origin["criterion"],  # who pruned the backbone
-                "widths": {"original": self.full, "pruned": saved["widths"]},
-                "baseline": env.baseline.metrics, "history": [],
-                "backbone_from": origin["config_hash"],
-                "pruned": {f"{scenario.task.headline}_before_finetune": None, **metrics},
-                "cost": dict(origin["cost"])}
+        pruned = Measures.of_flat(metrics)
+        return Measured(
+            original_widths=tuple(self.full), pruned_widths=tuple(saved["widths"]),
+            baseline=Measures.of_flat(env.baseline.metrics),
+            pruned=pruned.with_metrics(**{f"{scenario.task.headline}_before_finetune": None}),
+            cost=source.cost, backbone_from=origin.config_hash, pruned_by=origin.criterion)
 
 
 def transfer_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
@@ -91,16 +92,16 @@ def transfer_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     records = source_records(plan)
     available = plugins.discover()
     full = list(surgery.widths(source.model(), source.groups))
-    origins: dict[int, dict[str, dict]] = {}
+    origins: dict[int, dict[str, Record]] = {}
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:
-        origins[seed] = {r["criterion"]["name"]: r for r in records if r["seed"] == seed}
+        origins[seed] = {r.criterion.name: r for r in records if r.seed == seed}
         if not origins[seed]:
             raise PrunebenchError(f"no {source.name} results for seed {seed} in {folder}")
         row = []
         for spec in plan.criteria:
             origin = origins[seed].get(spec.name)
-            widths = tuple(origin["widths"]["pruned"]) if origin is not None else \
+            widths = origin.measured.pruned_widths if origin and origin.measured else \
                 plan.target.resolve(full, source.groups)
             config = CellConfig(scenario.name, spec.name, plan.target.name, widths, seed,
                                 plan.budget, spec.settings, options.device.type)
@@ -110,7 +111,7 @@ def transfer_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
 
     def baseline(seed: int, data, on_epoch) -> Baseline:
-        checkpoint = folder / next(iter(origins[seed].values()))["baseline_checkpoint"]
+        checkpoint = folder / str(next(iter(origins[seed].values())).baseline_checkpoint)
         return get_baseline(scenario, data, plan.budget, seed, options.results, options.device,
                             on_epoch, init=partial(_attach_saved, checkpoint=checkpoint,
                                                    widths=full, scenario=scenario,

@@ -51,30 +51,32 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     record = read_result(Path(args.result))
     if args.json:
-        print(json.dumps(record, indent=2, sort_keys=True))
+        print(json.dumps(record.to_json(), indent=2, sort_keys=True))
         return 0
-    c = record["criterion"]
-    table = Table(title=f"{record['scenario']} | {c['name']} ({c['distribution']} {c['version']}) "
-                        f"| target {record['target']['name']} | seed {record['seed']}")
+    c = record.criterion
+    table = Table(title=f"{record.scenario} | {c.label} ({c.plugin}) | target {record.target} "
+                        f"| seed {record.seed}")
     table.add_column("metric")
     table.add_column("baseline")
     table.add_column("pruned")
-    if record["status"] != "ok":
-        console.print(escape(f"{table.title}\n{record['status']}: {record['error']}"))
+    m = record.measured
+    if m is None:
+        console.print(escape(f"{table.title}\n{record.status}: {record.error}"))
         return 0
-    h, base, pruned = record["headline"], record["baseline"], record["pruned"]
-    if pruned.get(h + "_before_finetune") is not None:
-        table.add_row(f"{h} before fine-tune", "", f"{pruned[h + '_before_finetune']:.2f}")
-    table.add_row(h, f"{base[h]:.2f}", f"{pruned[h]:.2f}")
-    table.add_row("params", f"{base['params']:,}", f"{pruned['params']:,}")
-    table.add_row("MACs", f"{base['macs']:,}", f"{pruned['macs']:,}")
-    table.add_row("widths", ",".join(map(str, record["widths"]["original"])),
-                  ",".join(map(str, record["widths"]["pruned"])))
-    for bs, value in pruned["trm_bytes"].items():
+    h, base, pruned = record.headline, m.baseline, m.pruned
+    before = pruned.metrics.get(h + "_before_finetune")
+    if before is not None:
+        table.add_row(f"{h} before fine-tune", "", f"{before:.2f}")
+    table.add_row(h, f"{base.metrics[h]:.2f}", f"{pruned.metrics[h]:.2f}")
+    table.add_row("params", f"{base.params:,}", f"{pruned.params:,}")
+    table.add_row("MACs", f"{base.macs:,}", f"{pruned.macs:,}")
+    table.add_row("widths", ",".join(map(str, m.original_widths)),
+                  ",".join(map(str, m.pruned_widths)))
+    for bs, value in pruned.trm_bytes.items():
         table.add_row(f"TRM eq. 16, batch {bs} (MB)", "", f"{value / 1e6:.3f}")
-    table.add_row("criterion seconds", "", f"{record['cost']['criterion_seconds']:.3f}")
+    table.add_row("criterion seconds", "", f"{m.cost.criterion_seconds:.3f}")
     console.print(table)
-    console.print(f"command: {record['command']}\ncommit: {record['environment']['git_commit']}")
+    console.print(f"command: {record.command}\ncommit: {record.environment.git_commit}")
     return 0
 
 

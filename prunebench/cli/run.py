@@ -8,7 +8,6 @@ import shlex
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,12 +17,13 @@ from prunebench.cells.base import Cell
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.options import backbone_folder, make_options, make_plan
-from prunebench.config import CriterionSpec
 from prunebench.errors import PrunebenchError
 from prunebench.plan import RunOptions, RunPlan, plan_of_record
+from prunebench.record import Record
 from prunebench.report.leaderboard import (
     Board,
     build_boards,
+    column_titles,
     regenerate_command,
     write_boards,
 )
@@ -62,24 +62,23 @@ class RichReporter:
             self.progress.console.print(f"[dim]↷ {escape(cell.config.label)}, seed "
                                         f"{cell.config.seed}: skipped, {escape(why)}")
 
-    def cell_done(self, record: dict) -> None:
+    def cell_done(self, record: Record) -> None:
         self.progress.advance(self.cells)
         self.progress.console.print(cell_line(record))
 
 
-def cell_line(record: dict) -> str:
+def cell_line(record: Record) -> str:
     """What a finished cell prints: its headline metric and size, or why it has none."""
-    name = CriterionSpec.of_record(record["criterion"]).label
-    where = f"{name}, seed {record['seed']}, {record['target']['name']}"
-    if record["status"] == "not-applicable":
-        return f"[yellow]– {escape(where)}: {escape(record['error'])}"
-    if record["status"] != "ok":
-        return f"[red]✗ {escape(where)}: {escape(record['error'])}"
-    h, pruned = record["headline"], record["pruned"]
-    before = pruned.get(h + "_before_finetune")
+    where = f"{record.label}, seed {record.seed}, {record.target}"
+    if record.status == "not-applicable":
+        return f"[yellow]– {escape(where)}: {escape(str(record.error))}"
+    if record.measured is None:
+        return f"[red]✗ {escape(where)}: {escape(str(record.error))}"
+    h, pruned = record.headline, record.measured.pruned
+    before = pruned.metrics.get(h + "_before_finetune")
     before_text = f" (before fine-tune {before:.2f})" if before is not None else ""
-    return (f"[green]✓[/] {escape(where)}: {h} {pruned[h]:.2f}{before_text}, "
-            f"MACs {pruned['macs']:,}, params {pruned['params']:,}")
+    return (f"[green]✓[/] {escape(where)}: {h} {pruned.metrics[h]:.2f}{before_text}, "
+            f"MACs {pruned.macs:,}, params {pruned.params:,}")
 
 
 def progress_bars(disable: bool = False) -> Progress:
@@ -90,7 +89,6 @@ def progress_bars(disable: bool = False) -> Progress:
 
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
     """Every option checked, before any output: the plan, the options, the board's folder."""
-    torch.set_num_threads(1)  # the data loads on one thread (see `runner.run_matrix`)
     under_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1 or distributed.active()
     if args.cell_timeout is not None and under_torchrun:
         raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
@@ -159,7 +157,7 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
     found, skipped = scan_results(options.results)
     for warning in skipped:
         errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    records = [r for r in found if r["scenario"] == plan.scenario.name]
+    records = [r for r in found if r.scenario == plan.scenario.name]
     if not records:
         console.print("no results to tabulate yet: other processes hold every cell")
         return code
@@ -172,25 +170,24 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
     return code
 
 
-TERMINAL_COLUMNS = ("rank", "criterion", "seeds", "before FT", "after FT", "params", "MACs kept",
-                    "extra epochs")
+TERMINAL_FIELDS = ("rank", "criterion", "seeds", "before", "after", "params", "macs_kept",
+                   "extra_epochs")  # the Row fields the terminal shows
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     """Run one result's cell again, its plan built from the record (`plan.plan_of_record`), into
     the results folder the file sits in, with the board beside it (never where the original run
     put its own); the record keeps its original command and notes the rerun apart."""
-    torch.set_num_threads(1)  # the data loads on one thread (see `runner.run_matrix`)
     path = Path(args.result)
     record = read_result(path)
-    recorded = _recorded_run(path, record["command"])  # where its data came from
+    recorded = _recorded_run(path, record.command)  # where its data came from
     plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
                           recorded.download, backbone_folder(recorded.backbone_from))
     for spec in plan.criteria:
         plugins.load(spec.name)  # an uninstalled criterion: one line, before any work
-    options = make_options(results=path.resolve().parent.parent, device=record["device"]
-                           .split(":")[0], force=True, save_models=recorded.save_models,
-                           command=record["command"], argv=[])
+    options = make_options(results=path.resolve().parent.parent,
+                           device=record.device.split(":")[0], force=True,
+                           save_models=recorded.save_models, command=record.command, argv=[])
     options = replace(options, rerun=shlex.join(["prunebench", "rerun", str(path)]))
     out = check_writable(options.results / "leaderboards", "the board's folder")
     code, outcome = run_and_tabulate(plan, options, out)
@@ -219,11 +216,9 @@ def _recorded_run(path: Path, command: str) -> argparse.Namespace:
 def print_board(board: Board) -> None:
     """The leaderboard's key columns; the markdown file has them all."""
     for section in board.sections:
-        picked = [i for i, c in enumerate(section.columns)
-                  if any(c == t or c.endswith(t) for t in TERMINAL_COLUMNS)]
         table = Table(title=f"{board.scenario}: {section.title.replace('`', '')}")
-        for i in picked:
-            table.add_column(section.columns[i])
+        for title in column_titles(section.headline, TERMINAL_FIELDS):
+            table.add_column(title)
         for row in section.rows:
-            table.add_row(*(escape(row[i]) for i in picked))
+            table.add_row(*(escape(cell) for cell in row.cells(TERMINAL_FIELDS)))
         console.print(table)

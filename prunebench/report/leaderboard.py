@@ -11,18 +11,54 @@ import shlex
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from prunebench.config import CriterionSpec
+from prunebench.record import Measured, Record
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise, tied_ranks
 from prunebench.store import inside, write_text
 
-COLUMNS = ("rank", "criterion", "plugin", "seeds", "{h} before FT", "{h} after FT",
-           "{h} after FT, 95% CI", "Δ vs baseline", "params", "MACs", "MACs kept", "TRM@64 (MB)",
-           "CPU speed-up", "GPU speed-up", "criterion s", "extra epochs")
+
+def _column(title: str) -> Any:
+    """A Row field: its column's title ({h}: the scenario's headline metric); empty by default."""
+    return field(default="", metadata={"title": title})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a section's table, its cells as the board writes them."""
+
+    rank: str = _column("rank")
+    criterion: str = _column("criterion")
+    plugin: str = _column("plugin")
+    seeds: str = _column("seeds")
+    before: str = _column("{h} before FT")  # a failed row: its status and error
+    after: str = _column("{h} after FT")
+    interval: str = _column("{h} after FT, 95% CI")
+    delta: str = _column("Δ vs baseline")
+    params: str = _column("params")
+    macs: str = _column("MACs")
+    macs_kept: str = _column("MACs kept")
+    trm: str = _column("TRM@64 (MB)")
+    cpu_speedup: str = _column("CPU speed-up")
+    gpu_speedup: str = _column("GPU speed-up")
+    criterion_seconds: str = _column("criterion s")
+    extra_epochs: str = _column("extra epochs")
+
+    def cells(self, names: Sequence[str] | None = None) -> tuple[str, ...]:
+        """Its cells in column order, or those of the fields `names`."""
+        return tuple(getattr(self, n) for n in (names or FIELDS))
+
+
+FIELDS = tuple(f.name for f in fields(Row))
+
+
+def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
+    titles = {f.name: f.metadata["title"] for f in fields(Row)}
+    return tuple(titles[n].format(h=headline) for n in names)
 
 
 @dataclass
@@ -30,10 +66,14 @@ class Section:
     """One table: every criterion on one target and budget of one scenario."""
 
     title: str
-    columns: tuple[str, ...]
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
+    headline: str
+    rows: list[Row] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     slug: str = ""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return column_titles(self.headline)
 
 
 @dataclass(frozen=True)
@@ -50,7 +90,7 @@ class Board:
     scenario: str
     sections: list[Section]
     provenance: list[str]
-    records: list[dict] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     stability: list[str] = field(default_factory=list)  # markdown lines (see _stability)
 
     def figures(self) -> list[Figure]:
@@ -59,13 +99,13 @@ class Board:
                           f"{self.scenario}-accuracy-vs-macs.png",
                           partial(_draw_accuracy, self.records))]
         for s in self.sections:
-            ok = [r for r in s.records if r["status"] == "ok"]
+            ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
             if ok:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
                                       partial(_draw_layer_macs, ok[0], title)))
-            timed = [r for r in ok if r.get("speed")]
+            timed = [m for m in ok if m.speed]
             if timed:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
                                       f"{self.scenario}-{s.slug}-speedup.png",
@@ -88,9 +128,9 @@ def _mean(values: Iterable[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-def _speedup(runs: list[dict], device: str) -> str:
+def _speedup(runs: list[Measured], device: str) -> str:
     """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64."""
-    rows = [row for r in runs for row in r.get("speed", [])
+    rows = [row for m in runs for row in m.speed
             if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
     if not rows:
         return "–"
@@ -99,58 +139,53 @@ def _speedup(runs: list[dict], device: str) -> str:
     return f"{statistics.fmean(values):.2f}x @{largest}"
 
 
-def _criterion_rows(records: list[dict], headline: str, base_mean: float
-                    ) -> tuple[list[tuple[str, ...]], dict[str, Summary]]:
+def _criterion_rows(records: list[Record], headline: str, base_mean: float
+                    ) -> tuple[list[Row], dict[str, Summary]]:
     """The section's rows by rank (ties by mean), then the failed and not applicable ones; and
     each scored row's after-FT summary by criterion."""
-    by_criterion: dict[tuple, list[dict]] = defaultdict(list)
+    by_criterion: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
-        c = r["criterion"]
-        by_criterion[(CriterionSpec.of_record(c).label, c["distribution"], c["version"])].append(r)
+        by_criterion[(r.label, r.criterion.plugin)].append(r)
     scored, failed, summaries = [], [], {}
-    for (name, dist, version), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
-        plugin = f"{dist} {version}" if dist else "–"
-        ok = [r for r in runs if r["status"] == "ok"]
+    for (name, plugin), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
+        ok = [r.measured for r in runs if r.measured is not None]
         problems: dict[tuple[str, str], list[int]] = defaultdict(list)
         for r in runs:
-            if r["status"] != "ok":
-                problems[(r["status"].replace("-", " "), r["error"])].append(r["seed"])
+            if not r.ok:
+                problems[(r.status.replace("-", " "), str(r.error))].append(r.seed)
         for (status, error), seeds in sorted(problems.items()):
             seeds_text = f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})"
-            failed.append(("–", name, plugin, seeds_text,
-                           f"{status}: {error}", *("",) * (len(COLUMNS) - 5)))
+            failed.append(Row("–", name, plugin, seeds_text, f"{status}: {error}"))
         if not ok:
             continue
-        after = summaries[name] = summarise([r["pruned"][headline] for r in ok])
-        pruned = ok[0]["pruned"]
-        scored.append((after.mean, name, (
-            name, plugin, str(len(ok)),
-            _mean_std([r["pruned"][f"{headline}_before_finetune"] for r in ok]),
-            _mean_std([r["pruned"][headline] for r in ok]), after.interval_text(),
-            f"{after.mean - base_mean:+.2f}",
-            f"{pruned['params']:,}", f"{pruned['macs']:,}",
-            f"{100 * pruned['macs'] / ok[0]['baseline']['macs']:.1f}%",
-            f"{pruned['trm_bytes']['64'] / 1e6:.2f}",
-            _speedup(ok, "cpu"), _speedup(ok, "cuda"),
-            f"{_mean(r['cost']['criterion_seconds'] for r in ok):.3f}",
-            f"{_mean(r['cost']['sparsity_epochs'] for r in ok):g}",
-        )))
+        after = summaries[name] = summarise([m.pruned.metrics[headline] for m in ok])
+        pruned = ok[0].pruned
+        scored.append((after.mean, name, Row(
+            "", name, plugin, str(len(ok)),
+            before=_mean_std([m.pruned.metrics[f"{headline}_before_finetune"] for m in ok]),
+            after=_mean_std([m.pruned.metrics[headline] for m in ok]),
+            interval=after.interval_text(), delta=f"{after.mean - base_mean:+.2f}",
+            params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
+            macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
+            trm=f"{pruned.trm_bytes[64] / 1e6:.2f}",
+            cpu_speedup=_speedup(ok, "cpu"), gpu_speedup=_speedup(ok, "cuda"),
+            criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
+            extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}")))
     ranks = tied_ranks(summaries)
     texts = rank_texts(ranks)
     scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
-    return [(texts[name], *row) for _, name, row in scored] + failed, summaries
+    return [replace(row, rank=texts[name]) for _, name, row in scored] + failed, summaries
 
 
-def _baseline_row(records: list[dict], headline: str) -> tuple[float, tuple[str, ...]]:
-    per_seed = {r["seed"]: r["baseline"] for r in records if r["status"] == "ok"}
+def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | None]:
+    per_seed = {r.seed: r.measured.baseline for r in records if r.measured is not None}
     if not per_seed:
-        return float("nan"), ()
-    values = [b[headline] for b in per_seed.values()]
+        return float("nan"), None
+    values = [b.metrics[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
-    row = ("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
-           summarise(values).interval_text(), "–",
-           f"{first['params']:,}", f"{first['macs']:,}", "100.0%",
-           f"{first['trm_bytes']['64'] / 1e6:.2f}", "–", "–", "–", "–")
+    row = Row("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
+              summarise(values).interval_text(), "–", f"{first.params:,}", f"{first.macs:,}",
+              "100.0%", f"{first.trm_bytes[64] / 1e6:.2f}", "–", "–", "–", "–")
     return _mean(values), row
 
 
@@ -165,22 +200,20 @@ def widths_text(widths: Sequence[int]) -> str:
     return ",".join(f"{w}x{n}" if n > 2 else ",".join([str(w)] * n) for w, n in runs)
 
 
-def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
+    groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
-        groups[(r["target"]["name"], tuple(r["target"]["widths"]), _budget(r))].append(r)
+        groups[(r.target, r.widths, _budget(r))].append(r)
     sections: list[Section] = []
     levels: dict[str, dict[str, dict[str, Summary]]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
-        headline = members[0]["headline"]
-        columns = tuple(c.format(h=headline) for c in COLUMNS)
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
-                          columns, records=members,
+                          members[0].headline, records=members,
                           slug=f"{target}-{budget.replace(', ', '-').replace(' threads', 't')}")
-        base_mean, base_row = _baseline_row(members, headline)
+        base_mean, base_row = _baseline_row(members, section.headline)
         if base_row:
             section.rows.append(base_row)
-        rows, summaries = _criterion_rows(members, headline, base_mean)
+        rows, summaries = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
         sections.append(section)
         levels[budget][target] = summaries
@@ -188,18 +221,18 @@ def build_board(scenario: str, records: list[dict], regenerate: str) -> Board:
                  _stability(levels))
 
 
-def _budget(record: dict) -> str:
+def _budget(record: Record) -> str:
     """The budget's name, with its thread count where that is not the default single thread:
     cells computed with other threads are other cells, never seeds of the same row."""
-    threads = record["budget"].get("threads", 1)
-    return record["budget"]["name"] + (f", {threads} threads" if threads != 1 else "")
+    threads = record.budget.threads
+    return record.budget.name + (f", {threads} threads" if threads != 1 else "")
 
 
 def _by_compression(item: tuple) -> tuple:
     """Sections in order of budget, then least to most pruned (MACs kept, high to low)."""
     (target, _widths, budget), members = item
-    kept = max(r["pruned"]["macs"] / r["baseline"]["macs"] for r in members
-               if r["status"] == "ok") if any(r["status"] == "ok" for r in members) else 0.0
+    ok = [r.measured for r in members if r.measured is not None]
+    kept = max((m.pruned.macs / m.baseline.macs for m in ok), default=0.0)
     return budget, -kept, target
 
 
@@ -241,40 +274,42 @@ def _by_mean(summaries: dict[str, Summary], name: str) -> tuple[float, str]:
     return -summaries[name].mean, name
 
 
-def _provenance(records: list[dict], regenerate: str) -> list[str]:
+def _provenance(records: list[Record], regenerate: str) -> list[str]:
     def distinct(values: Iterable[str]) -> str:
         return ", ".join(f"`{v}`" for v in sorted(set(values)))
 
-    envs = [r["environment"] for r in records]
-    seeds = sorted({r["seed"] for r in records})
+    envs = [r.environment for r in records]
+    seeds = sorted({r.seed for r in records})
     return [
-        f"Made by: {distinct(r['command'] for r in records)}",
+        f"Made by: {distinct(r.command for r in records)}",
         f"Regenerate: `{regenerate}`",
-        f"Commit: {distinct(e['git_commit'] for e in envs)}",
-        "Hardware: " + distinct(f"{e['cpu']}, {e['cpu_count']} cores, {e['gpu'] or 'no GPU'}, "
-                                f"ran on {e['device']}" for e in envs),
-        "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e["packages"].items()))
+        f"Commit: {distinct(e.git_commit for e in envs)}",
+        "Hardware: " + distinct(f"{e.cpu}, {e.cpu_count} cores, {e.gpu or 'no GPU'}, "
+                                f"ran on {e.device}" for e in envs),
+        "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e.packages.items()))
                                 for e in envs),
         f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); data: "
-        f"{distinct(r['data'] for r in records)}",
+        f"{distinct(r.data for r in records)}",
         *_wall_times(records),
     ]
 
 
-def _wall_times(records: list[dict]) -> list[str]:
+def _wall_times(records: list[Record]) -> list[str]:
     """Per command: from its run's start to the last result it wrote (results record both)."""
-    spans: dict[str, list[dict]] = defaultdict(list)
+    spans: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    cores: dict[str, int] = {}
     for r in records:
-        if r.get("run_started") and r.get("finished"):
-            spans[r["command"]].append(r)
+        if r.run_started and r.finished:
+            spans[r.command].append((r.run_started, r.finished))
+            cores.setdefault(r.command, r.environment.cpu_count)
     lines = []
-    for command, rs in sorted(spans.items()):
-        start = min(datetime.fromisoformat(r["run_started"]) for r in rs)
-        end = max(datetime.fromisoformat(r["finished"]) for r in rs)
+    for command, times in sorted(spans.items()):
+        start = min(datetime.fromisoformat(begun) for begun, _ in times)
+        end = max(datetime.fromisoformat(ended) for _, ended in times)
         minutes = (end - start).total_seconds() / 60
         lines.append(f"Wall time: {minutes:.1f} min from the start of `{command}` to its last "
                      f"result ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC), "
-                     f"{rs[0]['environment']['cpu_count']} CPU cores")
+                     f"{cores[command]} CPU cores")
     return lines
 
 
@@ -296,7 +331,7 @@ def render_markdown(board: Board) -> str:
         lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
                   "|" + "|".join("---" for _ in section.columns) + "|"]
         lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
-                                    for cell in row) + " |"
+                                    for cell in row.cells()) + " |"
                   for row in section.rows]
         lines.append("")
     if board.stability:
@@ -315,37 +350,37 @@ def regenerate_command(results: Path | str, out: Path | str) -> str:
             f"--out {shlex.quote(str(out))}")
 
 
-def build_boards(records: list[dict], regenerate: str) -> list[Board]:
-    by_scenario: dict[str, list[dict]] = defaultdict(list)
+def build_boards(records: list[Record], regenerate: str) -> list[Board]:
+    by_scenario: dict[str, list[Record]] = defaultdict(list)
     for r in records:
-        by_scenario[r["scenario"]].append(r)
+        by_scenario[r.scenario].append(r)
     return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
 
 
-def _draw_accuracy(records: list[dict], path: Path) -> Path:
+def _draw_accuracy(records: list[Record], path: Path) -> Path:
     from prunebench.report import plots
 
-    return plots.accuracy_vs_macs(records, records[0]["headline"], path)
+    return plots.accuracy_vs_macs(records, records[0].headline, path)
 
 
-def _draw_layer_macs(record: dict, title: str, path: Path) -> Path:
+def _draw_layer_macs(measured: Measured, title: str, path: Path) -> Path:
     from prunebench.report import plots
 
-    return plots.layer_macs(record["baseline"]["macs_per_layer"],
-                            record["pruned"]["macs_per_layer"], title, path)
+    return plots.layer_macs(measured.baseline.macs_per_layer, measured.pruned.macs_per_layer,
+                            title, path)
 
 
-def _draw_speedup(records: list[dict], title: str, path: Path) -> Path:
+def _draw_speedup(records: list[Measured], title: str, path: Path) -> Path:
     from prunebench.report import plots
 
     return plots.speedup_vs_batch(_mean_speed_rows(records), title, path)
 
 
-def _mean_speed_rows(records: list[dict]) -> list[dict]:
+def _mean_speed_rows(records: list[Measured]) -> list[dict]:
     """Speed rows averaged over criteria and seeds (the architecture is the same for all)."""
     grouped: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        for row in r["speed"]:
+    for m in records:
+        for row in m.speed:
             if "error" not in row:
                 grouped[(row["device"], row["runtime"], row["batch_size"])].append(row)
     return [{"device": d, "runtime": rt, "batch_size": bs,

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from prunebench.config import CriterionSpec  # noqa: E402
+from prunebench.record import Record  # noqa: E402
 
 PNG_METADATA = {"Software": None}
 
@@ -40,18 +40,18 @@ def _batch_axis(ax, ylabel: str, title: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def accuracy_vs_macs(records: Sequence[dict], headline: str, path: Path) -> Path:
+def accuracy_vs_macs(records: Sequence[Record], headline: str, path: Path) -> Path:
     """Per criterion: mean (and std) headline metric after fine-tuning against the fraction of
     MACs removed, one point per target; the baseline as a dashed line."""
     points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     baselines = []
     for r in records:
-        if r["status"] != "ok":
+        if r.measured is None:
             continue
-        removed = 100 * (1 - r["pruned"]["macs"] / r["baseline"]["macs"])
-        name = CriterionSpec.of_record(r["criterion"]).label
-        points[name][round(removed, 2)].append(r["pruned"][headline])
-        baselines.append(r["baseline"][headline])
+        m = r.measured
+        removed = 100 * (1 - m.pruned.macs / m.baseline.macs)
+        points[r.label][round(removed, 2)].append(m.pruned.metrics[headline])
+        baselines.append(m.baseline.metrics[headline])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"  # type: ignore[attr-defined]
     for i, name in enumerate(sorted(points)):  # 20 colours x 10 markers: no two criteria alike
