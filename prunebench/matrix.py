@@ -20,14 +20,18 @@ from prunebench.plan import RunOptions, RunPlan
 
 def load_criteria(specs: tuple[CriterionSpec, ...], available: dict[str, plugins.PluginInfo]
                   ) -> dict[CriterionSpec, plugins.LoadedCriterion | CriterionError]:
-    """Each criterion's class, or why it cannot be loaded: unknown names stop the run here,
-    broken plugins fail only their own cells."""
+    """Each criterion's class by its spec, the settings checked and converted by the class's
+    constructor (a plan built in Python is checked as the command line's is; a default drops
+    out); or why it cannot be loaded: unknown names and settings stop the run here, broken
+    plugins fail only their own cells."""
     loaded: dict[CriterionSpec, plugins.LoadedCriterion | CriterionError] = {}
     for spec in specs:
         try:
-            loaded[spec] = plugins.load(spec.name, available)
+            found = plugins.load(spec.name, available)
         except CriterionError as exc:
-            loaded[spec] = exc
+            loaded.setdefault(spec, exc)
+            continue
+        loaded.setdefault(plugins.bind_settings(found, spec.settings), found)
     return loaded
 
 
@@ -48,8 +52,8 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     for seed in plan.seeds:
         row: list[Cell] = []
         for target in plan.targets:
-            row += [PruneCell(config(s.name, s.settings, target, seed), loaded[s],
-                              available[s.name]) for s in plan.criteria]
+            row += [PruneCell(config(s.name, s.settings, target, seed), found,
+                              available[s.name]) for s, found in loaded.items()]
             if plan.scratch:
                 row.append(ScratchCell(config(SCRATCH, (), target, seed)))
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]

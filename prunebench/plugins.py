@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -160,7 +161,11 @@ def setting_types(cls: type[Criterion]) -> dict[str, tuple[type, ...]]:
     return accepted
 
 
-def _convert(text: str, kinds: tuple[type, ...]) -> object:
+def _convert(text: object, kinds: tuple[type, ...]) -> object:
+    """A setting's value as the constructor takes it: from the command line's text, or a value
+    a plan built in Python gives (checked, an int taken as a float, a Path as its text)."""
+    if not isinstance(text, str):
+        return _typed(text, kinds)
     if NoneType in kinds and text.lower() in ("none", ""):
         return None
     for kind in kinds:
@@ -178,13 +183,27 @@ def _convert(text: str, kinds: tuple[type, ...]) -> object:
     raise ValueError
 
 
+def _typed(value: object, kinds: tuple[type, ...]) -> object:
+    if value is None and NoneType in kinds:
+        return None
+    for kind in kinds:
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value):
+            return float(value)
+        if kind is Path and isinstance(value, Path):
+            return str(value)
+        if kind is not float and kind is not NoneType and type(value) is kind:
+            return value
+    raise ValueError
+
+
 def settings_text(cls: type[Criterion]) -> str:
     """The settings a criterion takes with their defaults, e.g. `lam=1e-05`; "none" if none."""
     params = inspect.signature(cls).parameters
     return ", ".join(f"{k}={params[k].default!r}" for k in setting_types(cls)) or "none"
 
 
-def bind_settings(loaded: LoadedCriterion, raw: tuple[tuple[str, str], ...]) -> CriterionSpec:
+def bind_settings(loaded: LoadedCriterion, raw: Sequence[tuple[str, object]]) -> CriterionSpec:
     """The criterion with its settings converted by its constructor's signature; a setting it
     does not take, or a value of the wrong type, is refused naming the settings it accepts.
     A value equal to the default is left out, so it names the same row as no setting at all."""

@@ -119,3 +119,28 @@ def test_two_settings_of_a_criterion_are_two_rows_of_the_board(tmp_path, capsys)
     settings = sorted(json.loads(p.read_text())["criterion"]["settings"].get("lam", 0)
                       for p in (tmp_path / "lenet5-digits").glob("*.json"))
     assert settings == [0, 0.5]
+
+
+def test_a_plan_built_in_python_has_its_settings_checked_like_the_command_line(tmp_path):
+    """A notebook's plan: typed values, converted and checked by the constructor when the matrix
+    is built; a default names the plain row, an int is taken as a float."""
+    from prunebench import scenarios
+    from prunebench.config import CriterionSpec
+    from prunebench.matrix import build_matrix
+    from prunebench.plan import RunOptions, RunPlan
+
+    def cells(*specs):
+        plan = RunPlan(scenarios.get("lenet5-digits"), specs, (lenet5.TARGETS["prun1"],), (0,),
+                       lenet5.DIGITS_BUDGETS["smoke"], scratch=False)
+        return [c.config for c in build_matrix(plan, RunOptions(tmp_path)).cells[0]]
+
+    plain, tuned, whole = cells(  # the default is the plain row's cell: one cell, not two
+        CriterionSpec("stability"), CriterionSpec("stability", (("lam", 1e-5),)),
+        CriterionSpec("stability", (("lam", 5e-6),)), CriterionSpec("stability", (("lam", 1),)))
+    assert cells(CriterionSpec("stability", (("lam", 1e-5),)))[0].hash() == plain.hash()
+    assert plain.label == "stability"
+    assert tuned.label == "stability (lam=5e-06)" and whole.settings == (("lam", 1.0),)
+    with pytest.raises(PrunebenchError, match="no setting 'nosuch'; it accepts: lam"):
+        cells(CriterionSpec("stability", (("nosuch", 1),)))
+    with pytest.raises(PrunebenchError, match="setting lam=True is not float"):
+        cells(CriterionSpec("stability", (("lam", True),)))
