@@ -144,3 +144,16 @@ def test_a_plan_built_in_python_has_its_settings_checked_like_the_command_line(t
         cells(CriterionSpec("stability", (("nosuch", 1),)))
     with pytest.raises(PrunebenchError, match="setting lam=True is not float"):
         cells(CriterionSpec("stability", (("lam", True),)))
+
+
+def test_without_criteria_a_row_runs_the_settings_its_paper_used():
+    """Seed 001 sec. 4.4 trains ResNet-50 with lambda 5e-6; elsewhere stability keeps 1e-5. A
+    criterion the user names runs with the settings the user gives."""
+    from prunebench.config import CriterionSpec
+
+    resnet = make_plan(scenario="resnet50-imagenet", budget="smoke").criteria
+    assert CriterionSpec("stability", (("lam", 5e-6),)) in resnet
+    assert CriterionSpec("l1") in resnet and CriterionSpec("stability") not in resnet
+    assert CriterionSpec("stability") in make_plan(budget="smoke").criteria
+    assert make_plan(scenario="resnet50-imagenet", budget="smoke", criteria="stability"
+                     ).criteria == (CriterionSpec("stability"),)

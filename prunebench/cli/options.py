@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from prunebench import plugins, scenarios
 from prunebench.cells.scratch import SCRATCH
 from prunebench.config import (
     CriterionSpec,
+    Setting,
     Target,
     parse_criteria,
     parse_names,
@@ -73,15 +75,17 @@ def make_targets(scenario: Scenario, target: str | None, widths: str | None,
     return tuple(make_target(scenario, name, widths, ratio, round_to) for name in names)
 
 
-def criteria_specs(text: str | None, scratch: bool) -> tuple[CriterionSpec, ...]:
-    """The criteria `--criteria` names (every installed one without it), each loaded and its
-    settings checked against its constructor; `scratch` alone names the reference row."""
+def criteria_specs(text: str | None, scratch: bool,
+                   paper: Mapping[str, tuple[Setting, ...]]) -> tuple[CriterionSpec, ...]:
+    """The criteria `--criteria` names, each loaded and its settings checked against its
+    constructor; `scratch` alone names the reference row. Without it every installed criterion,
+    with the settings the papers use on the row (`paper`, else its defaults)."""
     available = plugins.discover()
     if text is None:
         if not available:
             raise PrunebenchError("no criteria are installed; pip install prunebench-baselines "
                                   "(plugins/prunebench-baselines in the source tree)")
-        return tuple(CriterionSpec(name) for name in available)
+        return tuple(CriterionSpec(name, paper.get(name, ())) for name in available)
     specs = []
     for name, settings in parse_criteria(text):
         if name == SCRATCH:
@@ -110,7 +114,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         if threads < 1:
             raise PrunebenchError(f"--threads {threads} must be a positive number of threads")
         chosen_budget = replace(chosen_budget, threads=threads)
-    specs = criteria_specs(criteria, scratch)
+    specs = criteria_specs(criteria, scratch, row.paper_settings)
     if row.backbone_source and backbone_from is None:
         raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "
                               f"{row.backbone_source} runs made with --save-models")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
-from prunebench.config import BUDGETS, Budget, Target
+from prunebench.config import BUDGETS, Budget, Setting, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.tasks import Task
@@ -40,6 +40,9 @@ class Scenario:
     tiny_data: Callable[[Path], Path] | None = None
     #: a row whose cells start from the pruned models another row saved (see transfer.py)
     backbone_source: str | None = None
+    #: criteria settings a paper prescribes for this row (seed 001 sec. 4.4: stability's lambda
+    #: 5e-6 on ResNet-50), used when `--criteria` is left out; the row name shows them
+    paper_settings: Mapping[str, tuple[Setting, ...]] = field(default_factory=dict)
 
     def model(self, budget: Budget | None = None) -> nn.Module:
         return self.build_model(budget.image_size if budget is not None else None)

@@ -52,7 +52,8 @@ def test_stability_penalty_pulls_values_towards_plus_minus_one():
 def test_stability_ratio_is_eq_3_by_hand():
     before = torch.tensor([[1.0, -1.0], [0.5, 0.5]])
     after = torch.tensor([[1.5, -1.5], [0.5, 0.6]])
-    torch.testing.assert_close(importance_ratio(before, after), torch.tensor([1.5, 1.1]))
+    torch.testing.assert_close(importance_ratio(before, after),
+                               torch.tensor([1.5, 1.1], dtype=torch.float64))
     group = conv_group(before.tolist())
     criterion = make("stability")
     criterion.prepare(context(group.conv, [group], []))
@@ -61,3 +62,21 @@ def test_stability_ratio_is_eq_3_by_hand():
     # filter 0 yielded more to the auxiliary loss (ratio 1.5 > 1.1): it is the one pruned
     assert criterion.select(group, 1).tolist() == [1]
     assert criterion.report() == {"lambda": 1e-5, "sparsity_epochs": 1.0}
+
+
+def test_stability_ratio_keeps_changes_below_float32_rounding():
+    """Filter 0 moved one float32 ulp on one of 1000 weights, filter 1 not at all. A float32 sum
+    of 1000 ones cannot hold the ulp (its own ulp is 6e-5): both ratios would be exactly 1 and
+    the tie would keep filter 0. In float64 filter 0's ratio is above 1: it yielded, it goes."""
+    before = torch.ones(2, 1000)
+    after = before.clone()
+    after[0, 0] = torch.nextafter(torch.tensor(1.0), torch.tensor(2.0))
+    assert after.sum(1)[0] == after.sum(1)[1]  # what float32 sees
+    ratio = importance_ratio(before, after)
+    assert ratio.dtype == torch.float64 and ratio[0] > ratio[1] == 1.0
+    group = conv_group(before.tolist())
+    criterion = make("stability")
+    criterion.prepare(context(group.conv, [group], []))
+    with torch.no_grad():
+        group.conv.weight.copy_(after[:, :, None, None])
+    assert criterion.select(group, 1).tolist() == [1]

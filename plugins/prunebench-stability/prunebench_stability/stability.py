@@ -30,9 +30,11 @@ def auxiliary_loss(weight: Tensor) -> Tensor:
 
 
 def importance_ratio(before: Tensor, after: Tensor) -> Tensor:
-    """Eq. 3 per filter: |m_j| / |f_j|, with |.| the sum of absolute values."""
-    f = before.flatten(1).abs().sum(1)
-    m = after.flatten(1).abs().sum(1)
+    """Eq. 3 per filter: |m_j| / |f_j|, with |.| the sum of absolute values, in float64: at a
+    small learning rate M differs from F in the last bits of float32, and a float32 sum rounds
+    them away (a filter's ratio ties, or flips, with its neighbour's)."""
+    f = before.double().flatten(1).abs().sum(1)
+    m = after.double().flatten(1).abs().sum(1)
     return m / f.clamp_min(EPSILON)
 
 
