@@ -72,3 +72,19 @@ def test_deep_feature_model_b_weights_are_a_setting_never_a_silent_fallback(tmp_
     with pytest.raises(FileNotFoundError, match="absent.pth is not a file"):
         missing.prepare(context(group.conv, [group], []))
     assert missing.report()["image_size"] == 32
+
+
+def test_agglomerative_two_member_clusters_keep_the_lower_index():
+    """The mean direction of two unit vectors is equally near both: the documented tie rule,
+    not rounding, must decide. Two tight pairs (filters 0, 1 and 2, 3) far apart, 40 draws."""
+    criterion = make("agglomerative-cosine")
+    kept = []
+    for seed in range(40):
+        generator = torch.Generator().manual_seed(seed)
+        a, b = torch.randn(2, 18, generator=generator)
+        noise = 1e-2 * torch.randn(2, 18, generator=generator)
+        conv = torch.nn.Conv2d(2, 4, 3)
+        with torch.no_grad():
+            conv.weight.copy_(torch.stack([a, a + noise[0], -b, -b + noise[1]]).view(4, 2, 3, 3))
+        kept.append(criterion.select(ChannelGroup("conv", conv), 2).tolist())
+    assert kept == [[0, 2]] * 40

@@ -9,17 +9,23 @@ from sklearn.cluster import KMeans
 from torch import Tensor
 
 
+TIE_TOLERANCE = 1e-9  # relative (and absolute) gap within which members tie
+
+
 def nearest_members(vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray,
                     n_keep: int) -> Tensor:
-    """Per cluster, the index of the member closest (Euclidean) to `centres[cluster]`; ties go to
-    the lower index. Should clustering give fewer than `n_keep` non-empty clusters (only possible
+    """Per cluster, the index of the member closest (Euclidean) to `centres[cluster]`; ties (up
+    to TIE_TOLERANCE) go to the lower index. Should clustering give fewer than `n_keep` non-empty clusters (only possible
     with identical vectors), the remaining slots go to the filters farthest from their kept
     representative, so the answer always has `n_keep` distinct indices."""
     kept, distance = [], np.zeros(len(vectors))
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
         gaps = np.linalg.norm(vectors[members] - centres[cluster], axis=1)
-        chosen = members[int(np.argmin(gaps))]
+        # equal up to rounding is a tie: two members are exactly equidistant from their mean,
+        # and the last bits of the distances must not pick the higher index
+        tied = gaps <= gaps.min() * (1 + TIE_TOLERANCE) + TIE_TOLERANCE
+        chosen = members[int(np.flatnonzero(tied)[0])]
         kept.append(int(chosen))
         distance[members] = np.linalg.norm(vectors[members] - vectors[chosen], axis=1)
     rest = [i for i in np.argsort(-distance, kind="stable") if i not in set(kept)]
