@@ -26,19 +26,80 @@ def test_taylor_is_mean_over_samples_of_abs_spatial_mean_of_activation_times_gra
     conv, group, inputs, ctx = setup()
     criterion = make("taylor")
     criterion.prepare(ctx)
-    # |1/M sum_m c_j w_j x_m| = |c_j w_j| |mean(x_n)|, averaged over the 6 samples
-    per_sample = torch.cat([x.mean(dim=(1, 2, 3)).abs() for x in inputs])
-    expected = (C * torch.tensor([w[0] for w in W])).abs() * per_sample.mean()
+    # z = ReLU(w_j x) is what the next layer sees, dC/dz = c_j where z > 0: per sample
+    # |c_j mean_m ReLU(w_j x_m)|, averaged over the 6 samples
+    x = torch.cat(inputs)
+    w = torch.tensor([row[0] for row in W]).view(1, 3, 1, 1)
+    expected = (C.view(1, 3) * torch.relu(w * x).mean(dim=(2, 3))).abs().mean(0)
     torch.testing.assert_close(criterion.score(group).float(), expected)
-    assert criterion.select(group, 2).tolist() == [1, 2]  # |c w| = 1, 2, 4
     assert conv.weight.grad is None  # the calibration loop leaves no gradients behind
 
 
-def test_grad_mean_abs_is_mean_over_batches_of_abs_weight_gradient():
+def test_taylor_does_not_change_when_a_conv_bias_and_the_bn_mean_shift_together():
+    """BN(conv(x) + d) with running mean + d is the same function; Taylor on the map after BN
+    and ReLU gives the same scores and kept set (on the conv's raw output it did not)."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 6, 3, padding=1), torch.nn.BatchNorm2d(6),
+                              torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(6 * 25, 3))
+    with torch.no_grad():
+        net[1].running_mean.normal_()
+        net[1].running_var.uniform_(0.5, 2.0)
+    net.eval()
+    inputs = [torch.randn(8, 2, 5, 5)]
+    loss = lambda model, batch: torch.nn.functional.cross_entropy(  # noqa: E731
+        model(batch[0]), torch.arange(len(batch[0])) % 3)
+
+    def scores():
+        group = ChannelGroup("0", net[0], net[1])
+        criterion = make("taylor")
+        criterion.prepare(context(net, [group], inputs, loss=loss))
+        return criterion.score(group), criterion.select(group, 3).tolist()
+
+    before, kept = scores()
+    logits = net(inputs[0])
+    shift = torch.tensor([5.0, -3.0, 8.0, 0.5, -6.0, 2.0])
+    with torch.no_grad():
+        net[0].bias += shift
+        net[1].running_mean += shift
+    torch.testing.assert_close(net(inputs[0]), logits, atol=1e-5, rtol=0)
+    after, kept_after = scores()
+    torch.testing.assert_close(after, before, atol=1e-9, rtol=1e-5)
+    assert kept_after == kept
+
+
+def test_grad_batch_mean_abs_is_mean_over_batches_of_abs_weight_gradient():
     conv, group, inputs, ctx = setup()
-    criterion = make("grad-mean-abs")
+    criterion = make("grad-batch-mean-abs")
     criterion.prepare(ctx)
     per_batch = torch.stack([x.sum().abs() for x in inputs])
     expected = C.abs() * per_batch.mean()
     torch.testing.assert_close(criterion.score(group).float(), expected)
     assert criterion.select(group, 1).tolist() == [2]
+
+
+def signed_setup():
+    """z_j = w_j x with w = (1, 0.5) and one batch of two samples, x = +1 and -1. The loss
+    L(x) = z_0 + z_1^2 / 2 gives dL/dw_0 = x (its sign flips between the samples) and
+    dL/dw_1 = w_1 x^2 = 0.5 (it does not)."""
+    conv = pointwise_conv([[1.0], [0.5]])
+    group = ChannelGroup("conv", conv)
+    loss = lambda model, batch: (lambda z: (z[:, 0] + z[:, 1] ** 2 / 2).sum())(  # noqa: E731
+        model(batch[0]))
+    ctx = context(conv, [group], [torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)], loss=loss)
+    return group, ctx
+
+
+def test_grad_mean_abs_is_eq_13_the_mean_over_samples_of_each_samples_gradient():
+    """Eq. 13, E_x[|dC(x)/dW|]: filter 0 scores (|1| + |-1|) / 2 = 1 and filter 1 0.5, so
+    filter 0 is kept. The batch form sees filter 0's two gradients cancel (|1 - 1| = 0, filter
+    1: 0.5 + 0.5 = 1) and keeps the other filter."""
+    group, ctx = signed_setup()
+    criterion = make("grad-mean-abs")
+    criterion.prepare(ctx)
+    torch.testing.assert_close(criterion.score(group).float(), torch.tensor([1.0, 0.5]))
+    assert criterion.select(group, 1).tolist() == [0]
+    assert group.conv.weight.grad is None
+    batch_form = make("grad-batch-mean-abs")
+    batch_form.prepare(ctx)
+    torch.testing.assert_close(batch_form.score(group).float(), torch.tensor([0.0, 1.0]))
+    assert batch_form.select(group, 1).tolist() == [1]

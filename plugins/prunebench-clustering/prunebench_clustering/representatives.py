@@ -8,16 +8,16 @@ import torch
 from sklearn.cluster import KMeans
 from torch import Tensor
 
-
 TIE_TOLERANCE = 1e-9  # relative (and absolute) gap within which members tie
 
 
 def nearest_members(vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray,
                     n_keep: int) -> Tensor:
     """Per cluster, the index of the member closest (Euclidean) to `centres[cluster]`; ties (up
-    to TIE_TOLERANCE) go to the lower index. Should clustering give fewer than `n_keep` non-empty clusters (only possible
-    with identical vectors), the remaining slots go to the filters farthest from their kept
-    representative, so the answer always has `n_keep` distinct indices."""
+    to TIE_TOLERANCE) go to the lower index. Should clustering give fewer than `n_keep`
+    non-empty clusters (only possible with identical vectors), the remaining slots go to the
+    filters farthest from their kept representative, so the answer always has `n_keep`
+    distinct indices."""
     kept, distance = [], np.zeros(len(vectors))
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
