@@ -111,6 +111,9 @@ class CellConfig:
     budget: Budget
     settings: tuple[Setting, ...] = ()
     device: str = "cpu"  # a GPU sums in another order than a CPU: another cell
+    #: the version of the distribution that supplied the criterion: a new version may choose
+    #: other filters, so its cells are other cells ("" for the reference row)
+    criterion_version: str = ""
 
     @property
     def spec(self) -> CriterionSpec:
@@ -122,8 +125,9 @@ class CellConfig:
 
     def hash(self) -> str:
         payload = asdict(self)
-        if not self.settings:  # a criterion's defaults keep the hash they always had
-            del payload["settings"]
+        for key in ("settings", "criterion_version"):  # absent, they leave the hash as it was
+            if not payload[key]:
+                del payload[key]
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
                               ).hexdigest()[:16]
 

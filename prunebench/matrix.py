@@ -44,16 +44,17 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     full = surgery.widths(scenario.model(budget), scenario.groups)
     device = options.device.type
 
-    def config(name: str, settings: tuple, target, seed: int) -> CellConfig:
+    def config(name: str, settings: tuple, target, seed: int, version: str = "") -> CellConfig:
         return CellConfig(scenario.name, name, target.name, target.resolve(full, scenario.groups),
-                          seed, budget, settings, device)
+                          seed, budget, settings, device, version)
 
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:
         row: list[Cell] = []
         for target in plan.targets:
-            row += [PruneCell(config(s.name, s.settings, target, seed), found,
-                              available[s.name]) for s, found in loaded.items()]
+            row += [PruneCell(config(s.name, s.settings, target, seed,
+                                     available[s.name].version), found, available[s.name])
+                    for s, found in loaded.items()]
             if plan.scratch:
                 row.append(ScratchCell(config(SCRATCH, (), target, seed)))
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]

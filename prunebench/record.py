@@ -283,7 +283,8 @@ def upgrade_v1(v1: dict[str, Any]) -> dict[str, Any]:
     """A version-1 record as version 2: task metrics move under `metrics`; the budget gets the
     thread count version 1 kept in the environment; the criterion gets its settings (none, where
     version 1 had no key); a transfer cell's `criterion` entry, who pruned the backbone, was
-    also its row's criterion."""
+    also its row's criterion; deep-feature-kmeans's report gets the `note` that names its model
+    B on the board."""
     v = copy.deepcopy(v1)
     v["schema_version"] = SCHEMA_VERSION
     _each_dict(v, "budget", lambda b: b.setdefault(
@@ -295,6 +296,10 @@ def upgrade_v1(v1: dict[str, Any]) -> dict[str, Any]:
                       "metrics": {k: x for k, x in v[key].items() if k not in _SIZE}}
     if v.get("backbone_from") and isinstance(v.get("criterion"), dict):
         v["pruned_by"] = v["criterion"]
+    report = v.get("criterion_report")
+    if isinstance(report, dict) and "model_b_weights" in report and "note" not in report:
+        # version 1's deep-feature-kmeans named its model B (always VGG-16) in its report only
+        report["note"] = f"model B: vgg16, {report['model_b_weights']}"
     return v
 
 

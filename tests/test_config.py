@@ -105,6 +105,10 @@ def test_criterion_settings_parse_convert_and_name_rows():
     tuned = CellConfig("lenet5-digits", "stability", "prun1", (4, 14), 0, budget,
                        (("lam", 5e-6),))
     assert plain.hash() != tuned.hash()
+    # a new version of the plugin may keep other filters: its cell is another cell
+    versions = {CellConfig("lenet5-digits", "stability", "prun1", (4, 14), 0, budget,
+                           criterion_version=v).hash() for v in ("", "0.1.0", "0.2.0")}
+    assert len(versions) == 3 and plain.hash() in versions
 
 
 def test_two_settings_of_a_criterion_are_two_rows_of_the_board(tmp_path, capsys):

@@ -103,10 +103,10 @@ def transfer_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
             origin = origins[seed].get(spec.name)
             widths = origin.measured.pruned_widths if origin and origin.measured else \
                 plan.target.resolve(full, source.groups)
-            config = CellConfig(scenario.name, spec.name, plan.target.name, widths, seed,
-                                plan.budget, spec.settings, options.device.type)
             info = available.get(spec.name) or plugins.PluginInfo(spec.name, "?",
                                                                    "not installed", "?")
+            config = CellConfig(scenario.name, spec.name, plan.target.name, widths, seed,
+                                plan.budget, spec.settings, options.device.type, info.version)
             row.append(TransferCell(config, origin, info, source, folder, full))
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
 

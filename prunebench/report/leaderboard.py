@@ -75,6 +75,16 @@ class Section:
     def columns(self) -> tuple[str, ...]:
         return column_titles(self.headline)
 
+    def notes(self) -> list[str]:
+        """What the criteria said of how they ran (their report's `note`: which model B, ...),
+        per row name, every distinct note once."""
+        found: dict[str, dict[str, None]] = defaultdict(dict)
+        for r in self.records:
+            note = r.measured.criterion_report.get("note") if r.measured else None
+            if isinstance(note, str) and note:
+                found[r.label][note.replace("\n", " ")] = None
+        return [f"{label}: {'; '.join(notes)}" for label, notes in sorted(found.items())]
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -334,6 +344,9 @@ def render_markdown(board: Board) -> str:
                                     for cell in row.cells()) + " |"
                   for row in section.rows]
         lines.append("")
+        notes = section.notes()
+        if notes:
+            lines += [f"- *{note}*" for note in notes] + [""]
     if board.stability:
         lines += ["## Rank stability across compression levels", "",
                   "Each criterion's after-FT rank (ties marked `=`) at every level of a budget, "

@@ -13,6 +13,10 @@ def make(name: str):
     return plugins.load(name).cls()
 
 
+def make_with(name: str, **settings):
+    return plugins.load(name).cls(**settings)
+
+
 def context(model: nn.Module, groups: list[ChannelGroup], inputs: list[Tensor], loss=None,
             seed: int = 0) -> PruneContext:
     """Calibration batches are `inputs` (labels are zeros); the loss defaults to the output sum."""

