@@ -103,3 +103,15 @@ def test_grad_mean_abs_is_eq_13_the_mean_over_samples_of_each_samples_gradient()
     batch_form.prepare(ctx)
     torch.testing.assert_close(batch_form.score(group).float(), torch.tensor([0.0, 1.0]))
     assert batch_form.select(group, 1).tolist() == [1]
+
+
+def test_obd_hessian_is_half_the_fisher_diagonal_times_the_squared_weights():
+    """With the signed setup, per-sample gradients are dL/dw_0 = x, dL/dw_1 = w_1 x^2: the
+    Fisher diagonal is E[x^2] = 1 and E[w_1^2 x^4] = 0.25, so the saliencies are
+    1 * 1^2 / 2 = 0.5 and 0.25 * 0.5^2 / 2 = 0.03125."""
+    group, ctx = signed_setup()
+    criterion = make("obd-hessian")
+    criterion.prepare(ctx)
+    torch.testing.assert_close(criterion.score(group).float(), torch.tensor([0.5, 0.03125]))
+    assert criterion.select(group, 1).tolist() == [0]
+    assert group.conv.weight.grad is None

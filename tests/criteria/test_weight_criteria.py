@@ -80,3 +80,46 @@ def test_stability_ratio_keeps_changes_below_float32_rounding():
     with torch.no_grad():
         group.conv.weight.copy_(after[:, :, None, None])
     assert criterion.select(group, 1).tolist() == [1]
+
+
+def test_lamp_is_eq_2_by_hand():
+    """Squared norms 4, 1, 9, 4 sorted ascending: 1, 4 (filter 0), 4 (filter 3), 9. LAMP:
+    1/18, 4/17, 4/13, 9/9."""
+    from prunebench_classic.saliency import lamp_scores
+
+    scores = lamp_scores(torch.tensor([4.0, 1.0, 9.0, 4.0], dtype=torch.float64))
+    torch.testing.assert_close(scores, torch.tensor([4 / 17, 1 / 18, 1.0, 4 / 13],
+                                                    dtype=torch.float64))
+    group = conv_group([[2.0, 0.0], [1.0, 0.0], [-3.0, 0.0], [0.0, 2.0]])
+    assert make("lamp").select(group, 2).tolist() == [2, 3]
+
+
+def test_slimming_penalises_bn_scales_and_needs_batchnorm():
+    group = conv_group([[1.0], [1.0], [1.0]])
+    group = ChannelGroup(group.name, group.conv, nn.BatchNorm2d(3))
+    with torch.no_grad():
+        group.bn.weight.copy_(torch.tensor([0.5, -2.0, 0.1]))
+    criterion = make("slimming")
+    ctx = context(group.conv, [group], [])
+    criterion.prepare(ctx)
+    criterion.penalty(ctx).backward()
+    lam = criterion.lam
+    assert lam == 1e-4 and criterion.sparsity_epochs == 1.0
+    assert group.bn.weight.grad.tolist() == pytest.approx([lam, -lam, lam])  # d|g|/dg = sign
+    assert group.conv.weight.grad is None
+    assert criterion.select(group, 2).tolist() == [0, 1]
+    bare = conv_group([[1.0], [2.0]])
+    with pytest.raises(NotApplicable, match="no BatchNorm"):
+        make("slimming").prepare(context(bare.conv, [bare], []))
+
+
+def test_group_lasso_penalty_is_the_sum_of_filter_norms():
+    group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]])
+    criterion = make("group-lasso")
+    ctx = context(group.conv, [group], [])
+    penalty = criterion.penalty(ctx)
+    assert penalty.item() == pytest.approx(1e-4 * (5 + 1 + 1))
+    penalty.backward()  # d||w||/dw = w / ||w||
+    assert group.conv.weight.grad.flatten().tolist() == pytest.approx(
+        [1e-4 * v for v in (0.6, 0.8, 0.0, 1.0, 1.0, 0.0)])
+    assert criterion.select(group, 1).tolist() == [0]

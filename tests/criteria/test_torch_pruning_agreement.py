@@ -1,0 +1,79 @@
+"""Each criterion Torch-Pruning also implements keeps the same filters as Torch-Pruning's
+importance class on the same single layer: its group reduced to the pruned conv's own entry
+(`group_reduction="first"`, no normaliser but the criterion's own), so both score the same
+weights. FPGM is not here: Torch-Pruning's FPGMImportance ranks by |w|^p distances, a known
+departure from He et al. (see the README)."""
+
+import pytest
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from prunebench.criterion import ChannelGroup
+from tests.criteria.helpers import context, make
+
+KEEP = 7
+
+
+def network():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
+                        nn.Conv2d(12, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5))
+    with torch.no_grad():
+        net[1].weight.uniform_(-1, 1)
+        net[1].running_var.uniform_(0.5, 2)
+    return net.eval()
+
+
+def tp_group(net):
+    graph = tp.DependencyGraph().build_dependency(net, example_inputs=torch.randn(1, 3, 8, 8))
+    return graph.get_pruning_group(net[0], tp.prune_conv_out_channels, idxs=list(range(12)))
+
+
+def top(scores) -> list[int]:
+    order = torch.argsort(-scores.double(), stable=True)
+    return sorted(order[:KEEP].tolist())
+
+
+def ours(name, net, inputs=(), loss=None) -> list[int]:
+    group = ChannelGroup("0", net[0], net[1])
+    criterion = make(name)
+    criterion.prepare(context(net, [group], list(inputs), loss=loss))
+    return criterion.select(group, KEEP).tolist()
+
+
+@pytest.mark.parametrize(("name", "importance"), [
+    ("l1", tp.importance.MagnitudeImportance(p=1, group_reduction="first", normalizer=None,
+                                             target_types=[nn.Conv2d])),
+    ("l2", tp.importance.MagnitudeImportance(p=2, group_reduction="first", normalizer=None,
+                                             target_types=[nn.Conv2d])),
+    ("lamp", tp.importance.LAMPImportance(p=2, group_reduction="first")),
+    ("bn-scale", tp.importance.BNScaleImportance(group_reduction="first", normalizer=None)),
+])
+def test_data_free_criteria_keep_what_torch_pruning_keeps(name, importance):
+    net = network()
+    if name == "lamp":  # LAMPImportance scores every layer type; keep the conv's entry alone
+        importance.target_types = [nn.Conv2d]
+    expected = top(importance(tp_group(net)))
+    assert ours(name, net) == expected
+    if name == "lamp":  # within a layer LAMP orders filters as their L2 norm does
+        assert expected == ours("l2", net)
+
+
+def test_obd_hessian_keeps_what_torch_pruning_keeps():
+    """Torch-Pruning 1.6's GroupHessianImportance.accumulate_grad keys its sums by parameter but
+    tests for the parameter's name, so each sample overwrites the last: on one sample both are
+    w^2 * g^2 summed over the filter."""
+    net = network()
+    x, y = torch.randn(1, 3, 8, 8), torch.tensor([2])
+    loss = lambda model, batch: nn.functional.cross_entropy(model(batch[0]), y)  # noqa: E731
+    scorer = tp.importance.GroupHessianImportance(group_reduction="first", normalizer=None,
+                                                  target_types=[nn.Conv2d])
+    group = tp_group(net)
+    net.zero_grad()
+    loss(net, (x, y)).backward()
+    scorer.accumulate_grad(net)
+    expected = top(scorer(group))
+    net.zero_grad(set_to_none=True)
+    assert ours("obd-hessian", net, [x], loss) == expected
