@@ -43,3 +43,22 @@ def test_hrank_is_the_average_rank_of_the_feature_maps():
     criterion.prepare(context(conv, [group], [x]))
     assert criterion.score(group).tolist() == [6.0, 1.0, 0.0]
     assert criterion.select(group, 1).tolist() == [0]
+
+
+def test_chip_is_the_nuclear_norm_lost_without_each_channel():
+    """Maps [1, 0], [0, 2], [1, 0]: the nuclear norm is 2 + sqrt(2); without channel 0 (or its
+    copy, channel 2) it is 2 + 1, without channel 1 it is sqrt(2). Independence: sqrt(2) - 1,
+    2, sqrt(2) - 1; channel 1 is kept, then the lower index of the tied copies."""
+    from prunebench_classic.activations import channel_independence
+
+    maps = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [1.0, 0.0]]]).view(1, 3, 1, 2)
+    root2 = 2 ** 0.5
+    expected = torch.tensor([[root2 - 1, 2.0, root2 - 1]], dtype=torch.float64)
+    torch.testing.assert_close(channel_independence(maps, None), expected)
+    conv = pointwise_conv([[1.0, 0.0], [0.0, 2.0], [1.0, 0.0]])
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).view(1, 2, 1, 2)
+    group = ChannelGroup("conv", conv)
+    criterion = make("chip")
+    criterion.prepare(context(conv, [group], [x, x]))  # two samples, both the same
+    torch.testing.assert_close(criterion.score(group), expected[0])
+    assert criterion.select(group, 2).tolist() == [0, 1]

@@ -46,3 +46,32 @@ class HRank(ScoreCriterion):
 
     def score(self, group: ChannelGroup) -> Tensor:
         return self._rank[group.name]
+
+
+def channel_independence(activation: Tensor, _grad: Tensor | None) -> Tensor:
+    """CHIP's eq. 5 for each sample and channel: ||A||_* - ||M_c (.) A||_*, A the sample's
+    (C, H*W) matrix of feature maps and M_c the mask that zeroes row c. In float64: the
+    differences are small against the norms."""
+    maps = activation.double().flatten(2)  # (N, C, HW)
+    total = torch.linalg.svdvals(maps).sum(-1)
+    out = torch.empty(maps.shape[:2], dtype=torch.float64, device=maps.device)
+    for c in range(maps.shape[1]):
+        masked = maps.clone()
+        masked[:, c] = 0
+        out[:, c] = total - torch.linalg.svdvals(masked).sum(-1)
+    return out
+
+
+class CHIP(ScoreCriterion):
+    """Channel independence (Sui et al., NeurIPS'21, eq. 5-6): how much the nuclear norm of a
+    layer's feature-map matrix drops when a channel's map is removed, averaged over the
+    calibration samples; the least independent channels are pruned. Maps are taken after the
+    ReLU (the maps the next layer sees). Its cost is one SVD per channel, sample and layer."""
+
+    needs = ("activations",)
+
+    def prepare(self, ctx: PruneContext) -> None:
+        self._independence = feature_statistics(ctx, channel_independence, after_activation=True)
+
+    def score(self, group: ChannelGroup) -> Tensor:
+        return self._independence[group.name]
