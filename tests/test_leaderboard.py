@@ -42,20 +42,22 @@ RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
            record("weak", 0, 50.0), record("weak", 1, 51.0), record("weak", 2, 52.0)]
 
 
-def test_mean_std_intervals_tied_ranks_and_failures():
+def test_mean_std_intervals_paired_ranks_and_failures():
     """t(0.975, 2) = 4.3027 and t(0.975, 1) = 12.706: l1's [90, 92, 94] gives 92 ± 4.97 and
-    random's [80, 82] gives 81 ± 12.71, so they overlap and share rank 1; weak's [50, 51, 52]
-    (51 ± 2.48) lies wholly below both: rank 3."""
+    random's [80, 82] gives 81 ± 12.71, so their intervals overlap; but per seed l1 beats random
+    by exactly 10 both times and weak (50, 51, 52) by 40-42, and random beats weak by 30 and 31
+    (paired t = 61 on 1 degree of freedom, p = 0.0104): all three pairs stay significant after
+    Holm's correction (0.0104 is the largest p, multiplied by 1), so the ranks are 1, 2, 3."""
     board = build_boards(RECORDS, "prunebench leaderboard")[0]
     rows = board.sections[0].rows
     rows = [row.cells() for row in rows]
     assert rows[0][:7] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00",
                            "[96.52, 101.48]")
     assert rows[0][11] == "5.62"
-    assert rows[1][:8] == ("1=", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00",
+    assert rows[1][:8] == ("1", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00",
                            "[87.03, 96.97]", "-7.00")
     assert rows[1][8:12] == ("119,028", "264,200", "11.5%", "2.50")
-    assert rows[2][:7] == ("1=", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41",
+    assert rows[2][:7] == ("2", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41",
                            "[68.29, 93.71]")
     assert rows[3][:7] == ("3", "weak", "dist 1.0", "3", "50.00 ± 0.00", "51.00 ± 1.00",
                            "[48.52, 53.48]")
@@ -72,7 +74,7 @@ def test_rank_stability_across_compression_levels():
     assert [s.slug for s in board.sections] == ["prun1-quick", "prun2-quick"]  # least pruned first
     text = "\n".join(board.stability)
     assert "| criterion | rank at `prun1` | rank at `prun2` |" in text
-    assert "| weak | 3 | 2 |" in text and "| random | 1= | 3 |" in text
+    assert "| weak | 3 | 2 |" in text and "| random | 2 | 3 |" in text
     assert "`prun1` vs `prun2`: +0.33 over 3 rows" in text
     assert "## Rank stability across compression levels" in render_markdown(board)
 
@@ -87,3 +89,15 @@ def test_markdown_is_deterministic_and_says_where_it_came_from():
                  "Hardware: `Test CPU, 2 cores, no GPU, ran on cpu`",
                  "Regenerate: `prunebench leaderboard --results r`"):
         assert fact in first
+
+
+def test_every_row_is_compared_with_the_references_per_seed():
+    board = build_boards(RECORDS, "prunebench leaderboard")[0]
+    text = render_markdown(board)
+    # random - l1 per seed: 80 - 90, 82 - 92: -10 exactly, no spread; P(random > l1) = 0
+    assert "| random | -10.00 [-10.00, -10.00] | 0.00 |" in text
+    # weak - l1: -40, -41, -42: mean -41, s = 1, half-width 4.3027 / sqrt(3) = 2.48
+    assert "| weak | -41.00 [-43.48, -38.52] | 0.00 |" in text
+    # medians over the two rows compared with l1: 2.5 seeds (taken as 2) and s = 0.5
+    assert ("- Power: with 2 seeds and the median paired standard deviation against l1 (0.50), "
+            "a true after-FT difference below 5.77 is detected") in text

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from prunebench.record import Measured, Record
-from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise, tied_ranks
+from prunebench.report.paired import compare, detectable_difference, paired_ranks
+from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
 from prunebench.store import inside, write_text
 
 
@@ -70,6 +71,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     slug: str = ""
+    paired: list[str] = field(default_factory=list)  # markdown lines (see paired_lines)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -149,14 +151,26 @@ def _speedup(runs: list[Measured], device: str) -> str:
     return f"{statistics.fmean(values):.2f}x @{largest}"
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A section's scored rows: after-FT summaries, paired ranks, and per-seed values."""
+
+    summaries: dict[str, Summary]
+    ranks: dict[str, int]
+    after: dict[str, dict[int, float]]  # row name -> seed -> headline after fine-tuning
+    before: dict[str, dict[int, float]]  # the same right after pruning (absent for scratch)
+
+
 def _criterion_rows(records: list[Record], headline: str, base_mean: float
-                    ) -> tuple[list[Row], dict[str, Summary]]:
-    """The section's rows by rank (ties by mean), then the failed and not applicable ones; and
-    each scored row's after-FT summary by criterion."""
+                    ) -> tuple[list[Row], Scores]:
+    """The section's rows by paired rank (ties by mean), then the failed and not applicable
+    ones; and the scored rows' statistics."""
     by_criterion: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         by_criterion[(r.label, r.criterion.plugin)].append(r)
     scored, failed, summaries = [], [], {}
+    after_by_seed: dict[str, dict[int, float]] = {}
+    before_by_seed: dict[str, dict[int, float]] = {}
     for (name, plugin), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
         ok = [r.measured for r in runs if r.measured is not None]
         problems: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -168,6 +182,11 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             failed.append(Row("–", name, plugin, seeds_text, f"{status}: {error}"))
         if not ok:
             continue
+        seeds = [r.seed for r in runs if r.measured is not None]
+        after_by_seed[name] = {s: m.pruned.metrics[headline] for s, m in zip(seeds, ok)}
+        before = {s: m.pruned.metrics[f"{headline}_before_finetune"] for s, m in zip(seeds, ok)}
+        if all(v is not None for v in before.values()):
+            before_by_seed[name] = before
         after = summaries[name] = summarise([m.pruned.metrics[headline] for m in ok])
         pruned = ok[0].pruned
         scored.append((after.mean, name, Row(
@@ -181,10 +200,11 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             cpu_speedup=_speedup(ok, "cpu"), gpu_speedup=_speedup(ok, "cuda"),
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
             extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}")))
-    ranks = tied_ranks(summaries)
+    ranks = paired_ranks(after_by_seed)
     texts = rank_texts(ranks)
     scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
-    return [replace(row, rank=texts[name]) for _, name, row in scored] + failed, summaries
+    return ([replace(row, rank=texts[name]) for _, name, row in scored] + failed,
+            Scores(summaries, ranks, after_by_seed, before_by_seed))
 
 
 def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | None]:
@@ -215,7 +235,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
     for r in records:
         groups[(r.target, r.widths, _budget(r))].append(r)
     sections: list[Section] = []
-    levels: dict[str, dict[str, dict[str, Summary]]] = defaultdict(dict)
+    levels: dict[str, dict[str, Scores]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
                           members[0].headline, records=members,
@@ -223,10 +243,11 @@ def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
         base_mean, base_row = _baseline_row(members, section.headline)
         if base_row:
             section.rows.append(base_row)
-        rows, summaries = _criterion_rows(members, section.headline, base_mean)
+        rows, scores = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
+        section.paired = paired_lines(scores)
         sections.append(section)
-        levels[budget][target] = summaries
+        levels[budget][target] = scores
     return Board(scenario, sections, _provenance(records, regenerate), records,
                  _stability(levels))
 
@@ -246,19 +267,68 @@ def _by_compression(item: tuple) -> tuple:
     return budget, -kept, target
 
 
-def _stability(levels: dict[str, dict[str, dict[str, Summary]]]) -> list[str]:
-    """Markdown lines: each criterion's tied rank at every compression level of a budget, and
+REFERENCES = ("l1", "random", "scratch")  # the rows every other row is compared with
+
+
+def paired_lines(scores: Scores) -> list[str]:
+    """Markdown lines: each row's per-seed difference to the reference rows (mean, Student's t
+    95% interval, and P(row > reference) over seeds), after and before fine-tuning, and the
+    smallest after-FT difference to l1 these seeds detect."""
+    references = [r for r in REFERENCES if r in scores.after]
+    if not references:
+        return []
+    names = sorted(scores.after, key=lambda n: (scores.ranks[n], -scores.summaries[n].mean, n))
+    header = ["criterion"]
+    for ref in references:
+        header += [f"Δ after FT vs {ref}, 95% CI", f"P(> {ref})"]
+        if ref in scores.before:
+            header.append(f"Δ before FT vs {ref}, 95% CI")
+    lines = ["Paired differences, per seed (row minus reference):", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        cells = [name]
+        for ref in references:
+            after = compare(scores.after[name], scores.after[ref]) if name != ref else None
+            cells += [after.text() if after else "–",
+                      f"{after.p_improve:.2f}" if after else "–"]
+            if ref in scores.before:
+                before = compare(scores.before[name], scores.before[ref]) \
+                    if name != ref and name in scores.before else None
+                cells.append(before.text() if before else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines + _power_line(scores, references[0]) + [""]
+
+
+def _power_line(scores: Scores, ref: str) -> list[str]:
+    """The smallest after-FT difference to `ref` a paired t-test over these seeds detects."""
+    pairs = [compare(scores.after[n], scores.after[ref]) for n in scores.after if n != ref]
+    usable = [p for p in pairs if p is not None and p.n >= 2]
+    if not usable:
+        return ["- One seed: no paired test is possible, so every row ranks `1=`; run more "
+                "seeds (`--seeds 0,1,2,3,4`)."]
+    std = statistics.median(p.std for p in usable)
+    n = int(statistics.median(p.n for p in usable))
+    return [f"- Power: with {n} seeds and the median paired standard deviation against {ref} "
+            f"({std:.2f}), a true after-FT difference below {detectable_difference(std, n):.2f} "
+            "is detected with less than 80% probability at the 5% level, so a tie here is no "
+            "evidence of equality."]
+
+
+def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
+    """Markdown lines: each criterion's paired rank at every compression level of a budget, and
     Kendall's tau between each pair of levels."""
     lines = []
-    for budget, by_target in sorted(levels.items()):
-        if len(by_target) < 2:
+    for budget, scored in sorted(levels.items()):
+        if len(scored) < 2:
             continue
+        by_target = {t: s.summaries for t, s in scored.items()}
         targets = list(by_target)
         names = sorted({n for summaries in by_target.values() for n in summaries},
                        key=lambda n: statistics.fmean(
                            by_target[t][n].mean for t in targets if n in by_target[t]),
                        reverse=True)
-        ranks = {t: tied_ranks(summaries) for t, summaries in by_target.items()}
+        ranks = {t: s.ranks for t, s in scored.items()}
         texts = {t: rank_texts(r) for t, r in ranks.items()}
         lines += [f"### Budget `{budget}`", "",
                   "| criterion | " + " | ".join(f"rank at `{t}`" for t in targets) + " |",
@@ -329,10 +399,13 @@ def render_markdown(board: Board) -> str:
              "Values are mean ± standard deviation over seeds. *Before FT* is accuracy right after "
              "the last pruning step (how well the criterion ranks filters on its own), *after FT* "
              "after its fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
-             "*Rank* is 1 + the number of rows whose whole interval lies above the row's own, so "
-             "rows the seeds cannot tell apart share a rank, marked `=`. *scratch* is the "
-             "reference "
-             "row: the same architecture trained from random weights for the baseline's and the "
+             "*Rank* is 1 + the number of rows that beat the row in a paired t-test over the "
+             "seeds both have, Holm-corrected over every pair of the table at the 5% level: each "
+             "seed gives every row the same baseline and data order, so per-seed differences, "
+             "not overlapping intervals, are what can tell rows apart; rows no test separates "
+             "share a rank, marked `=`. Under each table, every row's paired difference to "
+             "`l1`, `random` and `scratch`. *scratch* is the reference row: the same "
+             "architecture trained from random weights for the baseline's and the "
              "fine-tuning's epochs together (Scratch-B, Liu et al., ICLR'19); *random* keeps a "
              "random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are of the pruned model; "
              "*criterion s* is the criterion's own wall time; *extra epochs* are the sparsity "
@@ -347,6 +420,7 @@ def render_markdown(board: Board) -> str:
         notes = section.notes()
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
+        lines += section.paired
     if board.stability:
         lines += ["## Rank stability across compression levels", "",
                   "Each criterion's after-FT rank (ties marked `=`) at every level of a budget, "

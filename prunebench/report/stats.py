@@ -3,8 +3,7 @@ apart, and how far rankings agree between compression levels.
 
 - A row's 95% confidence interval is Student's t interval of the mean over its seeds,
   mean ± t(0.975, n-1) · s / √n. One seed gives no interval (it ties with every row).
-- A row's rank is 1 + the number of rows whose whole interval lies above its own, so rows whose
-  intervals overlap share a rank (the tables mark those ties with `=`).
+- Ranks come from paired tests (paired.py); rows that share a rank are marked with `=`.
 - Two levels' rankings are compared with Kendall's tau (scipy) over the rows both have.
 """
 
@@ -41,12 +40,6 @@ def summarise(values: Sequence[float]) -> Summary:
     std = statistics.stdev(values)
     half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
     return Summary(n, mean, std, mean - half, mean + half)
-
-
-def tied_ranks(summaries: Mapping[str, Summary]) -> dict[str, int]:
-    """Each row's rank: 1 + the rows whose interval lies wholly above its own."""
-    return {name: 1 + sum(other.low > s.high for other in summaries.values())
-            for name, s in summaries.items()}
 
 
 def rank_texts(ranks: Mapping[str, int]) -> dict[str, str]:
