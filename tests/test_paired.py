@@ -34,6 +34,7 @@ def test_bootstrap_interval_from_five_seeds_is_the_percentile_interval_of_resamp
     assert 1.0 <= first.boot_low < 1.4 < first.boot_high <= 2.0
     for bound in (first.boot_low, first.boot_high):
         assert bound * 5 == pytest.approx(round(bound * 5))
+    assert first.text().startswith("+1.40 [") and ", boot [+1" in first.text()
 
 
 def test_holm_multiplies_the_kth_smallest_by_m_minus_k_plus_1_and_keeps_order():
