@@ -101,3 +101,13 @@ def test_every_row_is_compared_with_the_references_per_seed():
     # medians over the two rows compared with l1: 2.5 seeds (taken as 2) and s = 0.5
     assert ("- Power: with 2 seeds and the median paired standard deviation against l1 (0.50), "
             "a true after-FT difference below 5.77 is detected") in text
+
+
+def test_win_rates_across_levels_are_on_the_board():
+    """Seeds 0 and 1: l1 beats random and weak, random beats weak; seed 2: l1 beats weak."""
+    text = render_markdown(build_boards(RECORDS, "prunebench leaderboard")[0])
+    assert "## Win rates across compression levels, budget `quick`" in text
+    assert "| l1 | 3 | 1.00 [1.00, 1.00] |" in text
+    assert "| random | 2 | 0.50 [0.50, 0.50] |" in text
+    assert "| weak | 3 | 0.00 [0.00, 0.00] |" in text
+    assert "lenet5-digits-quick-performance-profile.png" in text

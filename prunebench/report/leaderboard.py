@@ -20,6 +20,7 @@ from typing import Any
 from prunebench.record import Measured, Record
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
+from prunebench.report.summary import Problem, performance_profile, win_rates
 from prunebench.store import inside, write_text
 
 
@@ -104,6 +105,9 @@ class Board:
     provenance: list[str]
     records: list[Record] = field(default_factory=list)
     stability: list[str] = field(default_factory=list)  # markdown lines (see _stability)
+    #: per budget, every (target, seed) problem's after-FT score by row (see summary.py)
+    problems: dict[str, dict[Problem, dict[str, float]]] = field(default_factory=dict)
+    headline: str = "top1"
 
     def figures(self) -> list[Figure]:
         """Every figure the board links, in order."""
@@ -122,6 +126,13 @@ class Board:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
                                       f"{self.scenario}-{s.slug}-speedup.png",
                                       partial(_draw_speedup, timed, f"{title}, all criteria")))
+        for budget, problems in sorted(self.problems.items()):
+            slug = budget.replace(", ", "-").replace(" threads", "t")
+            figures.append(Figure(
+                f"Performance profile over every (target, seed) of budget `{budget}`",
+                f"{self.scenario}-{slug}-performance-profile.png",
+                partial(_draw_profile, problems, self.headline,
+                        f"{self.scenario}, budget {budget}")))
         return figures
 
 
@@ -248,8 +259,15 @@ def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
         section.paired = paired_lines(scores)
         sections.append(section)
         levels[budget][target] = scores
+    problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
+                                          if seed in after}
+                         for target, s in scored.items()
+                         for seed in sorted({x for a in s.after.values() for x in a})}
+                for budget, scored in levels.items()}
+    problems = {b: p for b, p in problems.items() if any(len(r) > 1 for r in p.values())}
+    headline = records[0].headline if records else "top1"
     return Board(scenario, sections, _provenance(records, regenerate), records,
-                 _stability(levels))
+                 _stability(levels), problems, headline)
 
 
 def _budget(record: Record) -> str:
@@ -421,6 +439,7 @@ def render_markdown(board: Board) -> str:
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
         lines += section.paired
+    lines += _summary_lines(board)
     if board.stability:
         lines += ["## Rank stability across compression levels", "",
                   "Each criterion's after-FT rank (ties marked `=`) at every level of a budget, "
@@ -442,6 +461,33 @@ def build_boards(records: list[Record], regenerate: str) -> list[Board]:
     for r in records:
         by_scenario[r.scenario].append(r)
     return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
+
+
+def _summary_lines(board: Board) -> list[str]:
+    """Per budget: each row's win rate over the (target, seed) problems it played."""
+    lines = []
+    for budget, problems in sorted(board.problems.items()):
+        rates = win_rates(problems)
+        lines += [f"## Win rates across compression levels, budget `{budget}`", "",
+                  f"Each row against every other row of the same (target, seed) problem on "
+                  f"{board.headline} after fine-tuning: the share it beats (ties half), averaged "
+                  "over the problems it played, with Student's t 95% interval over those "
+                  "problems (indicative: problems of one seed share a baseline).", "",
+                  "| criterion | problems | win rate, 95% CI |", "|---|---|---|"]
+        lines += [f"| {name} | {r.problems} | {r.text()} |"
+                  for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0]))]
+        lines.append("")
+    return lines
+
+
+def _draw_profile(problems: dict[Problem, dict[str, float]], headline: str, title: str,
+                  path: Path) -> Path:
+    from prunebench.report import plots
+
+    gaps = {max(r.values()) - v for r in problems.values() for v in r.values()}
+    taus = sorted(gaps | {0.0})
+    return plots.performance_profile(performance_profile(problems, taus), taus, headline,
+                                     title, path)
 
 
 def _draw_accuracy(records: list[Record], path: Path) -> Path:

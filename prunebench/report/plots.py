@@ -133,3 +133,20 @@ def sensitivity(curves: dict[str, list[tuple[float, float]]], headline: str, tit
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def performance_profile(profiles: dict[str, list[float]], taus: Sequence[float], headline: str,
+                        title: str, path: Path) -> Path:
+    """Per criterion, the fraction of (target, seed) problems within tau points of the best."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("tab10").colors  # type: ignore[attr-defined]
+    for i, name in enumerate(sorted(profiles)):  # 10 colours x 3 line styles
+        ax.step(taus, profiles[name], where="post", label=name, color=colours[i % 10],
+                linestyle=("-", "--", ":")[i // 10 % 3])
+    ax.set_xlabel(f"tau: {headline} points behind the best criterion of the problem")
+    ax.set_ylabel("fraction of (target, seed) problems")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
