@@ -251,6 +251,8 @@ def _result(tmp_path: Path) -> Path:
 
 
 BAD = {
+    "leaderboard-empty-reference": (lambda t: ["leaderboard", "--results", str(t),
+                                               "--reference", ""], "--reference is empty"),
     "out-is-a-file": (lambda t: ["run", "--budget", "smoke", "--out", str(_file(t))],
                       "--out"),
     "timeout-nan": (lambda t: ["run", "--cell-timeout", "nan"], "--cell-timeout nan"),

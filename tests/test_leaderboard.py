@@ -111,3 +111,16 @@ def test_win_rates_across_levels_are_on_the_board():
     assert "| random | 2 | 0.50 [0.50, 0.50] |" in text
     assert "| weak | 3 | 0.00 [0.00, 0.00] |" in text
     assert "lenet5-digits-quick-performance-profile.png" in text
+
+
+def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
+    from prunebench.report.leaderboard import regenerate_command
+
+    command = regenerate_command("r", "o", ("random", "weak"))
+    assert command == "prunebench leaderboard --results r --out o --reference random,weak"
+    assert regenerate_command("r", "o") == "prunebench leaderboard --results r --out o"
+    text = render_markdown(build_boards(RECORDS, command, ("random", "weak"))[0])
+    assert "Δ after FT vs random, 95% CI" in text and "vs l1" not in text
+    assert "| l1 | +10.00 [+10.00, +10.00] | 1.00 |" in text  # l1 - random on seeds 0, 1
+    assert "median paired standard deviation against random" in text
+    assert f"Regenerate: `{command}`" in text

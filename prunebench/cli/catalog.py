@@ -11,9 +11,15 @@ from rich.table import Table
 
 from prunebench import plugins, scenarios
 from prunebench.cli.console import console, errors
+from prunebench.config import parse_names
 from prunebench.errors import PrunebenchError
 from prunebench.report.index import write_index
-from prunebench.report.leaderboard import build_boards, regenerate_command, write_boards
+from prunebench.report.leaderboard import (
+    REFERENCES,
+    build_boards,
+    regenerate_command,
+    write_boards,
+)
 from prunebench.report.speed_board import write_speed_boards
 from prunebench.store import check_writable, read_result, scan_results, scan_speed_results
 
@@ -96,7 +102,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     that is not a usable result is named in a warning and left out."""
     results = Path(args.results)
     out = Path(args.out) if args.out else results / "leaderboards"
-    regenerate = regenerate_command(args.results, out)
+    references = REFERENCES if args.reference is None else parse_names(args.reference,
+                                                                       "--reference")
+    regenerate = regenerate_command(args.results, out, references)
     records, skipped = scan_results(results)
     speed, skipped_speed = scan_speed_results(results)
     for warning in skipped + skipped_speed:
@@ -105,7 +113,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise PrunebenchError(f"no usable result files in {args.results}; run `prunebench run` "
                               "(or `prunebench speed --results`) first")
     check_writable(out, "--out")
-    boards = build_boards(records, regenerate)
+    boards = build_boards(records, regenerate, references)
     paths = [*write_boards(boards, out), *write_speed_boards(speed, out, regenerate),
              write_index(boards, speed, out, regenerate)]
     for path in paths:

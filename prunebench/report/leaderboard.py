@@ -56,6 +56,8 @@ class Row:
 
 
 FIELDS = tuple(f.name for f in fields(Row))
+#: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
+REFERENCES = ("l1", "random", "scratch")
 
 
 def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
@@ -241,7 +243,8 @@ def widths_text(widths: Sequence[int]) -> str:
     return ",".join(f"{w}x{n}" if n > 2 else ",".join([str(w)] * n) for w, n in runs)
 
 
-def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
+def build_board(scenario: str, records: list[Record], regenerate: str,
+                references: Sequence[str] = REFERENCES) -> Board:
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
         groups[(r.target, r.widths, _budget(r))].append(r)
@@ -256,7 +259,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str) -> Board:
             section.rows.append(base_row)
         rows, scores = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
-        section.paired = paired_lines(scores)
+        section.paired = paired_lines(scores, references)
         sections.append(section)
         levels[budget][target] = scores
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
@@ -285,14 +288,11 @@ def _by_compression(item: tuple) -> tuple:
     return budget, -kept, target
 
 
-REFERENCES = ("l1", "random", "scratch")  # the rows every other row is compared with
-
-
-def paired_lines(scores: Scores) -> list[str]:
-    """Markdown lines: each row's per-seed difference to the reference rows (mean, Student's t
-    95% interval, and P(row > reference) over seeds), after and before fine-tuning, and the
-    smallest after-FT difference to l1 these seeds detect."""
-    references = [r for r in REFERENCES if r in scores.after]
+def paired_lines(scores: Scores, chosen: Sequence[str] = REFERENCES) -> list[str]:
+    """Markdown lines: each row's per-seed difference to the reference rows present (mean,
+    Student's t 95% interval, and P(row > reference) over seeds), after and before fine-tuning,
+    and the smallest after-FT difference to the first reference these seeds detect."""
+    references = [r for r in chosen if r in scores.after]
     if not references:
         return []
     names = sorted(scores.after, key=lambda n: (scores.ranks[n], -scores.summaries[n].mean, n))
@@ -450,17 +450,21 @@ def render_markdown(board: Board) -> str:
     return "\n".join(lines) + "\n"
 
 
-def regenerate_command(results: Path | str, out: Path | str) -> str:
+def regenerate_command(results: Path | str, out: Path | str,
+                       references: Sequence[str] = REFERENCES) -> str:
     """The command that rebuilds the boards, as the provenance shows it."""
+    chosen = "" if tuple(references) == REFERENCES else \
+        f" --reference {shlex.quote(','.join(references))}"
     return (f"prunebench leaderboard --results {shlex.quote(str(results))} "
-            f"--out {shlex.quote(str(out))}")
+            f"--out {shlex.quote(str(out))}{chosen}")
 
 
-def build_boards(records: list[Record], regenerate: str) -> list[Board]:
+def build_boards(records: list[Record], regenerate: str,
+                 references: Sequence[str] = REFERENCES) -> list[Board]:
     by_scenario: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_scenario[r.scenario].append(r)
-    return [build_board(s, rs, regenerate) for s, rs in sorted(by_scenario.items())]
+    return [build_board(s, rs, regenerate, references) for s, rs in sorted(by_scenario.items())]
 
 
 def _summary_lines(board: Board) -> list[str]:
