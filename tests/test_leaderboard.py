@@ -124,3 +124,23 @@ def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
     assert "| l1 | +10.00 [+10.00, +10.00] | 1.00 |" in text  # l1 - random on seeds 0, 1
     assert "median paired standard deviation against random" in text
     assert f"Regenerate: `{command}`" in text
+
+
+def test_one_architecture_shows_its_speed_once_with_median_and_spread():
+    from prunebench.report.leaderboard import architecture_speed
+
+    def timed(r, speedups):
+        rows = tuple({"device": "cpu", "runtime": "eager", "batch_size": bs,
+                      "speedup_real": x} for bs, x in speedups)
+        return replace(r, measured=replace(r.measured, speed=rows))
+
+    ok = [r for r in RECORDS if r.ok][:3]
+    records = [timed(r, [(1, 9.0), (64, x)]) for r, x in zip(ok, (2.0, 3.0, 2.5))]
+    # batch 64 values 2.0, 2.5, 3.0: median 2.5, inclusive quartiles 2.25 and 2.75
+    assert architecture_speed(records) == [
+        "- CPU speed-up of this architecture (every row keeps the same widths), eager at batch "
+        "64: median 2.50x, interquartile range [2.25, 2.75] over 3 measurements, one per cell "
+        "(CPU instruction set: unknown); their spread is timing noise, not a difference between "
+        "criteria.", ""]
+    wider = replace(records[0], measured=replace(records[0].measured, pruned_widths=(5, 14)))
+    assert architecture_speed([wider, *records[1:]]) is None  # rows differ: one column each

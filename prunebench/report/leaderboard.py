@@ -75,10 +75,12 @@ class Section:
     records: list[Record] = field(default_factory=list)
     slug: str = ""
     paired: list[str] = field(default_factory=list)  # markdown lines (see paired_lines)
+    fields: tuple[str, ...] = FIELDS  # the Row fields its table shows
+    speed: list[str] = field(default_factory=list)  # one architecture's speed-up, once
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return column_titles(self.headline)
+        return column_titles(self.headline, self.fields)
 
     def notes(self) -> list[str]:
         """What the criteria said of how they ran (their report's `note`: which model B, ...),
@@ -151,6 +153,37 @@ def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
 def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return statistics.fmean(values) if values else float("nan")
+
+
+SPEED_FIELDS = ("cpu_speedup", "gpu_speedup")
+
+
+def architecture_speed(records: list[Record]) -> list[str] | None:
+    """Markdown lines with the eager speed-up of a table whose rows all have the same pruned
+    widths (one architecture): per device, the median at the largest batch size over every
+    cell's measurement, its interquartile range, and the CPU instruction sets that timed it.
+    None when the rows' widths differ (each row then shows its own)."""
+    ok = [r for r in records if r.measured is not None]
+    if not ok or len({r.measured.pruned_widths for r in ok if r.measured}) != 1:
+        return None
+    lines = []
+    for device, label in (("cpu", "CPU"), ("cuda", "GPU")):
+        rows = [(row, r.environment.cpu_capability) for r in ok if r.measured
+                for row in r.measured.speed if row["device"] == device
+                and row["runtime"] == "eager" and "error" not in row]
+        if not rows:
+            continue
+        largest = max(row["batch_size"] for row, _ in rows)
+        values = sorted(row["speedup_real"] for row, _ in rows if row["batch_size"] == largest)
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") \
+            if len(values) > 1 else (values[0],) * 3
+        isas = ", ".join(sorted({isa for row, isa in rows}))
+        lines.append(f"- {label} speed-up of this architecture (every row keeps the same "
+                     f"widths), eager at batch {largest}: median {median:.2f}x, interquartile "
+                     f"range [{q1:.2f}, {q3:.2f}] over {len(values)} measurements, one per cell "
+                     f"(CPU instruction set: {isas}); their spread is timing noise, not a "
+                     "difference between criteria.")
+    return lines + [""] if lines else []
 
 
 def _speedup(runs: list[Measured], device: str) -> str:
@@ -260,6 +293,10 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         rows, scores = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
+        speed = architecture_speed(members)
+        if speed is not None:  # one architecture: its speed once, not a noisy copy per row
+            section.fields = tuple(f for f in FIELDS if f not in SPEED_FIELDS)
+            section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
@@ -432,9 +469,10 @@ def render_markdown(board: Board) -> str:
         lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
                   "|" + "|".join("---" for _ in section.columns) + "|"]
         lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
-                                    for cell in row.cells()) + " |"
+                                    for cell in row.cells(section.fields)) + " |"
                   for row in section.rows]
         lines.append("")
+        lines += section.speed
         notes = section.notes()
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
