@@ -128,6 +128,7 @@ class CellConfig:
         for key in ("settings", "criterion_version"):  # absent, they leave the hash as it was
             if not payload[key]:
                 del payload[key]
+        del payload["budget"]["seeds"]  # the budget's default seed list: this cell has its own
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
                               ).hexdigest()[:16]
 

@@ -1,6 +1,7 @@
 """Targets, budgets and user input are checked before any work starts."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -52,6 +53,10 @@ def test_cell_hash_is_stable_and_sensitive():
               CellConfig("lenet5-digits", "l1", "prun1", (4, 14), 0,
                          lenet5.DIGITS_BUDGETS["quick"])]
     assert len({c.hash() for c in [cell, *others]}) == 5
+    # the budget's default seed list is not the cell's: more default seeds, same cell
+    more_seeds = replace(budget, seeds=(0, 1, 2, 3, 4))
+    assert CellConfig("lenet5-digits", "l1", "prun1", (4, 14), 0, more_seeds).hash() == \
+        cell.hash()
 
 
 def test_plan_defaults_and_targets(tmp_path):
