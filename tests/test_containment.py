@@ -251,6 +251,7 @@ def _result(tmp_path: Path) -> Path:
 
 
 BAD = {
+    "speed-zero-runs": (lambda t: ["speed", "--runs", "0"], "--runs 0 must be a positive"),
     "leaderboard-empty-reference": (lambda t: ["leaderboard", "--results", str(t),
                                                "--reference", ""], "--reference is empty"),
     "out-is-a-file": (lambda t: ["run", "--budget", "smoke", "--out", str(_file(t))],

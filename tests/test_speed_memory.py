@@ -67,10 +67,30 @@ def test_speed_rows_carry_the_macs_ratio_and_consistent_fields(monkeypatch):
                                    "p75_ms": 9.0}
 
 
+def test_several_runs_give_the_median_run_and_keep_every_run(monkeypatch):
+    """Three independent measurements of batch 1 give speed-ups 4, 1.6 and 2: the row is the
+    median run's (2.0, with its own timings), and every run's speed-up is kept."""
+    from prunebench.report.speed_board import real_text
+
+    original, _ = architecture(LENET, None)
+    pruned, _ = architecture(LENET, LENET.target("prun1"))
+    runs = iter([(speed.Timing("eager", 2.0, 1.5, 2.5), speed.Timing("eager", 0.5, 0.4, 0.6)),
+                 (speed.Timing("eager", 2.0, 1.5, 2.5), speed.Timing("eager", 1.25, 1.0, 1.5)),
+                 (speed.Timing("eager", 3.0, 2.5, 3.5), speed.Timing("eager", 1.5, 1.0, 2.0))])
+    monkeypatch.setattr(speed, "compare", lambda *args, **kw: next(runs))
+    row, = speed_rows(original, pruned, (2_000_000, 250_000), (1, 28, 28), (1,), ("eager",),
+                      torch.device("cpu"), repeats=2, runs=3)
+    assert row["speedup_runs"] == [4.0, 1.6, 2.0] and row["speedup_real"] == 2.0
+    assert row["original"]["median_ms"] == 3.0 and row["efficiency"] == 0.25
+    assert real_text(row) == "2.00x (1.60-4.00, 3 runs)"
+    assert real_text({"speedup_real": 2.0}) == "2.00x"  # a sweep saved before --runs
+
+
 def test_speed_command_json(capsys):
     assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun2", "--runtime",
                  "eager", "--batch-sizes", "2", "--repeats", "2", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
+    assert len(rows[0]["speedup_runs"]) == 3  # the default: three independent runs
     assert {"batch_size", "runtime", "device", "speedup_theoretical",
             "speedup_real"} <= set(rows[0])
     assert rows[0]["target"] == "prun2" and rows[0]["device"] == "cpu"

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_options(speed, "speed-up")
     speed.add_argument("--runtime", default="all", help="eager, deploy or all")
     speed.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    speed.add_argument("--runs", type=int, default=3, help="independent measurements, each "
+                       "with fresh runners; the median's run is shown, with every run's "
+                       "speed-up range (default 3)")
     speed.add_argument("--results", help="also save the rows, with the command, commit and "
                        "hardware, under RESULTS/speed/ (for `prunebench leaderboard`)")
     speed.add_argument("--per-layer", type=int, metavar="BATCH",

@@ -14,6 +14,7 @@ from prunebench.cli.console import console
 from prunebench.cli.options import make_options, make_plan, make_target, resolve_device
 from prunebench.config import parse_ratio
 from prunebench.errors import PrunebenchError
+from prunebench.report.speed_board import real_text
 from prunebench.store import SENSITIVITY, check_writable, write_json
 
 
@@ -66,6 +67,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
     from prunebench.measure.compare import speed_report
 
     _check_repeats(args.repeats)
+    if args.runs < 1:
+        raise PrunebenchError(f"--runs {args.runs} must be a positive number of measurements")
     _check_plot(args.plot)
     if args.results:
         check_writable(Path(args.results), "--results")
@@ -78,7 +81,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
         return _speed_per_layer(args, scenario, target)
     device = resolve_device(args.device)
     report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
-                          device, args.repeats)
+                          device, args.repeats, args.runs)
     if args.results:
         from prunebench.store import save_speed
 
@@ -104,9 +107,10 @@ def cmd_speed(args: argparse.Namespace) -> int:
                       f"{row['backend_original']} / {row['backend_pruned']}",
                       f"{row['original']['median_ms']:.2f}", f"{row['pruned']['median_ms']:.2f}",
                       f"{row['throughput_pruned']:,.0f}", f"{row['speedup_theoretical']:.2f}x",
-                      f"{row['speedup_real']:.2f}x", f"{row['efficiency']:.2f}")
+                      real_text(row), f"{row['efficiency']:.2f}")
     console.print(table)
-    console.print(f"medians of {args.repeats} timed calls after warm-up; {report['hardware']}")
+    console.print(f"medians of {args.repeats} timed calls after warm-up, the median of "
+                  f"{args.runs} runs; {report['hardware']}")
     return 0
 
 

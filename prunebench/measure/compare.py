@@ -14,7 +14,8 @@ from prunebench.store import environment
 
 
 def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
-                 runtimes: Sequence[str], device: torch.device, repeats: int = 10) -> dict:
+                 runtimes: Sequence[str], device: torch.device, repeats: int = 10,
+                 runs: int = 1) -> dict:
     """Rows of `measure.speed.speed_rows` for the part of the model the row measures."""
     original, _ = architecture(scenario, None)
     pruned, widths = architecture(scenario, target)
@@ -22,13 +23,13 @@ def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
             model_size(pruned, scenario, scenario.input_shape)["macs"])
     part = scenario.measure_root
     rows = speed_rows(original.get_submodule(part), pruned.get_submodule(part), macs,
-                      scenario.input_shape, batch_sizes, runtimes, device, repeats)
+                      scenario.input_shape, batch_sizes, runtimes, device, repeats, runs)
     env = environment(device)
     for row in rows:
         row.update(scenario=scenario.name, target=target.name)
     return {"rows": rows, "widths": widths, "device": str(device),
-            "hardware": f"{env['cpu']}, {env['cpu_count']} cores, torch threads "
-                        f"{env['torch_threads']}, {env['gpu'] or 'no GPU'}"}
+            "hardware": f"{env['cpu']} ({env['cpu_capability']}), {env['cpu_count']} cores, "
+                        f"torch threads {env['torch_threads']}, {env['gpu'] or 'no GPU'}"}
 
 
 def layer_report(scenario: Scenario, target: Target, batch_size: int, device: torch.device,

@@ -188,21 +188,26 @@ def compare(original: nn.Module, pruned: nn.Module, input_shape: Sequence[int], 
 
 def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
                input_shape: Sequence[int], batch_sizes: Sequence[int], runtimes: Sequence[str],
-               device: torch.device, repeats: int = 10) -> list[dict]:
+               device: torch.device, repeats: int = 10, runs: int = 1) -> list[dict]:
     """One row per runtime and batch size: latencies, throughputs, theoretical and real
-    speed-up (original over pruned) and their ratio, the efficiency."""
+    speed-up (original over pruned) and their ratio, the efficiency. With `runs` > 1 the pair
+    is measured that many times, each with fresh runners: the row is the run of median real
+    speed-up, and `speedup_runs` keeps every run's (one run can be far off)."""
     theoretical = macs[0] / macs[1]
     rows = []
     for runtime in runtimes:
         for bs in batch_sizes:
             try:
-                before, after = compare(original, pruned, input_shape, bs, runtime, device,
-                                        repeats=repeats)
+                pairs = [compare(original, pruned, input_shape, bs, runtime, device,
+                                 repeats=repeats) for _ in range(runs)]
             except RuntimeError as exc:
                 rows.append({"batch_size": bs, "runtime": runtime, "device": device.type,
                              "error": str(exc)})
                 continue
-            real = before.median_ms / after.median_ms
+            reals = [before.median_ms / after.median_ms for before, after in pairs]
+            middle = sorted(range(runs), key=lambda i: reals[i])[(runs - 1) // 2]
+            before, after = pairs[middle]
+            real = reals[middle]
             rows.append({
                 "batch_size": bs, "runtime": runtime, "device": device.type,
                 "backend_original": before.backend, "backend_pruned": after.backend,
@@ -211,5 +216,6 @@ def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
                 "throughput_pruned": 1000 * bs / after.median_ms,
                 "speedup_theoretical": theoretical, "speedup_real": real,
                 "efficiency": real / theoretical,
+                **({"speedup_runs": reals} if runs > 1 else {}),
             })
     return rows

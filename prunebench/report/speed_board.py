@@ -26,7 +26,16 @@ def _row(row: dict) -> tuple[str, ...]:
             f"{row['backend_original']} / {row['backend_pruned']}",
             f"{row['original']['median_ms']:.2f}", f"{row['pruned']['median_ms']:.2f}",
             f"{row['throughput_pruned']:,.0f}", f"{row['speedup_theoretical']:.2f}x",
-            f"{row['speedup_real']:.2f}x", f"{row['efficiency']:.2f}")
+            real_text(row), f"{row['efficiency']:.2f}")
+
+
+def real_text(row: dict) -> str:
+    """`2.64x`, and with several runs their range: `2.64x (2.58-2.71, 5 runs)`."""
+    runs = row.get("speedup_runs")
+    text = f"{row['speedup_real']:.2f}x"
+    if runs and len(runs) > 1:
+        text += f" ({min(runs):.2f}-{max(runs):.2f}, {len(runs)} runs)"
+    return text
 
 
 def _slug(record: dict) -> str:
