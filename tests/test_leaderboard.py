@@ -144,3 +144,14 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
         "criteria.", ""]
     wider = replace(records[0], measured=replace(records[0].measured, pruned_widths=(5, 14)))
     assert architecture_speed([wider, *records[1:]]) is None  # rows differ: one column each
+
+
+def test_the_boards_index_pools_win_rates_over_every_board():
+    """The same records as a second scenario: 6 problems, l1 wins all, random half of its 4."""
+    from prunebench.report.index import render
+
+    records = RECORDS + [replace(r, scenario="lenet5-mnist") for r in RECORDS]
+    text = render(build_boards(records, "prunebench leaderboard"), [], "prunebench leaderboard")
+    assert "## Win rates across every board, budget `quick`" in text
+    assert "(lenet5-digits, lenet5-mnist)" in text
+    assert "| l1 | 6 | 1.00 [1.00, 1.00] |" in text and "| random | 4 | 0.50 [0.50, 0.50] |" in text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prunebench import scenarios
 from prunebench.report.leaderboard import Board
+from prunebench.report.summary import Problem, win_rates
 from prunebench.store import write_text
 
 NEEDS_GPU = ("vgg16-", "resnet50-", "fasterrcnn-")  # rows whose paper budgets want a GPU
@@ -38,6 +39,7 @@ def render(boards: list[Board], speed: list[dict], regenerate: str) -> str:
                      f"{len(board.sections)} compression levels")
         lines += [f"  - {line}" for line in board.provenance
                   if line.startswith(("Made by", "Seeds", "Wall time", "Hardware"))]
+    lines += _across_boards(boards)
     lines += ["", "## Speed boards", ""]
     for device in sorted({r["rows"][0]["device"] for r in speed}):
         measured = [f"{r['scenario']} `{r['target']}`" for r in speed
@@ -58,6 +60,28 @@ def render(boards: list[Board], speed: list[dict], regenerate: str) -> str:
               f"{'; a GPU advised' if name.startswith(NEEDS_GPU) else ''}): `{_run_command(s)}`"
               for name, s in scenarios.registry().items() if name not in done]
     return "\n".join(lines) + "\n"
+
+
+def _across_boards(boards: list[Board]) -> list[str]:
+    """Per budget, each criterion's win rate over every (scenario, target, seed) problem of
+    every board (see summary.py)."""
+    merged: dict[str, dict[Problem, dict[str, float]]] = {}
+    for board in boards:
+        for budget, problems in board.problems.items():
+            for (target, seed), scores in problems.items():
+                merged.setdefault(budget, {})[(f"{board.scenario}/{target}", seed)] = scores
+    lines = []
+    for budget, problems in sorted(merged.items()):
+        rates = win_rates(problems)
+        scenarios_in = sorted({key[0].split("/")[0] for key in problems})
+        lines += ["", f"## Win rates across every board, budget `{budget}`", "",
+                  f"Each criterion against every other on the same scenario, target and seed "
+                  f"({', '.join(scenarios_in)}), after fine-tuning: the share it beats (ties "
+                  "half), averaged over the problems it played, with Student's t 95% interval.",
+                  "", "| criterion | problems | win rate, 95% CI |", "|---|---|---|"]
+        lines += [f"| {name} | {r.problems} | {r.text()} |"
+                  for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0]))]
+    return lines
 
 
 def write_index(boards: list[Board], speed: list[dict], out: Path, regenerate: str) -> Path:
