@@ -89,29 +89,26 @@ def signed_setup():
     return group, ctx
 
 
+def check_signed(name: str, scores: list[float], kept: list[int]) -> None:
+    """`name` on the signed setup: its scores, the one filter it keeps, no gradient left."""
+    group, ctx = signed_setup()
+    criterion = make(name)
+    criterion.prepare(ctx)
+    torch.testing.assert_close(criterion.score(group).float(), torch.tensor(scores))
+    assert criterion.select(group, 1).tolist() == kept
+    assert group.conv.weight.grad is None
+
+
 def test_grad_mean_abs_is_eq_13_the_mean_over_samples_of_each_samples_gradient():
     """Eq. 13, E_x[|dC(x)/dW|]: filter 0 scores (|1| + |-1|) / 2 = 1 and filter 1 0.5, so
     filter 0 is kept. The batch form sees filter 0's two gradients cancel (|1 - 1| = 0, filter
     1: 0.5 + 0.5 = 1) and keeps the other filter."""
-    group, ctx = signed_setup()
-    criterion = make("grad-mean-abs")
-    criterion.prepare(ctx)
-    torch.testing.assert_close(criterion.score(group).float(), torch.tensor([1.0, 0.5]))
-    assert criterion.select(group, 1).tolist() == [0]
-    assert group.conv.weight.grad is None
-    batch_form = make("grad-batch-mean-abs")
-    batch_form.prepare(ctx)
-    torch.testing.assert_close(batch_form.score(group).float(), torch.tensor([0.0, 1.0]))
-    assert batch_form.select(group, 1).tolist() == [1]
+    check_signed("grad-mean-abs", [1.0, 0.5], [0])
+    check_signed("grad-batch-mean-abs", [0.0, 1.0], [1])
 
 
 def test_obd_hessian_is_half_the_fisher_diagonal_times_the_squared_weights():
     """With the signed setup, per-sample gradients are dL/dw_0 = x, dL/dw_1 = w_1 x^2: the
     Fisher diagonal is E[x^2] = 1 and E[w_1^2 x^4] = 0.25, so the saliencies are
     1 * 1^2 / 2 = 0.5 and 0.25 * 0.5^2 / 2 = 0.03125."""
-    group, ctx = signed_setup()
-    criterion = make("obd-hessian")
-    criterion.prepare(ctx)
-    torch.testing.assert_close(criterion.score(group).float(), torch.tensor([0.5, 0.03125]))
-    assert criterion.select(group, 1).tolist() == [0]
-    assert group.conv.weight.grad is None
+    check_signed("obd-hessian", [0.5, 0.03125], [0])
