@@ -20,6 +20,22 @@ def start(*args, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def wait_for(victim: subprocess.Popen, folder: Path, pattern: str) -> None:
+    """Until a file matching `pattern` appears in `folder`: on progress, not on the clock (a
+    loaded machine only makes it later), but a victim that ended first fails the test with its
+    output instead of waiting for ever; 15 minutes is a last resort against a hang."""
+    give_up = time.monotonic() + 900
+    while not list(folder.glob(pattern)):
+        if time.monotonic() > give_up:
+            victim.kill()
+            pytest.fail(f"no {pattern} in 15 minutes and the run is still going: a hang?")
+        if victim.poll() is not None:
+            out = victim.stdout.read() if victim.stdout else ""
+            pytest.fail(f"the run ended (code {victim.returncode}) before {pattern} appeared: "
+                        f"{out[-2000:]}")
+        time.sleep(0.05)
+
+
 def metrics(results: Path) -> dict:
     out = {}
     for path in sorted((results / "lenet5-digits").glob("*.json")):
@@ -43,10 +59,7 @@ def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_
     args = ["run", "--budget", "quick", "--criteria", "l1,random", "--seeds", "0"]
     victim = start(*args, "--results", "killed", cwd=tmp_path)
     partial = tmp_path / "killed" / "baselines" / "lenet5-digits"
-    deadline = time.time() + 120
-    while not list(partial.glob("*.partial.pt")) and time.time() < deadline:
-        time.sleep(0.05)
-    assert list(partial.glob("*.partial.pt")), "no epoch checkpoint appeared"
+    wait_for(victim, partial, "*.partial.pt")
     time.sleep(0.3)  # somewhere in the middle of the baseline's epochs
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
@@ -137,10 +150,7 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     args = ["run", "--budget", "paper", "--no-scratch", "--criteria", "l1", "--seeds", "0"]
     victim = start(*args, "--results", "killed", cwd=tmp_path)
     cells = tmp_path / "killed" / "lenet5-digits"
-    deadline = time.time() + 240
-    while not list(cells.glob("*.step.pt")) and time.time() < deadline:
-        time.sleep(0.05)
-    assert list(cells.glob("*.step.pt")), "no pruning-step checkpoint appeared"
+    wait_for(victim, cells, "*.step.pt")
     os.kill(victim.pid, signal.SIGKILL)  # after at least one of the four prune steps
     victim.wait()
     assert not list(cells.glob("*.json"))  # the cell had not finished
