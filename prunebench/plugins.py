@@ -18,7 +18,7 @@ from types import NoneType, UnionType
 
 from prunebench.config import CriterionSpec, Setting
 from prunebench.criterion import NEEDS, Criterion
-from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.errors import CriterionError, PrunebenchError, did_you_mean
 
 GROUP = "prunebench.criteria"
 
@@ -89,7 +89,7 @@ def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCri
     if name not in available:
         known = ", ".join(available) or "none installed"
         raise PrunebenchError(
-            f"unknown criterion '{name}' (installed: {known}); "
+            f"unknown criterion '{name}'{did_you_mean(name, available)} (installed: {known}); "
             "see `prunebench list` or pip install the plugin that provides it"
         )
     info = available[name]

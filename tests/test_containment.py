@@ -251,6 +251,12 @@ def _result(tmp_path: Path) -> Path:
 
 
 BAD = {
+    "criterion-typo": (lambda t: ["run", "--criteria", "l11"],
+                       "unknown criterion 'l11' (did you mean 'l1'?)"),
+    "scenario-typo": (lambda t: ["run", "--scenario", "lenet5-digit"],
+                      "unknown scenario 'lenet5-digit' (did you mean 'lenet5-digits'?)"),
+    "target-typo": (lambda t: ["run", "--target", "hlaf"],
+                    "unknown target 'hlaf' for lenet5-digits (did you mean 'half'?)"),
     "speed-zero-runs": (lambda t: ["speed", "--runs", "0"], "--runs 0 must be a positive"),
     "leaderboard-empty-reference": (lambda t: ["leaderboard", "--results", str(t),
                                                "--reference", ""], "--reference is empty"),

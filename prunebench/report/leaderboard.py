@@ -56,6 +56,7 @@ class Row:
 
 
 FIELDS = tuple(f.name for f in fields(Row))
+PERCENT = (0.0, 100.0)  # every headline metric (accuracy, COCO AP) is a percentage
 #: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
 REFERENCES = ("l1", "random", "scratch")
 
@@ -239,7 +240,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             "", name, plugin, str(len(ok)),
             before=_mean_std([m.pruned.metrics[f"{headline}_before_finetune"] for m in ok]),
             after=_mean_std([m.pruned.metrics[headline] for m in ok]),
-            interval=after.interval_text(), delta=f"{after.mean - base_mean:+.2f}",
+            interval=after.interval_text(bounds=PERCENT), delta=f"{after.mean - base_mean:+.2f}",
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
             trm=f"{pruned.trm_bytes[64] / 1e6:.2f}",
@@ -260,8 +261,9 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
     values = [b.metrics[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
     row = Row("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
-              summarise(values).interval_text(), "–", f"{first.params:,}", f"{first.macs:,}",
-              "100.0%", f"{first.trm_bytes[64] / 1e6:.2f}", "–", "–", "–", "–")
+              summarise(values).interval_text(bounds=PERCENT), "–", f"{first.params:,}",
+              f"{first.macs:,}", "100.0%", f"{first.trm_bytes[64] / 1e6:.2f}", "–", "–", "–",
+              "–")
     return _mean(values), row
 
 

@@ -26,10 +26,13 @@ class Summary:
     low: float  # 95% interval; -inf/inf for one seed
     high: float
 
-    def interval_text(self, digits: int = 2) -> str:
+    def interval_text(self, digits: int = 2, bounds: tuple[float, float] = (-math.inf, math.inf)
+                      ) -> str:
+        """`[low, high]`, clipped to the values the metric can take (`bounds`)."""
         if self.n < 2:
             return "–"
-        return f"[{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        low, high = max(self.low, bounds[0]), min(self.high, bounds[1])
+        return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def summarise(values: Sequence[float]) -> Summary:

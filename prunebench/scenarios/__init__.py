@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prunebench.errors import PrunebenchError
+from prunebench.errors import PrunebenchError, did_you_mean
 from prunebench.scenarios.base import Scenario
 
 DEFAULT = "lenet5-digits"
@@ -23,6 +23,7 @@ def registry() -> dict[str, Scenario]:
 def get(name: str) -> Scenario:
     known = registry()
     if name not in known:
-        raise PrunebenchError(f"unknown scenario '{name}'; choose one of {', '.join(known)} "
+        raise PrunebenchError(f"unknown scenario '{name}'{did_you_mean(name, known)}; choose "
+                              f"one of {', '.join(known)} "
                               "(see `prunebench list --scenarios`)")
     return known[name]

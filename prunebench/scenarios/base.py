@@ -10,7 +10,7 @@ from torch import nn
 
 from prunebench.config import BUDGETS, Budget, Setting, Target
 from prunebench.data.base import Data
-from prunebench.errors import PrunebenchError
+from prunebench.errors import PrunebenchError, did_you_mean
 from prunebench.tasks import Task
 
 
@@ -49,11 +49,13 @@ class Scenario:
 
     def target(self, name: str) -> Target:
         if name not in self.targets:
-            raise PrunebenchError(f"unknown target '{name}' for {self.name}; choose one of "
+            raise PrunebenchError(f"unknown target '{name}' for {self.name}"
+                                  f"{did_you_mean(name, self.targets)}; choose one of "
                                   f"{', '.join(self.targets)}, or give --widths / --ratio")
         return self.targets[name]
 
     def budget(self, name: str) -> Budget:
         if name not in self.budgets:
-            raise PrunebenchError(f"unknown budget '{name}'; choose one of {', '.join(BUDGETS)}")
+            raise PrunebenchError(f"unknown budget '{name}'{did_you_mean(name, BUDGETS)}; "
+                                  f"choose one of {', '.join(BUDGETS)}")
         return self.budgets[name]
