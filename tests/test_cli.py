@@ -1,5 +1,6 @@
 """The command line: one clear line and a non-zero exit for bad input; a working main path."""
 
+import json
 import os
 import subprocess
 import sys
@@ -142,3 +143,27 @@ def test_debug_shows_the_traceback():
 
     with pytest.raises(PrunebenchError, match="unknown criterion 'nosuch'"):
         main(["--debug", "run", "--criteria", "nosuch"])
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from prunebench.cli import build_parser
+
+    missing = [(name, a.dest) for action in build_parser()._actions
+               if isinstance(action, argparse._SubParsersAction)
+               for name, sub in action.choices.items() for a in sub._actions if not a.help]
+    assert missing == []
+
+
+def test_speed_and_memory_say_where_their_plot_went_and_keep_json_clean(tmp_path, capsys):
+    plot = tmp_path / "speed.png"
+    assert main(["speed", "--scenario", "lenet5-digits", "--runtime", "eager", "--batch-sizes",
+                 "2", "--repeats", "1", "--runs", "1", "--plot", str(plot), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["batch_size"] == 2  # stdout: only the JSON
+    assert f"wrote {plot}" in captured.err and plot.is_file()
+    memory_plot = tmp_path / "memory.png"
+    assert main(["memory", "--scenario", "lenet5-digits", "--batch-sizes", "2", "--plot",
+                 str(memory_plot)]) == 0
+    assert f"wrote {memory_plot}" in capsys.readouterr().out and memory_plot.is_file()

@@ -29,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _target_options(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--scenario", default=scenarios.DEFAULT)
+    parser.add_argument("--scenario", default=scenarios.DEFAULT,
+                        help=f"a matrix row (default: {scenarios.DEFAULT}; `prunebench list "
+                        "--scenarios`)")
     parser.add_argument("--target", help=f"a named target (default: {default})")
     parser.add_argument("--widths", help="filters kept per prunable layer")
     parser.add_argument("--ratio", help="fraction of every layer's filters to remove")
@@ -37,7 +39,8 @@ def _target_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _sweep_options(parser: argparse.ArgumentParser, drawn: str) -> None:
-    parser.add_argument("--batch-sizes", default="1,8,32,64,128,256,512")
+    parser.add_argument("--batch-sizes", default="1,8,32,64,128,256,512",
+                        help="comma-separated batch sizes (default: 1,8,32,64,128,256,512)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--json", action="store_true", help="a list of rows as JSON")
     parser.add_argument("--plot", help=f"also draw {drawn} against batch size into this PNG")
@@ -92,12 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")
-    lst.add_argument("--scenarios", action="store_true")
+    lst.add_argument("--scenarios", action="store_true",
+                     help="list the matrix's rows instead of the criteria")
     lst.set_defaults(func=cmd_list)
 
     show = sub.add_parser("show", help="one result file")
-    show.add_argument("result")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("result", help="a result file, RESULTS/<scenario>/<cell>.json")
+    show.add_argument("--json", action="store_true", help="print the record as JSON")
     show.set_defaults(func=cmd_show)
 
     flops = sub.add_parser("flops", help="MACs and params of a target's architecture, no training")
@@ -127,26 +131,33 @@ def build_parser() -> argparse.ArgumentParser:
     memory.set_defaults(func=cmd_memory)
 
     sens = sub.add_parser("sensitivity", help="accuracy vs pruning ratio of one layer at a time")
-    sens.add_argument("--scenario", default=scenarios.DEFAULT)
-    sens.add_argument("--criterion", default="l1")
+    sens.add_argument("--scenario", default=scenarios.DEFAULT,
+                      help=f"a matrix row (default: {scenarios.DEFAULT})")
+    sens.add_argument("--criterion", default="l1",
+                      help="the criterion that picks each layer's filters, with settings as in "
+                      "`run --criteria` (default: l1)")
     sens.add_argument("--ratios", help="comma-separated fractions removed (default 0.1 ... 0.9)")
     sens.add_argument("--budget", default="quick", help="whose baseline to start from")
-    sens.add_argument("--seed", default="0")
-    sens.add_argument("--data-root")
-    sens.add_argument("--download", action="store_true")
-    sens.add_argument("--results", default=str(DEFAULT_RESULTS))
+    sens.add_argument("--seed", default="0", help="the baseline's seed (default: 0)")
+    sens.add_argument("--data-root", help="folder holding the data set (or set "
+                      "$PRUNEBENCH_DATA)")
+    sens.add_argument("--download", action="store_true",
+                      help="fetch missing data with torchvision")
+    sens.add_argument("--results", default=str(DEFAULT_RESULTS),
+                      help="the results folder whose cached baseline to start from")
     sens.add_argument("--out", help="folder for the figure and its JSON (default "
                       "RESULTS/sensitivity)")
-    sens.add_argument("--device", default="auto")
+    sens.add_argument("--device", default="auto", help="auto, cpu or cuda")
     sens.set_defaults(func=cmd_sensitivity)
 
     rerun = sub.add_parser("rerun", help="run a result's cell again, exactly as recorded")
-    rerun.add_argument("result")
+    rerun.add_argument("result", help="the result file whose cell to run again")
     rerun.set_defaults(func=cmd_rerun)
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
-    tiny.add_argument("folder")
-    tiny.add_argument("--scenario", required=True)
+    tiny.add_argument("folder", help="where to write the data (give it to --data-root)")
+    tiny.add_argument("--scenario", required=True,
+                      help="the row whose data format to write, e.g. vgg16-cifar10")
     tiny.set_defaults(func=cmd_tiny_data)
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")

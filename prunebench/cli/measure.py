@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from prunebench import scenarios
-from prunebench.cli.console import console
+from prunebench.cli.console import console, errors
 from prunebench.cli.options import make_options, make_plan, make_target, resolve_device
 from prunebench.config import parse_ratio
 from prunebench.errors import PrunebenchError
@@ -57,6 +57,11 @@ def _check_repeats(repeats: int) -> None:
         raise PrunebenchError(f"--repeats {repeats} must be a positive number of timed calls")
 
 
+def _wrote(args: argparse.Namespace, path: Path) -> None:
+    """Say where a file went: on stderr under --json, so stdout stays one JSON document."""
+    (errors if args.json else console).print(f"wrote {path}", markup=False, highlight=False)
+
+
 def _check_plot(plot: str | None) -> None:
     if plot:
         check_writable(Path(plot).parent, "--plot's folder")
@@ -86,12 +91,12 @@ def cmd_speed(args: argparse.Namespace) -> int:
         from prunebench.store import save_speed
 
         path = save_speed(Path(args.results), report, args.argv, device, args.repeats)
-        console.print(f"saved {path}")
+        _wrote(args, path)
     if args.plot:
         from prunebench.report.plots import speedup_vs_batch
 
-        speedup_vs_batch(report["rows"], f"{scenario.name}: {target.name} ({report['hardware']})",
-                         Path(args.plot))
+        _wrote(args, speedup_vs_batch(report["rows"], f"{scenario.name}: {target.name} "
+                                      f"({report['hardware']})", Path(args.plot)))
     if args.json:
         print(json.dumps(report["rows"], indent=2))
         return 0
@@ -157,7 +162,8 @@ def cmd_memory(args: argparse.Namespace) -> int:
     if args.plot:
         from prunebench.report.plots import memory_vs_batch
 
-        memory_vs_batch(rows, f"{scenario.name}: {target.name}, {device.type}", Path(args.plot))
+        _wrote(args, memory_vs_batch(rows, f"{scenario.name}: {target.name}, {device.type}",
+                                     Path(args.plot)))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
