@@ -78,6 +78,10 @@ def read_pruned(path: Path, scenario: Scenario) -> dict:
 
 
 def load_pruned(path: Path, scenario: Scenario, budget: Budget | None = None) -> nn.Module:
+    """The pruned model a `--save-models` run wrote to `path`, rebuilt at its widths: the row's
+    architecture (`scenario`, e.g. `prunebench.scenarios.get("vgg16-cifar10")`; at `budget`'s
+    image size where the row has one) narrowed to the saved widths, then its weights. A file of
+    another row, or whose weights do not fit those widths, is refused (PrunebenchError)."""
     saved = read_pruned(path, scenario)
     model = scenario.model(budget)
     narrow(model, scenario, saved["widths"], scenario.input_shape)

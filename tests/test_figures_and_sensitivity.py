@@ -57,3 +57,13 @@ def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
 def test_sensitivity_refuses_training_criteria(capsys):
     assert main(["sensitivity", "--criterion", "stability", "--budget", "smoke"]) == 2
     assert "training-free criterion" in capsys.readouterr().err
+
+
+def test_per_layer_labels_drop_only_the_prefix_every_layer_shares():
+    from prunebench.report.plots import short_names
+
+    assert short_names(["conv1", "layer1.0.conv1", "layer3.2.conv2", "fc"]) == [
+        "conv1", "layer1.0.conv1", "layer3.2.conv2", "fc"]  # ResNet's stage names stay
+    assert short_names(["backbone.body.conv1", "backbone.body.layer1.0.conv1"]) == [
+        "conv1", "layer1.0.conv1"]
+    assert short_names(["a.b", "a.b"]) == ["b", "b"]  # never an empty label

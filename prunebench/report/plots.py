@@ -69,6 +69,16 @@ def accuracy_vs_macs(records: Sequence[Record], headline: str, path: Path) -> Pa
     return _save(fig, path)
 
 
+def short_names(names: Sequence[str]) -> list[str]:
+    """Layer names without the dotted prefix they all share (a detector's `backbone.body.`),
+    keeping what tells them apart (a ResNet's `layer3.2.conv1`)."""
+    parts = [n.split(".") for n in names]
+    shared = 0
+    while parts and all(len(p) > shared + 1 and p[shared] == parts[0][shared] for p in parts):
+        shared += 1
+    return [".".join(p[shared:]) for p in parts]
+
+
 def layer_macs(original: dict[str, int], pruned: dict[str, int], title: str, path: Path) -> Path:
     """Seed 001 Fig. 2: MACs of every conv/linear layer, original beside pruned."""
     names = list(original)
@@ -77,7 +87,7 @@ def layer_macs(original: dict[str, int], pruned: dict[str, int], title: str, pat
     ax.bar([x - 0.2 for x in xs], [original[n] / 1e6 for n in names], 0.4, label="original")
     ax.bar([x + 0.2 for x in xs], [pruned.get(n, 0) / 1e6 for n in names], 0.4, label="pruned")
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([n.split(".", 1)[-1] for n in names], rotation=90, fontsize=6)
+    ax.set_xticklabels(short_names(names), rotation=90, fontsize=6)
     ax.set_ylabel("MMACs")
     ax.set_title(title, fontsize=9)
     ax.legend()
