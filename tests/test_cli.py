@@ -167,3 +167,16 @@ def test_speed_and_memory_say_where_their_plot_went_and_keep_json_clean(tmp_path
     assert main(["memory", "--scenario", "lenet5-digits", "--batch-sizes", "2", "--plot",
                  str(memory_plot)]) == 0
     assert f"wrote {memory_plot}" in capsys.readouterr().out and memory_plot.is_file()
+
+
+def test_leaderboard_without_out_writes_beside_the_results_not_into_the_current_folder(
+        tmp_path, monkeypatch, capsys):
+    """Issue 22 item 2: in a clone it rewrote the tracked ./leaderboards."""
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "res"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--no-scratch", "--results",
+                 str(results)]) == 0
+    (results / "leaderboards").rename(tmp_path / "first-boards")
+    assert main(["leaderboard", "--results", str(results)]) == 0
+    assert (results / "leaderboards" / "lenet5-digits.md").is_file()
+    assert not (tmp_path / "leaderboards").exists()

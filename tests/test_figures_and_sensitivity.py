@@ -52,6 +52,15 @@ def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
         assert curve[0] == [0.0, record["baseline"]["metrics"]["top1"]]
     with Image.open(out / "lenet5-digits-sensitivity-l1-smoke.png") as image:
         assert image.format == "PNG"
+    # by default the curves go to RESULTS/sensitivity/, out of the results reader's way: run,
+    # rerun and leaderboard on that folder still work, with no warning (issue 22 item 1)
+    assert main(["sensitivity", "--budget", "smoke", "--ratios", "0.5", "--results",
+                 str(tmp_path / "res")]) == 0
+    assert list((tmp_path / "res" / "sensitivity").glob("*.json"))
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(tmp_path / "res")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["rerun", str(next((tmp_path / "res" / "lenet5-digits").glob("l1--*.json")))]) == 0
 
 
 def test_sensitivity_refuses_training_criteria(capsys):
