@@ -180,3 +180,24 @@ def test_leaderboard_without_out_writes_beside_the_results_not_into_the_current_
     assert main(["leaderboard", "--results", str(results)]) == 0
     assert (results / "leaderboards" / "lenet5-digits.md").is_file()
     assert not (tmp_path / "leaderboards").exists()
+
+
+def test_the_terminal_board_fits_100_columns_with_whole_names_and_one_line_reasons():
+    import io
+
+    from rich.console import Console
+
+    from prunebench.cli.run import print_board
+    from prunebench.report.leaderboard import build_boards
+    from tests.test_leaderboard import RECORDS, record
+
+    reason = "criterion 'bn-scale': layer conv1 has no BatchNorm scale to rank by"
+    records = [*RECORDS, *(record("grad-batch-mean-abs", s, 90.0) for s in range(3)),
+               record("bn-scale", 0, 0, status="not-applicable", error=reason)]
+    terminal = Console(width=100, record=True, file=io.StringIO())
+    print_board(build_boards(records, "prunebench leaderboard")[0], terminal)
+    lines = terminal.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert any("│ grad-batch-mean-abs │" in line for line in lines)  # the name whole
+    bn = [line for line in lines if "│ bn-scale" in line]
+    assert len(bn) == 1 and "not applicable: crite…" in bn[0]  # one line, cut

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import replace
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -170,8 +171,9 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
     return code
 
 
-TERMINAL_FIELDS = ("rank", "criterion", "seeds", "before", "after", "params", "macs_kept",
-                   "extra_epochs")  # the Row fields the terminal shows
+REASON_WIDTH = 22  # the before-FT column, where a failed row's reason stands: cut, one line
+TERMINAL_FIELDS = ("rank", "criterion", "seeds", "before", "after", "macs_kept",
+                   "extra_epochs")  # the Row fields the terminal shows: 100 columns hold them
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -213,12 +215,24 @@ def _recorded_run(path: Path, command: str) -> argparse.Namespace:
     return parsed
 
 
-def print_board(board: Board) -> None:
-    """The leaderboard's key columns; the markdown file has them all."""
+def print_board(board: Board, to: Console | None = None) -> None:
+    """The leaderboard's key columns, a row a line: names whole, a failure's reason cut with
+    an ellipsis (the markdown file has every column and the whole reason)."""
     for section in board.sections:
         table = Table(title=f"{board.scenario}: {section.title.replace('`', '')}")
-        for title in column_titles(section.headline, TERMINAL_FIELDS):
-            table.add_column(title)
+        names = max((len(row.criterion) for row in section.rows), default=0)
+        for field_name, title in zip(TERMINAL_FIELDS,
+                                     column_titles(section.headline, TERMINAL_FIELDS)):
+            if field_name == "criterion":  # whole
+                table.add_column(title, no_wrap=True, min_width=names)
+            elif field_name == "before":  # one line; a failure's reason is cut
+                table.add_column(title, no_wrap=True, overflow="ellipsis", max_width=REASON_WIDTH)
+            elif field_name == "seeds":  # a failure's list of seeds may fold
+                table.add_column(title, min_width=5)
+            elif field_name == "after":  # mean ± std on one line
+                table.add_column(title, no_wrap=True)
+            else:  # short values; their titles may wrap
+                table.add_column(title, min_width=5)
         for row in section.rows:
             table.add_row(*(escape(cell) for cell in row.cells(TERMINAL_FIELDS)))
-        console.print(table)
+        (to or console).print(table)
