@@ -33,3 +33,14 @@ def test_every_row_is_covered():
     assert {r.name for r in ROWS} == {"lenet5-mnist", "lenet5-fashionmnist", "vgg16-cifar10",
                                       "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco",
                                       "fasterrcnn-coco-transfer"}
+
+
+def test_the_scenario_may_come_first_as_a_new_user_types_it(tmp_path, capsys):
+    assert main(["tiny-data", "vgg16-cifar10", str(tmp_path / "a")]) == 0
+    assert (tmp_path / "a" / "cifar-10-batches-py").is_dir()
+    for args, message in ((["tiny-data", str(tmp_path / "b")], "tiny-data needs a scenario"),
+                          (["tiny-data", "vgg16-cifar10", str(tmp_path / "c"), "--scenario",
+                            "lenet5-mnist"], "one scenario and one folder")):
+        capsys.readouterr()
+        assert main(args) == 2
+        assert message in capsys.readouterr().err

@@ -155,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.set_defaults(func=cmd_rerun)
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
-    tiny.add_argument("folder", help="where to write the data (give it to --data-root)")
-    tiny.add_argument("--scenario", required=True,
-                      help="the row whose data format to write, e.g. vgg16-cifar10")
+    tiny.add_argument("place", nargs="+", metavar="[SCENARIO] FOLDER",
+                      help="the row whose data format to write (or --scenario), then where to "
+                      "write it (give it to --data-root)")
+    tiny.add_argument("--scenario", help="the row whose data format to write, e.g. "
+                      "vgg16-cifar10")
     tiny.set_defaults(func=cmd_tiny_data)
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")

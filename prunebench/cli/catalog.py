@@ -87,13 +87,21 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_tiny_data(args: argparse.Namespace) -> int:
-    scenario = scenarios.get(args.scenario)
+    """`tiny-data SCENARIO FOLDER` or `tiny-data FOLDER --scenario SCENARIO`."""
+    *named, place = args.place
+    if len(named) > 1 or (named and args.scenario and named[0] != args.scenario):
+        raise PrunebenchError("give tiny-data one scenario and one folder, e.g. `prunebench "
+                              "tiny-data vgg16-cifar10 data`")
+    if not named and not args.scenario:
+        raise PrunebenchError("tiny-data needs a scenario: `prunebench tiny-data SCENARIO "
+                              f"{place}` (see `prunebench list --scenarios`)")
+    scenario = scenarios.get(named[0] if named else args.scenario)
     if scenario.tiny_data is None:
         raise PrunebenchError(f"{scenario.name} needs no data files (its data ships with "
                               "scikit-learn)")
-    folder = scenario.tiny_data(check_writable(Path(args.folder), "tiny-data's folder"))
+    folder = scenario.tiny_data(check_writable(Path(place), "tiny-data's folder"))
     console.print(f"wrote a tiny {scenario.name} data set to {folder}; try:\n  prunebench run "
-                  f"--scenario {scenario.name} --budget smoke --data-root {args.folder}")
+                  f"--scenario {scenario.name} --budget smoke --data-root {place}")
     return 0
 
 
