@@ -21,6 +21,7 @@ from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import model_size
+from prunebench.record import Measures
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, exclusive, load_checkpoint, lock_path, save_checkpoint
 from prunebench.train import phase_generator, train
@@ -34,6 +35,11 @@ class Baseline:
     state: dict[str, torch.Tensor]
     metrics: dict  # the task's metrics and the model's size (measure.architecture.model_size)
     path: Path
+
+    @property
+    def measures(self) -> Measures:
+        """The metrics as a record holds them."""
+        return Measures.of_flat(self.metrics)
 
 
 def seed_everything(seed: int) -> None:

@@ -92,11 +92,6 @@ class CriterionSpec:
     def kwargs(self) -> dict[str, Any]:
         return dict(self.settings)
 
-    @classmethod
-    def of_record(cls, criterion: dict) -> CriterionSpec:
-        """The criterion a result's `criterion` entry names (version-1 records: no settings)."""
-        return cls(criterion["name"], tuple(sorted(criterion.get("settings", {}).items())))
-
 
 @dataclass(frozen=True)
 class CellConfig:

@@ -97,7 +97,7 @@ class PruneCell(Cell):
         size = model_size(model, scenario, data.input_shape)
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
                                       if k not in ("step", "widths", "kept")}, **size})
-        baseline = Measures.of_flat(env.baseline.metrics)
+        baseline = env.baseline.measures
         model_file = save_pruned(env.files, model, scenario, data.input_shape).name \
             if env.save_models else None
         log.finish()

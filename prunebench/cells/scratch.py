@@ -67,7 +67,7 @@ class ScratchCell(Cell):
             init=lambda model: reinitialise(model, scenario.groups, cell.widths, example,
                                             scenario.prune_root),
             resume=env.files.with_suffix(".partial.pt"))
-        base, pruned = Measures.of_flat(env.baseline.metrics), Measures.of_flat(metrics)
+        base, pruned = env.baseline.measures, Measures.of_flat(metrics)
         return Measured(
             original_widths=surgery.widths(scenario.model(cell.budget), scenario.groups),
             pruned_widths=tuple(cell.widths), baseline=base,

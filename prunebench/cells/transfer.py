@@ -78,7 +78,7 @@ class TransferCell(Cell):
         pruned = Measures.of_flat(metrics)
         return Measured(
             original_widths=tuple(self.full), pruned_widths=tuple(saved["widths"]),
-            baseline=Measures.of_flat(env.baseline.metrics),
+            baseline=env.baseline.measures,
             pruned=pruned.with_metrics(**{f"{scenario.task.headline}_before_finetune": None}),
             cost=source.cost, backbone_from=origin.config_hash, pruned_by=origin.criterion)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prunebench import scenarios
-from prunebench.report.leaderboard import Board
+from prunebench.report.leaderboard import Board, win_rate_table
 from prunebench.report.summary import Problem, win_rates
 from prunebench.store import write_text
 
@@ -78,9 +78,7 @@ def _across_boards(boards: list[Board]) -> list[str]:
                   f"Each criterion against every other on the same scenario, target and seed "
                   f"({', '.join(scenarios_in)}), after fine-tuning: the share it beats (ties "
                   "half), averaged over the problems it played, with Student's t 95% interval.",
-                  "", "| criterion | problems | win rate, 95% CI |", "|---|---|---|"]
-        lines += [f"| {name} | {r.problems} | {r.text()} |"
-                  for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0]))]
+                  "", *win_rate_table(rates)]
     return lines
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from prunebench.record import Measured, Record
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
-from prunebench.report.summary import Problem, performance_profile, win_rates
+from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
 from prunebench.store import inside, write_text
 
 
@@ -132,10 +132,9 @@ class Board:
                                       f"{self.scenario}-{s.slug}-speedup.png",
                                       partial(_draw_speedup, timed, f"{title}, all criteria")))
         for budget, problems in sorted(self.problems.items()):
-            slug = budget.replace(", ", "-").replace(" threads", "t")
             figures.append(Figure(
                 f"Performance profile over every (target, seed) of budget `{budget}`",
-                f"{self.scenario}-{slug}-performance-profile.png",
+                f"{self.scenario}-{_budget_slug(budget)}-performance-profile.png",
                 partial(_draw_profile, problems, self.headline,
                         f"{self.scenario}, budget {budget}")))
         return figures
@@ -169,16 +168,14 @@ def architecture_speed(records: list[Record]) -> list[str] | None:
         return None
     lines = []
     for device, label in (("cpu", "CPU"), ("cuda", "GPU")):
-        rows = [(row, r.environment.cpu_capability) for r in ok if r.measured
-                for row in r.measured.speed if row["device"] == device
-                and row["runtime"] == "eager" and "error" not in row]
-        if not rows:
+        timed = [r for r in ok if r.measured and _eager_rows(r.measured.speed, device)]
+        if not timed:
             continue
-        largest = max(row["batch_size"] for row, _ in rows)
-        values = sorted(row["speedup_real"] for row, _ in rows if row["batch_size"] == largest)
+        largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
+        values.sort()
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") \
             if len(values) > 1 else (values[0],) * 3
-        isas = ", ".join(sorted({isa for row, isa in rows}))
+        isas = ", ".join(sorted({r.environment.cpu_capability for r in timed}))
         lines.append(f"- {label} speed-up of this architecture (every row keeps the same "
                      f"widths), eager at batch {largest}: median {median:.2f}x, interquartile "
                      f"range [{q1:.2f}, {q3:.2f}] over {len(values)} measurements, one per cell "
@@ -187,14 +184,24 @@ def architecture_speed(records: list[Record]) -> list[str] | None:
     return lines + [""] if lines else []
 
 
+def _eager_rows(speed: Iterable[dict], device: str) -> list[dict]:
+    """A cell's eager speed rows measured on `device`, failed measurements left out."""
+    return [row for row in speed
+            if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
+
+
+def _largest_batch(runs: Iterable[Measured], device: str) -> tuple[int, list[float]]:
+    """The largest batch size measured on `device`, and every real speed-up at it."""
+    rows = [row for m in runs for row in _eager_rows(m.speed, device)]
+    largest = max(row["batch_size"] for row in rows)
+    return largest, [row["speedup_real"] for row in rows if row["batch_size"] == largest]
+
+
 def _speedup(runs: list[Measured], device: str) -> str:
     """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64."""
-    rows = [row for m in runs for row in m.speed
-            if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
-    if not rows:
+    if not any(_eager_rows(m.speed, device) for m in runs):
         return "–"
-    largest = max(row["batch_size"] for row in rows)
-    values = [row["speedup_real"] for row in rows if row["batch_size"] == largest]
+    largest, values = _largest_batch(runs, device)
     return f"{statistics.fmean(values):.2f}x @{largest}"
 
 
@@ -230,16 +237,15 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
         if not ok:
             continue
         seeds = [r.seed for r in runs if r.measured is not None]
-        after_by_seed[name] = {s: m.pruned.metrics[headline] for s, m in zip(seeds, ok)}
-        before = {s: m.pruned.metrics[f"{headline}_before_finetune"] for s, m in zip(seeds, ok)}
-        if all(v is not None for v in before.values()):
-            before_by_seed[name] = before
-        after = summaries[name] = summarise([m.pruned.metrics[headline] for m in ok])
+        afters = [m.pruned.metrics[headline] for m in ok]
+        befores = [m.pruned.metrics[f"{headline}_before_finetune"] for m in ok]
+        after_by_seed[name] = dict(zip(seeds, afters))
+        if all(v is not None for v in befores):
+            before_by_seed[name] = dict(zip(seeds, befores))
+        after = summaries[name] = summarise(afters)
         pruned = ok[0].pruned
         scored.append((after.mean, name, Row(
-            "", name, plugin, str(len(ok)),
-            before=_mean_std([m.pruned.metrics[f"{headline}_before_finetune"] for m in ok]),
-            after=_mean_std([m.pruned.metrics[headline] for m in ok]),
+            "", name, plugin, str(len(ok)), before=_mean_std(befores), after=_mean_std(afters),
             interval=after.interval_text(bounds=PERCENT), delta=f"{after.mean - base_mean:+.2f}",
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
@@ -288,7 +294,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
                           members[0].headline, records=members,
-                          slug=f"{target}-{budget.replace(', ', '-').replace(' threads', 't')}")
+                          slug=f"{target}-{_budget_slug(budget)}")
         base_mean, base_row = _baseline_row(members, section.headline)
         if base_row:
             section.rows.append(base_row)
@@ -317,6 +323,11 @@ def _budget(record: Record) -> str:
     cells computed with other threads are other cells, never seeds of the same row."""
     threads = record.budget.threads
     return record.budget.name + (f", {threads} threads" if threads != 1 else "")
+
+
+def _budget_slug(budget: str) -> str:
+    """The budget as part of a file name: `quick, 2 threads` -> `quick-2t`."""
+    return budget.replace(", ", "-").replace(" threads", "t")
 
 
 def _by_compression(item: tuple) -> tuple:
@@ -517,11 +528,15 @@ def _summary_lines(board: Board) -> list[str]:
                   f"{board.headline} after fine-tuning: the share it beats (ties half), averaged "
                   "over the problems it played, with Student's t 95% interval over those "
                   "problems (indicative: problems of one seed share a baseline).", "",
-                  "| criterion | problems | win rate, 95% CI |", "|---|---|---|"]
-        lines += [f"| {name} | {r.problems} | {r.text()} |"
-                  for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0]))]
-        lines.append("")
+                  *win_rate_table(rates), ""]
     return lines
+
+
+def win_rate_table(rates: dict[str, WinRate]) -> list[str]:
+    """Markdown table lines: each row's win rate, best first."""
+    return ["| criterion | problems | win rate, 95% CI |", "|---|---|---|",
+            *(f"| {name} | {r.problems} | {r.text()} |"
+              for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0])))]
 
 
 def _draw_profile(problems: dict[Problem, dict[str, float]], headline: str, title: str,

@@ -23,6 +23,8 @@ from itertools import combinations
 import numpy as np
 from scipy import optimize, stats
 
+from prunebench.report.stats import t_half_width
+
 LEVEL = 0.05
 POWER = 0.8
 BOOTSTRAP_FROM = 5  # seeds; fewer give a bootstrap distribution of a handful of values
@@ -65,7 +67,7 @@ def compare(a: Mapping[int, float], b: Mapping[int, float]) -> Paired | None:
     if n < 2:
         return Paired(n, mean, 0.0, -math.inf, math.inf, None, None, p_improve, 1.0)
     std = statistics.stdev(diffs)
-    half = float(stats.t.ppf(1 - LEVEL / 2, n - 1)) * std / math.sqrt(n)
+    half = t_half_width(std, n, LEVEL)
     p_value = 1.0 if std == 0 and mean == 0 else \
         0.0 if std == 0 else float(stats.ttest_1samp(diffs, 0.0).pvalue)
     boot_low = boot_high = None

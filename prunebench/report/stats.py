@@ -35,13 +35,19 @@ class Summary:
         return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def t_half_width(std: float, n: int, level: float = 0.05) -> float:
+    """Half the width of Student's t interval of a mean of `n` values of standard deviation
+    `std`: t(1 - level/2, n - 1) * std / sqrt(n)."""
+    return float(stats.t.ppf(1 - level / 2, n - 1)) * std / math.sqrt(n)
+
+
 def summarise(values: Sequence[float]) -> Summary:
     n = len(values)
     mean = statistics.fmean(values)
     if n < 2:
         return Summary(n, mean, 0.0, -math.inf, math.inf)
     std = statistics.stdev(values)
-    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    half = t_half_width(std, n)
     return Summary(n, mean, std, mean - half, mean + half)
 
 

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats
+from prunebench.report.stats import t_half_width
 
 Problem = tuple[str, int]  # (target, seed)
 
@@ -53,7 +53,7 @@ def win_rates(scores: Mapping[Problem, Mapping[str, float]]) -> dict[str, WinRat
         if n < 2:
             rates[name] = WinRate(n, mean, math.nan, math.nan)
             continue
-        half = float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(shares) / math.sqrt(n)
+        half = t_half_width(statistics.stdev(shares), n)
         rates[name] = WinRate(n, mean, mean - half, mean + half)
     return rates
 
