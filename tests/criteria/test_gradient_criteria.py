@@ -4,10 +4,11 @@ The net is one 1x1 conv z_j = w_j * x, and the loss is L = sum_j c_j * sum(z_j),
 dL/dz_j = c_j everywhere and dL/dw_j = c_j * sum(x).
 """
 
+import pytest
 import torch
 
-from prunebench.criterion import ChannelGroup
-from tests.criteria.helpers import context, make, pointwise_conv
+from prunebench.criterion import ChannelGroup, NotApplicable
+from tests.criteria.helpers import context, make, make_with, pointwise_conv
 
 W = [[1.0], [-2.0], [0.5]]
 C = torch.tensor([1.0, 1.0, -8.0])
@@ -112,3 +113,46 @@ def test_obd_hessian_is_half_the_fisher_diagonal_times_the_squared_weights():
     Fisher diagonal is E[x^2] = 1 and E[w_1^2 x^4] = 0.25, so the saliencies are
     1 * 1^2 / 2 = 0.5 and 0.25 * 0.5^2 / 2 = 0.03125."""
     check_signed("obd-hessian", [0.5, 0.03125], [0])
+
+
+def test_obd_c_is_the_true_fisher_diagonal_of_weights_and_bias_times_their_squares():
+    """A 1x1 conv whose three outputs are the logits, z_k = w_k x + b_k. For a label drawn from
+    the softmax p, E_y[(dCE/dz_k)^2] = p_k (1 - p_k), so the true Fisher's diagonal is
+    E_x[p_k (1 - p_k) x^2] for w_k and E_x[p_k (1 - p_k)] for b_k: C-OBD's score is their sum
+    weighted by w_k^2 and b_k^2. 3000 sampled labels put the estimate within 20% (12% here). The
+    empirical Fisher (the data's labels, all 0 here) gives another answer, (p_0 - 1)^2 for
+    filter 0."""
+    torch.manual_seed(0)
+    conv = pointwise_conv([[1.0], [-2.0], [0.5]], bias=[0.5, 0.0, -1.0])
+    net = torch.nn.Sequential(conv, torch.nn.Flatten())
+    group = ChannelGroup("0", conv)
+    inputs = [torch.randn(1000, 1, 1, 1) for _ in range(3)]
+    x = torch.cat(inputs).flatten()
+    p = torch.softmax(net(torch.cat(inputs)).detach().double(), dim=1)
+    w, b = conv.weight.detach().double().flatten(), conv.bias.detach().double()
+    variance = p * (1 - p)
+    expected = (variance * x.double()[:, None] ** 2).mean(0) * w**2 + variance.mean(0) * b**2
+    criterion = make("obd-c")
+    criterion.prepare(context(net, [group], inputs))
+    torch.testing.assert_close(criterion.score(group), expected, rtol=0.2, atol=0)
+    assert criterion.select(group, 1).tolist() == [1]
+    assert conv.weight.grad is None
+
+    ce = lambda model, batch: torch.nn.functional.cross_entropy(model(batch[0]), batch[1])  # noqa: E731
+    empirical = make_with("obd-c", fisher="empirical")
+    empirical.prepare(context(net, [group], inputs, loss=ce))
+    residual = p.clone()
+    residual[:, 0] -= 1  # dCE/dz_k for the label 0
+    expected = (residual**2 * x.double()[:, None] ** 2).mean(0) * w**2 \
+        + (residual**2).mean(0) * b**2
+    torch.testing.assert_close(empirical.score(group), expected)
+
+
+def test_obd_c_refuses_a_model_without_class_logits():
+    conv = pointwise_conv([[1.0], [2.0]])
+    group = ChannelGroup("conv", conv)
+    criterion = make("obd-c")
+    with pytest.raises(NotApplicable, match="class logits"):
+        criterion.prepare(context(conv, [group], [torch.ones(2, 1, 3, 3)]))
+    with pytest.raises(ValueError, match="fisher must be one of"):
+        make_with("obd-c", fisher="diagonal")

@@ -9,8 +9,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from prunebench.criterion import ChannelGroup
-from tests.criteria.helpers import context, make
+from prunebench.criterion import ChannelGroup, PruneContext
+from tests.criteria.helpers import context, make, make_with
 
 KEEP = 7
 
@@ -77,3 +77,37 @@ def test_obd_hessian_keeps_what_torch_pruning_keeps():
     expected = top(scorer(group))
     net.zero_grad(set_to_none=True)
     assert ours("obd-hessian", net, [x], loss) == expected
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook")
+@pytest.mark.parametrize("fisher", ["true", "empirical"])
+def test_obd_c_keeps_what_torch_pruning_keeps(fisher):
+    """OBDCImportance takes each sample's gradient from its hooks on one batch; it is given the
+    labels obd-c uses: the data's, or those drawn from the softmax with the context's generator
+    (seed 0), one sample after another. Its convs must have no bias (with one, Torch-Pruning
+    1.6 multiplies a Fisher with a bias column by weights without it)."""
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1, bias=False), nn.BatchNorm2d(12),
+                        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 4)).eval()
+    x, data_labels = torch.randn(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1])
+    generator = torch.Generator().manual_seed(0)
+    labels = data_labels if fisher == "empirical" else torch.cat([
+        torch.multinomial(torch.softmax(net(x[i:i + 1]).detach().double(), 1), 1,
+                          generator=generator)[0] for i in range(len(x))])
+    scorer = tp.importance.OBDCImportance(group_reduction="first", normalizer=None,
+                                          target_types=[nn.Conv2d])
+    scorer.modules = [net[0]]
+    handles = [net[0].register_forward_pre_hook(scorer._save_input),
+               net[0].register_full_backward_hook(scorer._save_grad_output)]
+    nn.functional.cross_entropy(net(x), labels).backward()
+    scorer.step()
+    for handle in handles:
+        handle.remove()
+    expected = top(scorer(tp_group(net)))
+    net.zero_grad(set_to_none=True)
+    criterion = make_with("obd-c", fisher=fisher)
+    group = ChannelGroup("0", net[0], net[1])
+    loss = lambda model, batch: nn.functional.cross_entropy(model(batch[0]), batch[1])  # noqa: E731
+    criterion.prepare(PruneContext(net, [group], loss, torch.Generator().manual_seed(0),
+                                   torch.device("cpu"), lambda: iter([(x, data_labels)])))
+    assert criterion.select(group, KEEP).tolist() == expected

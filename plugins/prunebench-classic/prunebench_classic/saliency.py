@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from collections.abc import Callable
 
-from prunebench.calibration import mean_abs_sample_gradients
-from prunebench.criterion import ChannelGroup, PruneContext, ScoreCriterion
+import torch
+from torch import Tensor, nn
+
+from prunebench.calibration import filter_matrix, mean_abs_sample_gradients
+from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
+
+FISHERS = ("true", "empirical")
 
 
 def lamp_scores(norms: Tensor) -> Tensor:
@@ -43,5 +47,47 @@ class OBDHessian(ScoreCriterion):
         self._fisher = mean_abs_sample_gradients(ctx, power=2)
 
     def score(self, group: ChannelGroup) -> Tensor:
-        w = group.conv.weight.detach().double()
-        return (self._fisher[group.name] * w.pow(2)).flatten(1).sum(1) / 2
+        w = filter_matrix(group.conv)
+        return (self._fisher[group.name] * w.pow(2)).sum(1) / 2
+
+
+def sampled_label_loss(generator: torch.Generator) -> Callable[[nn.Module, Batch], Tensor]:
+    """Cross-entropy against labels drawn from the model's own predictive distribution (the
+    "true" Fisher's labels), drawn with `generator`; a model whose output is not class logits
+    is not applicable."""
+    def loss(model: nn.Module, batch: Batch) -> Tensor:
+        logits = model(batch[0])
+        if not isinstance(logits, Tensor) or logits.dim() != 2:
+            raise NotApplicable("the true Fisher samples labels from a classifier's softmax; "
+                                "this model does not output class logits")
+        probabilities = torch.softmax(logits.detach().double(), dim=1).cpu()
+        labels = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+        return nn.functional.cross_entropy(logits, labels.to(logits.device))
+    return loss
+
+
+class OBDC(ScoreCriterion):
+    """C-OBD (Wang et al., ICML'19, EigenDamage sec. 3; Torch-Pruning's OBDCImportance): the
+    structured OBD saliency of a filter, sum_k F_kk w_k^2 over its weights and bias, with F the
+    diagonal of the Fisher from each sample's own gradient. By default the true Fisher, labels
+    drawn from the model's softmax with the step's seeded generator, as the reference code's
+    `fisher_type='true'`; setting `fisher="empirical"` uses the data's labels (the task's loss).
+    Differs from `obd-hessian` in the Fisher's labels and the bias's term."""
+
+    needs = ("gradients",)
+
+    def __init__(self, fisher: str = "true") -> None:
+        if fisher not in FISHERS:
+            raise ValueError(f"fisher must be one of {', '.join(FISHERS)}, not {fisher!r}")
+        self.fisher = fisher
+
+    def prepare(self, ctx: PruneContext) -> None:
+        loss = sampled_label_loss(ctx.generator) if self.fisher == "true" else None
+        self._fisher = mean_abs_sample_gradients(ctx, power=2, loss=loss, bias=True)
+
+    def score(self, group: ChannelGroup) -> Tensor:
+        w = filter_matrix(group.conv, bias=True)
+        return (self._fisher[group.name] * w.pow(2)).sum(1)
+
+    def report(self) -> dict:
+        return {"fisher": self.fisher}
