@@ -29,6 +29,8 @@ class ChannelGroup:
     name: str
     conv: nn.Conv2d
     bn: nn.BatchNorm2d | None = None
+    #: The layers (convs, linears) whose input channels these filters are, by name in the model.
+    consumers: tuple[str, ...] = ()
 
     @property
     def n_filters(self) -> int:
@@ -51,6 +53,30 @@ class PruneContext:
     batches: Callable[[], Iterator[Batch]]
 
 
+@dataclass(frozen=True)
+class LayerRows:
+    """Sampled rows of a layer that consumes a group's channels, seen as a linear map of
+    per-channel blocks: output[r, o] = sum_c inputs[r, c] . weight[o, c] + bias[o] (a conv's
+    blocks are its k x k input patches, a linear's the features one channel flattened into).
+
+    `inputs` (rows, channels, block), `targets` (rows, outputs) the outputs to reproduce less
+    the bias, `weight` (outputs, channels, block) the layer's weights now."""
+
+    inputs: Tensor
+    targets: Tensor
+    weight: Tensor
+
+    def error(self, weight: Tensor | None = None) -> float:
+        """The squared reconstruction error with `weight` (default: the layer's now) over the
+        targets' squared norm."""
+        w = (self.weight if weight is None else weight).double()
+        residual = 0.0
+        for start in range(0, len(self.inputs), 256):
+            out = torch.einsum("rcb,ocb->ro", self.inputs[start:start + 256].double(), w)
+            residual += float((self.targets[start:start + 256].double() - out).pow(2).sum())
+        return residual / max(float(self.targets.double().pow(2).sum()), 1e-30)
+
+
 class NotApplicable(Exception):
     """Raised by a criterion that cannot judge this model (e.g. it needs a BatchNorm the layer
     lacks). The cell is recorded as not applicable with the message, not as a failure."""
@@ -63,6 +89,10 @@ class Criterion(abc.ABC):
     sparsity_epochs: ClassVar[float] = 0.0
     #: Subset of `NEEDS`; shown by `prunebench list`.
     needs: ClassVar[tuple[str, ...]] = ()
+    #: Whether the harness calls `refit` after the filters are removed; its time is charged.
+    refits: ClassVar[bool] = False
+    #: Rows sampled per calibration image for `refit` (ThiNet and CP sample 10).
+    refit_locations: int = 10
 
     def prepare(self, ctx: PruneContext) -> None:  # noqa: B027 - optional hook
         """Called once per pruning step before any sparsity epochs and `select` calls."""
@@ -74,6 +104,13 @@ class Criterion(abc.ABC):
     @abc.abstractmethod
     def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
         """Return the indices of the `n_keep` filters of `group.conv` to KEEP."""
+
+    def refit(self, group: ChannelGroup, rows: LayerRows) -> Tensor | None:
+        """With `refits`: called once per group in forward order after the filters are removed
+        and before fine-tuning. `rows` holds the pruned model's inputs to the group's consuming
+        layer and the unpruned model's outputs there; return that layer's new weight, shaped as
+        `rows.weight`, or None to leave it."""
+        return None
 
     def report(self) -> dict:
         """JSON-ready facts the result file should record (e.g. which auxiliary weights were

@@ -93,6 +93,7 @@ class Cost:
     calibration_samples: int = 0
     training_epochs: float | None = None  # the scratch row trains from random weights
     cell_seconds: float | None = None
+    refit_seconds: float | None = None  # a reconstruction's refit, within criterion_seconds
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,21 @@ def _conv(model: nn.Module, name: str) -> nn.Conv2d:
 
 def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor,
                    root: str = "") -> list[ChannelGroup]:
-    """The prunable groups named by the scenario, with the BatchNorm that follows each conv."""
+    """The prunable groups named by the scenario, with the BatchNorm that follows each conv and
+    the layers that consume its channels."""
     graph = _graph(model, example, root)
+    module_names = {id(module): name for name, module in model.named_modules()}
     groups = []
     for name in names:
         conv = _conv(model, name)
         coupled = graph.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=[0])
         bns = [dep.target.module for dep, _ in coupled
                if isinstance(dep.target.module, nn.BatchNorm2d)]
-        groups.append(ChannelGroup(name=name, conv=conv, bn=bns[0] if bns else None))
+        takes_channels = (tp.prune_conv_in_channels, tp.prune_linear_in_channels)
+        consumers = tuple(module_names[id(dep.target.module)] for dep, _ in coupled
+                          if dep.handler in takes_channels)
+        groups.append(ChannelGroup(name=name, conv=conv, bn=bns[0] if bns else None,
+                                   consumers=consumers))
     return groups
 
 

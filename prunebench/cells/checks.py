@@ -69,4 +69,5 @@ def left_unchanged(name: str, what: str, model: nn.Module) -> Iterator[None]:
     if changed:
         raise CriterionError(name, f"{what} changed the model's {', '.join(changed[:3])}"
                                    f"{' ...' if len(changed) > 3 else ''}; a criterion may "
-                                   "change weights only through its sparsity epochs (penalty)")
+                                   "change weights only through its sparsity epochs (penalty) "
+                                   "or the weight its refit() returns")

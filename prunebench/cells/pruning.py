@@ -2,12 +2,14 @@
 
 Its main path, `PruneCell.run`, reads top to bottom: for each pruning step, the criterion
 prepares, trains its sparsity epochs (if it asks for any), selects the filters to keep; the
-surgery removes the others; the model is evaluated, fine-tuned and evaluated again. Then the
+surgery removes the others; a reconstruction criterion refits the consuming layers; the model is
+evaluated, fine-tuned and evaluated again. Then the
 pruned model is measured. Checkpoints between steps and torchrun's decisions live in `steps.py`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from functools import partial
@@ -21,6 +23,7 @@ from prunebench.cells.base import Cell, CellEnv
 from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
 from prunebench.cells.context import criterion_context
 from prunebench.cells.measures import eager_speed
+from prunebench.cells.refit import refit_consumers
 from prunebench.cells.steps import StepLog, check_ranks_agree, choose
 from prunebench.config import CellConfig
 from prunebench.errors import CriterionError
@@ -82,7 +85,17 @@ class PruneCell(Cell):
             started = time.perf_counter()
             keep = choose(name, criterion, list(ctx.groups), target)
             cost.criterion_seconds += time.perf_counter() - started
+            original = copy.deepcopy(model) if cls.refits else None
             surgery.remove_filters(model, example, keep, scenario.prune_root)
+            refit = {}
+            if original is not None:  # a reconstruction criterion refits the consuming layers
+                started = time.perf_counter()
+                refit = {"refit_error": refit_consumers(
+                    name, criterion, ctx, original, keep,
+                    phase_generator(cell.seed, "refit", step))}
+                cost.refit_seconds += time.perf_counter() - started
+                cost.criterion_seconds += time.perf_counter() - started
+                del original
             before = task.evaluate(model, data, device)[task.headline]
             train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
                   generator=phase_generator(cell.seed, "finetune", step), device=device,
@@ -90,13 +103,14 @@ class PruneCell(Cell):
             after = task.evaluate(model, data, device)
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
-                           f"{task.headline}_before_finetune": before, **after},
+                           f"{task.headline}_before_finetune": before, **refit, **after},
                           model, scenario, last=step == budget.steps)
 
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
+        not_metrics = ("step", "widths", "kept", "refit_error")
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
-                                      if k not in ("step", "widths", "kept")}, **size})
+                                      if k not in not_metrics}, **size})
         baseline = env.baseline.measures
         model_file = save_pruned(env.files, model, scenario, data.input_shape).name \
             if env.save_models else None

@@ -23,15 +23,17 @@ _KEYS = {"step", "widths", "state_dict", "history", "cost", "torch_rng"}
 
 @dataclass
 class Tally:
-    """What a criterion has spent so far: its own wall time, sparsity epochs and calibration
-    samples (the context bumps the counter)."""
+    """What a criterion has spent so far: its own wall time (its refit's included), sparsity
+    epochs, calibration samples (the context bumps the counter) and its refit's wall time."""
 
     criterion_seconds: float = 0.0
     sparsity_epochs: float = 0.0
     calibration: list[int] = field(default_factory=lambda: [0])  # a counter the context bumps
+    refit_seconds: float = 0.0
 
     def as_record(self) -> Cost:
-        return Cost(self.criterion_seconds, self.sparsity_epochs, self.calibration[0])
+        return Cost(self.criterion_seconds, self.sparsity_epochs, self.calibration[0],
+                    refit_seconds=self.refit_seconds or None)
 
 
 @dataclass
@@ -55,9 +57,9 @@ class StepLog:
         surgery.keep_first(model, scenario.groups, saved["widths"], example, scenario.prune_root)
         model.load_state_dict(saved["state_dict"])
         torch.set_rng_state(saved["torch_rng"])
-        seconds, epochs, samples = saved["cost"]
+        seconds, epochs, samples, *refit = saved["cost"]
         log.history, log.done = saved["history"], saved["step"]
-        log.cost = Tally(seconds, epochs, [samples])
+        log.cost = Tally(seconds, epochs, [samples], *refit)
         return log
 
     def step_done(self, entry: dict, model: nn.Module, scenario: Scenario, last: bool) -> None:
@@ -69,7 +71,7 @@ class StepLog:
         save_checkpoint(self.path, {
             "step": self.done, "widths": list(surgery.widths(model, scenario.groups)),
             "state_dict": model.state_dict(), "history": self.history,
-            "cost": [c.criterion_seconds, c.sparsity_epochs, c.calibration[0]],
+            "cost": [c.criterion_seconds, c.sparsity_epochs, c.calibration[0], c.refit_seconds],
             "torch_rng": torch.get_rng_state()})
 
     def finish(self) -> None:

@@ -37,7 +37,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
-    for column in ("name", "distribution", "needs", "extra epochs", "settings", "status"):
+    for column in ("name", "distribution", "needs", "extra cost", "settings", "status"):
         table.add_column(column, no_wrap=True)
     table.add_column("description", overflow="fold")
     for name, info in plugins.discover().items():
@@ -48,7 +48,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(name, dist, "?", "?", "?", f"[red]broken: {escape(str(exc))}", "")
             continue
         needs = ", ".join(loaded.cls.needs) or "data-free"
-        table.add_row(name, dist, needs, f"{loaded.cls.sparsity_epochs:g}",
+        extra = [f"{loaded.cls.sparsity_epochs:g} epochs"] if loaded.cls.sparsity_epochs else []
+        extra += ["refit"] if loaded.cls.refits else []
+        table.add_row(name, dist, needs, ", ".join(extra) or "none",
                       escape(plugins.settings_text(loaded.cls)), "[green]ok", loaded.description)
     console.print(table)
     return 0
