@@ -8,8 +8,8 @@ bad plugin fails with a clear message instead of silently producing a wrong tabl
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -42,7 +42,9 @@ class PruneContext:
     """Everything a criterion may use; handed to `prepare` and `penalty`.
 
     `batches()` yields at most the schedule's number of calibration batches of training data, in
-    the same order for every criterion, already on `device`.
+    the same order for every criterion, already on `device`. `widths` maps each group's name to
+    the filters it keeps after this step (a criterion that decides before its sparsity epochs
+    what it will remove needs them).
     """
 
     model: nn.Module
@@ -51,6 +53,7 @@ class PruneContext:
     generator: torch.Generator
     device: torch.device
     batches: Callable[[], Iterator[Batch]]
+    widths: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ def sensitivity_curves(plan: RunPlan, options: RunOptions,
         raise PrunebenchError(f"criterion '{criterion}' needs {loaded.cls.sparsity_epochs:g} "
                               "training epochs per selection; sensitivity curves take a "
                               "training-free criterion, e.g. l1")
+    if loaded.cls.refits:
+        raise PrunebenchError(f"criterion '{criterion}' refits the next layer after removal; "
+                              "sensitivity curves remove filters alone, so they take a "
+                              "criterion without a refit, e.g. l1")
     data = plan.load_data()
     torch.set_num_threads(budget.threads)
     base = get_baseline(scenario, data, budget, seed, options.results, device)

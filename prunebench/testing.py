@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunebench import plugins, scenarios
+from prunebench import plugins, scenarios, surgery
 from prunebench.cells.checks import select_all
 from prunebench.cells.context import criterion_context
 from prunebench.config import Budget, CriterionSpec, Target
@@ -134,12 +134,13 @@ def _check_leaves_model_alone(spec: CriterionSpec, loaded: plugins.LoadedCriteri
     data = scenario.load_data(None, False, None).limited(budget.train_limit, budget.test_limit)
     torch.manual_seed(0)
     model = scenario.model(budget)
-    ctx = criterion_context(scenario, data, budget, model, 0, 1, torch.device("cpu"), [0])
+    widths = row.target.resolve(surgery.widths(model, scenario.groups), scenario.groups)
+    ctx = criterion_context(scenario, data, budget, model, 0, 1, torch.device("cpu"), [0],
+                            widths)
     criterion = loaded.cls(**spec.kwargs())
     before = _state(model)
     criterion.prepare(ctx)
-    select_all(spec.label, criterion, list(ctx.groups), row.target.resolve(
-        tuple(g.n_filters for g in ctx.groups), scenario.groups))
+    select_all(spec.label, criterion, list(ctx.groups), widths)
     after = _state(model)
     changed = [k for k, v in before[0].items() if not torch.equal(v, after[0][k])]
     assert not changed, f"{where}: prepare()/select() changed {changed[:3]}"

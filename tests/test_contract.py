@@ -11,7 +11,7 @@ CRITERIA = sorted(plugins.discover())
 
 
 def test_the_first_party_criteria_are_discovered():
-    assert len(CRITERIA) >= 13 and {"l1", "random", "stability"} <= set(CRITERIA)
+    assert len(CRITERIA) >= 24 and {"l1", "random", "stability", "thinet", "cp"} <= set(CRITERIA)
 
 
 @pytest.fixture(scope="module")

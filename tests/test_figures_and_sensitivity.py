@@ -63,9 +63,11 @@ def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
     assert main(["rerun", str(next((tmp_path / "res" / "lenet5-digits").glob("l1--*.json")))]) == 0
 
 
-def test_sensitivity_refuses_training_criteria(capsys):
+def test_sensitivity_refuses_training_and_refitting_criteria(capsys):
     assert main(["sensitivity", "--criterion", "stability", "--budget", "smoke"]) == 2
     assert "training-free criterion" in capsys.readouterr().err
+    assert main(["sensitivity", "--criterion", "cp", "--budget", "smoke"]) == 2
+    assert "refits the next layer after removal" in capsys.readouterr().err
 
 
 def test_per_layer_labels_drop_only_the_prefix_every_layer_shares():

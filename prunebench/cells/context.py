@@ -4,7 +4,7 @@ task's loss, a seeded generator and the same bounded calibration batches for eve
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -18,15 +18,19 @@ from prunebench.train import phase_generator
 
 
 def criterion_context(scenario: Scenario, data: Data, budget: Budget, model: nn.Module, seed: int,
-                      step: int, device: torch.device, calibration: list[int]) -> PruneContext:
-    """The context of pruning step `step`; the model goes to eval mode, so BatchNorm statistics
-    stay put while criteria look at it. `calibration[0]` counts the samples drawn."""
+                      step: int, device: torch.device, calibration: list[int],
+                      widths: Sequence[int] = ()) -> PruneContext:
+    """The context of pruning step `step`, which prunes to `widths` (none given: the caller
+    selects at several widths, as sensitivity curves do); the model goes to eval mode, so
+    BatchNorm statistics stay put while criteria look at it. `calibration[0]` counts the
+    samples drawn."""
     example = torch.zeros(1, *data.input_shape, device=device)
     groups = surgery.channel_groups(model, scenario.groups, example, scenario.prune_root)
     model.eval()
     return PruneContext(model, groups, scenario.task.loss,
                         phase_generator(seed, "criterion", step), device,
-                        _calibration(data, budget, seed, step, device, calibration))
+                        _calibration(data, budget, seed, step, device, calibration),
+                        dict(zip(scenario.groups, widths)))
 
 
 def _calibration(data: Data, budget: Budget, seed: int, step: int, device: torch.device,

@@ -70,7 +70,7 @@ class PruneCell(Cell):
         for step in range(log.done + 1, budget.steps + 1):
             target = step_widths(full, cell.widths, step, budget.steps)
             ctx = criterion_context(scenario, data, budget, model, cell.seed, step, device,
-                                    cost.calibration)
+                                    cost.calibration, target)
             started = time.perf_counter()
             with left_unchanged(name, "prepare()", model):
                 guard(name, "prepare()", criterion.prepare, ctx)

@@ -111,3 +111,42 @@ def test_obd_c_keeps_what_torch_pruning_keeps(fisher):
     criterion.prepare(PruneContext(net, [group], loss, torch.Generator().manual_seed(0),
                                    torch.device("cpu"), lambda: iter([(x, data_labels)])))
     assert criterion.select(group, KEEP).tolist() == expected
+
+
+def groups_of(net):
+    return [ChannelGroup("0", net[0], net[1], ("3",)), ChannelGroup("3", net[3], net[4], ("8",))]
+
+
+def test_group_norm_sl_keeps_what_torch_pruning_group_magnitude_keeps():
+    """Over the whole coupled group (conv filter, BN scale, the next layer's input slice): the
+    sum of squares Torch-Pruning's GroupMagnitudeImportance(p=2) sums over the group."""
+    net = network()
+    importance = tp.importance.GroupMagnitudeImportance(p=2, group_reduction="sum",
+                                                        normalizer=None)
+    expected = top(importance(tp_group(net)))
+    criterion = make("group-norm-sl")
+    groups = groups_of(net)
+    criterion.prepare(context(net, groups, []))
+    assert criterion.select(groups[0], KEEP).tolist() == expected
+
+
+def test_group_norm_sl_penalty_pulls_as_torch_pruning_group_norm_pruner_regularises():
+    """The penalty's gradient on every coupled parameter equals what GroupNormPruner.regularize
+    (reg = lam, alpha = 2^4) adds to the gradients, for both groups of the net."""
+    net = network()
+    pruner = tp.pruner.GroupNormPruner(
+        net, torch.randn(1, 3, 8, 8), tp.importance.GroupMagnitudeImportance(p=2), reg=1e-4,
+        ignored_layers=[net[8]])
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    pruner.regularize(net)
+    expected = {name: p.grad.clone() for name, p in net.named_parameters()}
+    net.zero_grad(set_to_none=True)
+    criterion = make("group-norm-sl")
+    ctx = context(net, groups_of(net), [])
+    criterion.prepare(ctx)
+    criterion.penalty(ctx).backward()
+    for name, p in net.named_parameters():
+        if name.endswith("bias"):  # neither regularises biases
+            continue
+        torch.testing.assert_close(p.grad, expected[name], msg=name)

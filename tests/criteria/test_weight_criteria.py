@@ -7,7 +7,7 @@ from torch import nn
 from prunebench.criterion import ChannelGroup, NotApplicable
 from prunebench_stability.stability import auxiliary_loss, importance_ratio
 from tests.conftest import conv_group
-from tests.criteria.helpers import context, make
+from tests.criteria.helpers import context, make, make_with
 
 
 def test_fpgm_drops_the_filter_at_the_geometric_median():
@@ -123,3 +123,46 @@ def test_group_lasso_penalty_is_the_sum_of_filter_norms():
     assert group.conv.weight.grad.flatten().tolist() == pytest.approx(
         [1e-4 * v for v in (0.6, 0.8, 0.0, 1.0, 1.0, 0.0)])
     assert criterion.select(group, 1).tolist() == [0]
+
+
+def test_growing_reg_fixes_the_l1_smallest_and_penalises_them_more_and_more():
+    """Filters by L1: 7, 1, 3, 0.5. Keeping 2 fixes {1, 3} for removal before the sparsity
+    epoch; only they are penalised, with lam = delta per `interval` iterations, capped."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 2.0], [0.5, 0.0]])
+    criterion = make_with("growing-reg", delta=0.1, interval=2, ceiling=0.25)
+    ctx = context(group.conv, [group], [])
+    ctx.widths = {group.name: 2}
+    criterion.prepare(ctx)
+    lams = []
+    for _ in range(7):
+        group.conv.weight.grad = None
+        criterion.penalty(ctx).backward()
+        lams.append(criterion.lam)
+    assert lams == pytest.approx([0, 0, 0.1, 0.1, 0.2, 0.2, 0.25])
+    grad = group.conv.weight.grad.view(4, 2)  # d(lam/2 ||w||^2)/dw = lam w on the removed
+    torch.testing.assert_close(grad, 0.25 * torch.tensor([[0, 0], [0, 1.0], [0, 0], [0.5, 0]]))
+    assert criterion.select(group, 2).tolist() == [0, 2]
+    assert criterion.report()["lambda_reached"] == 0.25
+    with pytest.raises(ValueError, match="sparsity epoch was run for 2"):
+        criterion.select(group, 3)
+    ctx.widths = {}
+    with pytest.raises(ValueError, match="names no width"):
+        criterion.prepare(ctx)
+
+
+def test_group_norm_sl_scores_the_whole_coupled_group():
+    """Channel k's group: its conv filter, its BN scale and the next conv's input slice k. The
+    filters alone rank 0 > 1 > 2; the BN and the consumer turn it round."""
+    first = nn.Conv2d(1, 3, 1, bias=False)
+    bn, after = nn.BatchNorm2d(3), nn.Conv2d(3, 2, 1, bias=False)
+    net = nn.Sequential(first, bn, after)
+    with torch.no_grad():
+        first.weight.copy_(torch.tensor([3.0, 2.0, 1.0]).view(3, 1, 1, 1))
+        bn.weight.copy_(torch.tensor([0.0, 1.0, 2.0]))
+        after.weight.copy_(torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]).view(2, 3, 1, 1))
+    group = ChannelGroup("0", first, bn, ("2",))
+    criterion = make("group-norm-sl")
+    criterion.prepare(context(net, [group], []))
+    squares = torch.tensor([9.0 + 0 + 0, 4 + 1 + 2, 1 + 4 + 8], dtype=torch.float64)
+    torch.testing.assert_close(criterion.score(group), squares.sqrt())
+    assert criterion.select(group, 1).tolist() == [2]
