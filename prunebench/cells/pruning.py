@@ -2,9 +2,9 @@
 
 Its main path, `PruneCell.run`, reads top to bottom: for each pruning step, the criterion
 prepares, trains its sparsity epochs (if it asks for any), selects the filters to keep; the
-surgery removes the others; a reconstruction criterion refits the consuming layers; the model is
-evaluated, fine-tuned and evaluated again. Then the
-pruned model is measured. Checkpoints between steps and torchrun's decisions live in `steps.py`.
+surgery removes the others; a reconstruction criterion refits the consuming layers; the model
+is evaluated, fine-tuned and evaluated again. Then the pruned model is measured. Checkpoints
+between steps and torchrun's decisions live in `steps.py`.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ class PruneCell(Cell):
                 refit = {"refit_error": refit_consumers(
                     name, criterion, ctx, original, keep,
                     phase_generator(cell.seed, "refit", step))}
-                cost.refit_seconds += time.perf_counter() - started
-                cost.criterion_seconds += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                cost.refit_seconds += spent
+                cost.criterion_seconds += spent
                 del original
             before = task.evaluate(model, data, device)[task.headline]
             train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
