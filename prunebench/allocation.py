@@ -1,0 +1,133 @@
+"""Global allocation, the second track's core (issue 17): a criterion's per-filter scores decide
+how many filters each layer keeps, for a MACs budget.
+
+Scores are made comparable across layers by one normalisation shared by every criterion, the
+layer's mean score (Torch-Pruning's default normaliser). Filters are removed in one global order,
+lowest normalised score first (ties: earlier layer, then lower index), skipping a layer once it is
+down to its floor; a bisection over how many are removed finds the fewest removals whose pruned
+architecture's MACs, counted by `torch.utils.flop_counter` on the real surgery's result, meet the
+target, and the answer must lie within a tolerance (1%) of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+from torch import Tensor, nn
+
+from prunebench import surgery
+from prunebench.errors import PrunebenchError
+from prunebench.measure.flops import count_macs
+from prunebench.scenarios.base import Scenario
+
+#: Fraction of its filters every layer keeps at least (a setting of the track).
+FLOOR = 0.1
+TOLERANCE = 0.01
+
+MacsOf = Callable[[tuple[int, ...]], int]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The widths chosen for a MACs budget, what they cost, and the layers held at their floor."""
+
+    widths: tuple[int, ...]
+    macs: int
+    target_macs: int
+    at_floor: tuple[int, ...]  # indices of the layers kept at their floor
+
+
+def floors(full: Sequence[int], fraction: float = FLOOR) -> tuple[int, ...]:
+    """At least `fraction` of each layer's filters, and at least one."""
+    return tuple(max(1, math.ceil(fraction * n)) for n in full)
+
+
+def normalise(scores: Sequence[Tensor]) -> list[Tensor]:
+    """Each layer's scores over the layer's mean score (a layer whose mean is 0 keeps them)."""
+    out = []
+    for s in scores:
+        s = s.detach().double().flatten()
+        mean = s.mean()
+        out.append(s / mean if mean != 0 else s)
+    return out
+
+
+def removal_order(scores: Sequence[Tensor]) -> list[tuple[int, int]]:
+    """(layer, filter) pairs, lowest score first; ties to the earlier layer, then lower index."""
+    entries = [(float(v), layer, j) for layer, s in enumerate(scores)
+               for j, v in enumerate(s.tolist())]
+    return [(layer, j) for _, layer, j in sorted(entries)]
+
+
+def widths_after(order: Sequence[tuple[int, int]], full: Sequence[int], floor: Sequence[int],
+                 removals: int) -> tuple[int, ...]:
+    """The widths after the first `removals` entries of `order` a layer's floor allows."""
+    widths = list(full)
+    done = 0
+    for layer, _ in order:
+        if done == removals:
+            break
+        if widths[layer] > floor[layer]:
+            widths[layer] -= 1
+            done += 1
+    return tuple(widths)
+
+
+def allocate(scores: Sequence[Tensor], macs_of: MacsOf, target_macs: int,
+             floor: Sequence[int] | None = None, tolerance: float = TOLERANCE) -> Allocation:
+    """The widths of the fewest removals in the normalised global order whose MACs do not exceed
+    `target_macs`; a PrunebenchError when the floors stop short of it or the nearest widths miss
+    it by more than `tolerance`."""
+    full = tuple(len(s) for s in scores)
+    floor = tuple(floor) if floor is not None else floors(full)
+    order = removal_order(normalise(scores))
+    most = sum(n - f for n, f in zip(full, floor))
+    lowest = macs_of(widths_after(order, full, floor, most))
+    if lowest > target_macs * (1 + tolerance):
+        raise PrunebenchError(f"the floors ({FLOOR:.0%} of each layer) leave {lowest:,} MACs, "
+                              f"more than the target {target_macs:,}; ask for a smaller "
+                              "reduction")
+    low, high = 0, most  # macs(low) > target unless low == 0; macs(high) <= target * (1 + tol)
+    if macs_of(full) <= target_macs:
+        high = 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        if macs_of(widths_after(order, full, floor, middle)) <= target_macs:
+            high = middle
+        else:
+            low = middle
+    widths = widths_after(order, full, floor, high)
+    macs = macs_of(widths)
+    if abs(macs - target_macs) > tolerance * target_macs:
+        raise PrunebenchError(f"the nearest widths give {macs:,} MACs, more than "
+                              f"{tolerance:.0%} from the target {target_macs:,}")
+    return Allocation(widths, macs, target_macs,
+                      tuple(i for i, (w, f) in enumerate(zip(widths, floor)) if w == f))
+
+
+def uniform_scores(full: Sequence[int]) -> list[Tensor]:
+    """Scores under which the global order removes the same fraction of every layer: filter j of
+    n scores (j + 1) / n, so every layer's normalised scores spread alike."""
+    return [torch.arange(1, n + 1, dtype=torch.float64) / n for n in full]
+
+
+def macs_counter(build: Callable[[], nn.Module], groups: Sequence[str],
+                 input_shape: Sequence[int], prune_root: str = "",
+                 measure_root: str = "") -> MacsOf:
+    """MACs of the architecture at given widths: a fresh model narrowed by the real surgery and
+    counted by `count_macs` (remembered per widths, as the bisection asks again)."""
+    @cache
+    def macs_of(widths: tuple[int, ...]) -> int:
+        model = build().eval()
+        surgery.keep_first(model, groups, widths, torch.zeros(1, *input_shape), prune_root)
+        return count_macs(model.get_submodule(measure_root), input_shape)[0]
+    return macs_of
+
+
+def scenario_macs(scenario: Scenario) -> MacsOf:
+    return macs_counter(scenario.model, scenario.groups, scenario.input_shape,
+                        scenario.prune_root, scenario.measure_root)
