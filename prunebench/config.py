@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -51,19 +52,37 @@ class Budget:
 
 @dataclass(frozen=True)
 class Target:
-    """How far to prune: explicit per-group widths, or a uniform ratio of filters removed."""
+    """How far to prune: explicit per-group widths, a uniform ratio of filters removed, or a
+    MACs reduction whose widths each criterion's scores choose (global allocation)."""
 
     name: str
     widths: tuple[int, ...] | None = None
     ratio: float | None = None
+    macs_reduction: float | None = None
 
     def resolve(self, full: Sequence[int], group_names: Sequence[str]) -> tuple[int, ...]:
-        """Filters kept per group, validated against the unpruned widths `full`."""
+        """Filters kept per group, validated against the unpruned widths `full`; none for a
+        MACs reduction, whose widths are chosen in each cell."""
+        if self.macs_reduction is not None:
+            return ()
         if self.widths is not None:
             check_widths(self.widths, full, group_names)
             return tuple(self.widths)
         assert self.ratio is not None
         return tuple(max(1, n - math.floor(n * self.ratio + 1e-9)) for n in full)
+
+
+def macs_target(name: str) -> Target | None:
+    """`macs-2x`, `macs-2.5x`: the MACs divided by that factor, widths allocated globally; None
+    for any other name."""
+    found = re.fullmatch(r"macs-(\d+(?:\.\d+)?)x", name)
+    if found is None:
+        return None
+    factor = float(found.group(1))
+    if factor <= 1:
+        raise PrunebenchError(f"target {name}: the MACs reduction must be more than 1, e.g. "
+                              "macs-2x")
+    return Target(name, macs_reduction=factor)
 
 
 Setting = tuple[str, Any]  # (keyword, value): one constructor argument of a criterion
@@ -109,6 +128,10 @@ class CellConfig:
     #: the version of the distribution that supplied the criterion: a new version may choose
     #: other filters, so its cells are other cells ("" for the reference row)
     criterion_version: str = ""
+    #: a global target: the MACs divided by this factor, widths chosen from the criterion's
+    #: scores, every layer keeping at least `floor` of its filters (None: fixed widths)
+    macs_reduction: float | None = None
+    floor: float | None = None
 
     @property
     def spec(self) -> CriterionSpec:
@@ -120,8 +143,8 @@ class CellConfig:
 
     def hash(self) -> str:
         payload = asdict(self)
-        for key in ("settings", "criterion_version"):  # absent, they leave the hash as it was
-            if not payload[key]:
+        for key in ("settings", "criterion_version", "macs_reduction", "floor"):
+            if payload[key] is None or payload[key] in ((), ""):  # absent: the hash as it was
                 del payload[key]
         del payload["budget"]["seeds"]  # the budget's default seed list: this cell has its own
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
@@ -134,6 +157,9 @@ def rounded(target: Target, full: Sequence[int], group_names: Sequence[str],
     own width), as a target of its own: odd widths can leave a device's fast kernels unused."""
     if multiple < 1:
         raise PrunebenchError(f"--round-to {multiple} must be a positive integer, e.g. 8")
+    if target.macs_reduction is not None:
+        raise PrunebenchError(f"--round-to rounds fixed widths; target {target.name} lets each "
+                              "criterion choose its widths")
     widths = target.resolve(full, group_names)
     up = tuple(min(n, -(-w // multiple) * multiple) for w, n in zip(widths, full))
     return Target(f"{target.name}-r{multiple}", widths=up)

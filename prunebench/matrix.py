@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from prunebench import plugins, surgery
+from prunebench import allocation, plugins, surgery
 from prunebench.baseline import get_baseline
 from prunebench.cells.base import Cell, Matrix
 from prunebench.cells.pruning import PruneCell
@@ -45,8 +45,9 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     device = options.device.type
 
     def config(name: str, settings: tuple, target, seed: int, version: str = "") -> CellConfig:
+        floor = allocation.FLOOR if target.macs_reduction is not None else None
         return CellConfig(scenario.name, name, target.name, target.resolve(full, scenario.groups),
-                          seed, budget, settings, device, version)
+                          seed, budget, settings, device, version, target.macs_reduction, floor)
 
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:
@@ -55,7 +56,7 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
             row += [PruneCell(config(s.name, s.settings, target, seed,
                                      available[s.name].version), found, available[s.name])
                     for s, found in loaded.items()]
-            if plan.scratch:
+            if plan.scratch and target.macs_reduction is None:  # global: not yet (issue 17)
                 row.append(ScratchCell(config(SCRATCH, (), target, seed)))
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
     return Matrix(cells, partial(_baseline, plan, options))

@@ -95,7 +95,8 @@ def plan_of_record(record: Record, data_root: Path | None = None, download: bool
 
     return RunPlan(scenarios.get(record.scenario),
                    () if record.reference else (record.criterion.spec,),
-                   (Target(record.target, widths=record.widths),), (record.seed,), record.budget,
+                   (Target(record.target, widths=record.widths or None,
+                           macs_reduction=record.macs_reduction),), (record.seed,), record.budget,
                    scratch=record.reference, data_root=data_root, download=download,
                    backbone_from=backbone_from)
 

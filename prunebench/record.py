@@ -166,6 +166,9 @@ class Record:
     finished: str | None = None
     cell_seconds: float | None = None
     rerun: str | None = None  # `prunebench rerun FILE` when the record was made again
+    #: a global target: MACs divided by this, widths chosen per cell, each layer's floor
+    macs_reduction: float | None = None
+    floor: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -184,7 +187,9 @@ class Record:
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "scenario": self.scenario, "task": self.task,
             "headline": self.headline, "criterion": asdict(self.criterion),
-            "target": {"name": self.target, "widths": list(self.widths)}, "seed": self.seed,
+            "target": {"name": self.target, "widths": list(self.widths),
+                       **({"macs_reduction": self.macs_reduction, "floor": self.floor}
+                          if self.macs_reduction is not None else {})}, "seed": self.seed,
             "budget": asdict(self.budget), "config_hash": self.config_hash, "data": self.data,
             "device": self.device, "command": self.command,
             "environment": asdict(self.environment), "status": self.status, "error": self.error,
@@ -263,7 +268,8 @@ def _record(v: dict[str, Any]) -> Record:
         error=v.get("error"), measured=_measured(v) if v["status"] == "ok" else None,
         reference=bool(v.get("reference")), baseline_checkpoint=v.get("baseline_checkpoint"),
         ranks=v.get("ranks", 1), run_started=v.get("run_started"), started=v.get("started"),
-        finished=v.get("finished"), cell_seconds=cost.get("cell_seconds"), rerun=v.get("rerun"))
+        finished=v.get("finished"), cell_seconds=cost.get("cell_seconds"), rerun=v.get("rerun"),
+        macs_reduction=v["target"].get("macs_reduction"), floor=v["target"].get("floor"))
 
 
 def _measured(v: dict[str, Any]) -> Measured:

@@ -219,4 +219,4 @@ def header(run: _Run, cell: Cell) -> Record:
         reference=cell.reference,
         baseline_checkpoint=str(run.baseline.path.relative_to(run.options.results)),
         ranks=distributed.world_size(), run_started=run.options.started,
-        rerun=run.options.rerun)
+        rerun=run.options.rerun, macs_reduction=config.macs_reduction, floor=config.floor)

@@ -114,6 +114,10 @@ def test_criterion_settings_parse_convert_and_name_rows():
     versions = {CellConfig("lenet5-digits", "stability", "prun1", (4, 14), 0, budget,
                            criterion_version=v).hash() for v in ("", "0.1.0", "0.2.0")}
     assert len(versions) == 3 and plain.hash() in versions
+    # a global target's reduction and floor change the widths: other cells
+    global_ = {CellConfig("lenet5-digits", "l1", "macs-2x", (), 0, budget, macs_reduction=f,
+                          floor=floor).hash() for f, floor in ((2.0, 0.1), (3.0, 0.1), (2.0, 0.2))}
+    assert len(global_) == 3
 
 
 def test_two_settings_of_a_criterion_are_two_rows_of_the_board(tmp_path, capsys):

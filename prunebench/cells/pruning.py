@@ -17,8 +17,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from prunebench import surgery
+from prunebench import allocation, surgery
 from prunebench.baseline import seed_everything
+from prunebench.cells.allocate import step_allocation
 from prunebench.cells.base import Cell, CellEnv
 from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
 from prunebench.cells.context import criterion_context
@@ -67,8 +68,10 @@ class PruneCell(Cell):
         log = StepLog.resume(env.files.with_suffix(".step.pt"), model, scenario, example)
         cost = log.cost
 
+        macs_of = allocation.scenario_macs(scenario) if cell.macs_reduction else None
         for step in range(log.done + 1, budget.steps + 1):
-            target = step_widths(full, cell.widths, step, budget.steps)
+            target = step_widths(full, cell.widths, step, budget.steps) if macs_of is None \
+                else ()
             ctx = criterion_context(scenario, data, budget, model, cell.seed, step, device,
                                     cost.calibration, target)
             started = time.perf_counter()
@@ -83,6 +86,15 @@ class PruneCell(Cell):
                       on_epoch=env.progress.epoch)
                 model.eval()
             started = time.perf_counter()
+            allocated = {}
+            if macs_of is not None and cell.macs_reduction is not None:  # a global target
+                chosen = step_allocation(name, criterion, ctx, macs_of, macs_of(tuple(full)),
+                                         cell.macs_reduction,
+                                         allocation.floors(full, cell.floor or allocation.FLOOR),
+                                         step, budget.steps)
+                target = chosen.widths
+                allocated = {"macs_target": chosen.target_macs,
+                             "at_floor": [scenario.groups[i] for i in chosen.at_floor]}
             keep = choose(name, criterion, list(ctx.groups), target)
             cost.criterion_seconds += time.perf_counter() - started
             original = copy.deepcopy(model) if cls.refits else None
@@ -104,12 +116,13 @@ class PruneCell(Cell):
             after = task.evaluate(model, data, device)
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
-                           f"{task.headline}_before_finetune": before, **refit, **after},
+                           f"{task.headline}_before_finetune": before, **allocated, **refit,
+                           **after},
                           model, scenario, last=step == budget.steps)
 
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
-        not_metrics = ("step", "widths", "kept", "refit_error")
+        not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor")
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
                                       if k not in not_metrics}, **size})
         baseline = env.baseline.measures

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from prunebench import plugins, scenarios
+from prunebench import allocation, plugins, scenarios
 from prunebench.cells.scratch import SCRATCH
 from prunebench.config import (
     CriterionSpec,
     Setting,
     Target,
+    macs_target,
     parse_criteria,
     parse_names,
     parse_ratio,
@@ -65,6 +66,10 @@ def _named_target(scenario: Scenario, target: str | None, widths: str | None,
     if ratio is not None:
         value = parse_ratio(ratio)
         return Target(f"ratio-{value:g}", ratio=value)
+    if target is not None and (found := macs_target(target)) is not None:
+        assert found.macs_reduction is not None
+        allocation.check_reachable(scenario, found.macs_reduction)
+        return found
     return scenario.target(target or scenario.default_target)
 
 

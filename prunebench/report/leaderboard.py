@@ -273,6 +273,27 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
     return _mean(values), row
 
 
+def allocation_lines(records: list[Record]) -> list[str]:
+    """Under a global target's table: the normalisation every row shares, then per row and seed
+    the widths its scores chose, how far their MACs lie from the target and the layers held at
+    their floor."""
+    floor = records[0].floor or 0.0
+    lines = [f"- Global allocation: each criterion's scores over its layer's mean score, one "
+             f"threshold for every layer, each layer keeping at least {floor:.0%} of its filters "
+             "(`prunebench/allocation.py`). Widths chosen per row and seed:"]
+    for r in sorted(records, key=lambda r: (r.label, r.seed)):
+        m = r.measured
+        if m is None or not m.history:
+            continue
+        last = m.history[-1]
+        target = last.get("macs_target")
+        gap = f", MACs {100 * (m.pruned.macs - target) / target:+.1f}% from the target" \
+            if target else ""
+        floors = f", at the floor: {', '.join(last['at_floor'])}" if last.get("at_floor") else ""
+        lines.append(f"  - `{r.label}` seed {r.seed}: {widths_text(m.pruned_widths)}{gap}{floors}")
+    return lines + [""]
+
+
 def widths_text(widths: Sequence[int]) -> str:
     """4,14 stays as it is; long runs of equal widths are written 40x6,80x8."""
     runs: list[list[int]] = []
@@ -292,16 +313,21 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     sections: list[Section] = []
     levels: dict[str, dict[str, Scores]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
-        section = Section(f"Target `{target}` (widths {widths_text(widths)}), budget `{budget}`",
+        reduction = members[0].macs_reduction
+        what = f"widths {widths_text(widths)}" if reduction is None else \
+            f"MACs / {reduction:g}, widths chosen by each criterion's scores"
+        section = Section(f"Target `{target}` ({what}), budget `{budget}`",
                           members[0].headline, records=members,
                           slug=f"{target}-{_budget_slug(budget)}")
+        if reduction is not None:
+            section.speed = allocation_lines(members)
         base_mean, base_row = _baseline_row(members, section.headline)
         if base_row:
             section.rows.append(base_row)
         rows, scores = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
-        speed = architecture_speed(members)
+        speed = architecture_speed(members) if reduction is None else None
         if speed is not None:  # one architecture: its speed once, not a noisy copy per row
             section.fields = tuple(f for f in FIELDS if f not in SPEED_FIELDS)
             section.speed = speed

@@ -146,7 +146,7 @@ def test_growing_reg_fixes_the_l1_smallest_and_penalises_them_more_and_more():
     with pytest.raises(ValueError, match="sparsity epoch was run for 2"):
         criterion.select(group, 3)
     ctx.widths = {}
-    with pytest.raises(ValueError, match="names no width"):
+    with pytest.raises(NotApplicable, match="no width is fixed"):
         criterion.prepare(ctx)
 
 

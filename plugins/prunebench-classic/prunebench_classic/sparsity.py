@@ -121,8 +121,9 @@ class GrowingReg(_Penalised):
         self._keep: dict[str, Tensor] = {}
         for g in ctx.groups:
             if g.name not in ctx.widths:
-                raise ValueError(f"the context names no width for {g.name}; growing-reg fixes "
-                                 "the filters it removes before its sparsity epoch")
+                raise NotApplicable(f"no width is fixed for {g.name} before selection (a global "
+                                    "target); growing-reg fixes the filters it removes before "
+                                    "its sparsity epoch")
             l1 = g.conv.weight.detach().double().abs().flatten(1).sum(1)
             order = torch.argsort(-l1, stable=True)
             self._keep[g.name] = order[:ctx.widths[g.name]].sort().values
