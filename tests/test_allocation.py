@@ -99,3 +99,6 @@ def test_a_reduction_the_floors_cannot_reach_is_refused_before_any_work(tmp_path
                  str(tmp_path)]) == 2
     assert "ask for at most macs-25.5x" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+    # the size and speed commands measure fixed widths: a global target has none of its own
+    assert main(["flops", "--target", "macs-2x"]) == 2
+    assert "has no widths of its own" in capsys.readouterr().err

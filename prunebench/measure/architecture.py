@@ -14,6 +14,7 @@ from torch import nn
 
 from prunebench import surgery
 from prunebench.config import Target
+from prunebench.errors import PrunebenchError
 from prunebench.measure.flops import count_macs
 from prunebench.measure.memory import count_params, trm_bytes
 from prunebench.scenarios.base import Scenario
@@ -36,6 +37,10 @@ def model_size(model: nn.Module, scenario: Scenario, input_shape: Sequence[int])
 def architecture(scenario: Scenario, target: Target | None) -> tuple[nn.Module, list[int]]:
     """The row's model (random weights, eval mode) at the target's widths, or unpruned.
     Which filters survive changes neither size nor speed, so the first `n` of each are kept."""
+    if target is not None and target.macs_reduction is not None:
+        raise PrunebenchError(f"target {target.name} has no widths of its own: each criterion "
+                              "chooses them (the board lists them); give one row's with "
+                              "--widths")
     model = scenario.model().eval()
     widths = list(surgery.widths(model, scenario.groups))
     if target is not None:
