@@ -1,7 +1,8 @@
 """A plan's matrix: which cells it holds, of which kind, and where each seed's baseline comes
 from. The one place that decides the kinds: a pruning cell per criterion, target and seed and a
-scratch cell per target and seed; or, for a row built on another row's pruned models, transfer
-cells (cells/transfer.py)."""
+scratch cell per target and seed (on a global target also the `uniform` row, l1 at the widths
+one ratio gives, and scratch at those widths); or, for a row built on another row's pruned
+models, transfer cells (cells/transfer.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ def load_criteria(specs: tuple[CriterionSpec, ...], available: dict[str, plugins
     return loaded
 
 
+#: the criterion that chooses the filters of the global track's `uniform` reference row
+UNIFORM_BY = "l1"
+
+
+def uniform_widths(plan: RunPlan, full: tuple[int, ...], reduction: float) -> tuple[int, ...]:
+    """The widths one ratio for every layer gives at the MACs a global target asks for."""
+    macs_of = allocation.scenario_macs(plan.scenario)
+    return allocation.allocate(allocation.uniform_scores(full), macs_of,
+                               round(macs_of(full) / reduction)).widths
+
+
 def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     if plan.scenario.backbone_source is not None:
         return transfer_matrix(plan, options)
@@ -44,11 +56,17 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     full = surgery.widths(scenario.model(budget), scenario.groups)
     device = options.device.type
 
-    def config(name: str, settings: tuple, target, seed: int, version: str = "") -> CellConfig:
+    def config(name: str, settings: tuple, target, seed: int, version: str = "",
+               widths: tuple[int, ...] | None = None) -> CellConfig:
         floor = allocation.FLOOR if target.macs_reduction is not None else None
-        return CellConfig(scenario.name, name, target.name, target.resolve(full, scenario.groups),
-                          seed, budget, settings, device, version, target.macs_reduction, floor)
+        fixed = target.resolve(full, scenario.groups) if widths is None else widths
+        return CellConfig(scenario.name, name, target.name, fixed, seed, budget, settings,
+                          device, version, target.macs_reduction, floor)
 
+    uniform = {t.name: uniform_widths(plan, full, t.macs_reduction) for t in plan.targets
+               if t.macs_reduction is not None}
+    reference = load_criteria((CriterionSpec(UNIFORM_BY),), available) \
+        if uniform and UNIFORM_BY in available else {}
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:
         row: list[Cell] = []
@@ -56,8 +74,13 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
             row += [PruneCell(config(s.name, s.settings, target, seed,
                                      available[s.name].version), found, available[s.name])
                     for s, found in loaded.items()]
-            if plan.scratch and target.macs_reduction is None:  # global: not yet (issue 17)
-                row.append(ScratchCell(config(SCRATCH, (), target, seed)))
+            widths = uniform.get(target.name)
+            if plan.scratch and widths is not None:  # the global track's reference rows
+                row += [PruneCell(config(s.name, (), target, seed, available[s.name].version,
+                                         widths), found, available[s.name])
+                        for s, found in reference.items()]
+            if plan.scratch:
+                row.append(ScratchCell(config(SCRATCH, (), target, seed, widths=widths)))
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
     return Matrix(cells, partial(_baseline, plan, options))
 

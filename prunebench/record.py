@@ -20,6 +20,7 @@ from prunebench.config import Budget, CriterionSpec
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "not-applicable")
+UNIFORM = "uniform"  # the global track's reference row: one ratio for every layer
 DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
 #: what a name that becomes part of a file name may look like
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -176,6 +177,10 @@ class Record:
 
     @property
     def label(self) -> str:
+        """The row name; under a global target a criterion's row at fixed widths is the
+        `uniform` reference, `uniform (l1)`."""
+        if self.macs_reduction is not None and self.widths and not self.reference:
+            return f"{UNIFORM} ({self.criterion.label})"
         return self.criterion.label
 
     def done(self) -> bool:

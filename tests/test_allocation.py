@@ -7,7 +7,9 @@ from torch import nn
 
 from prunebench import allocation, scenarios, surgery
 from prunebench.cli import main
+from prunebench.cli.options import make_plan
 from prunebench.errors import PrunebenchError
+from prunebench.matrix import uniform_widths
 from prunebench.store import read_results
 
 
@@ -75,23 +77,30 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
     """`--target macs-2x,macs-4x` on lenet5-digits: l1 and lamp choose their own widths (each
     layer at least its floor), their MACs near the target (LeNet-5 is too small for 1%: one
     conv2 filter is 3.5% of half its MACs); kmeans-raw only selects, so it is not applicable;
-    the record keeps the reduction and the floor, and the board lists the widths."""
+    the reference rows `uniform (l1)` and `scratch` share the widths one ratio gives; records
+    keep the reduction and the floor, and the board lists the widths."""
     assert main(["run", "--scenario", "lenet5-digits", "--target", "macs-2x,macs-4x", "--budget",
-                 "smoke", "--seeds", "0", "--criteria", "l1,lamp,kmeans-raw", "--no-scratch",
-                 "--results", str(tmp_path)]) == 0
+                 "smoke", "--seeds", "0", "--criteria", "l1,lamp,kmeans-raw", "--results",
+                 str(tmp_path)]) == 0
     records = read_results(tmp_path)
-    assert len(records) == 6
+    assert sorted(r.label for r in records) == sorted(
+        ["l1", "lamp", "kmeans-raw", "uniform (l1)", "scratch"] * 2)
+    plan = make_plan(scenario="lenet5-digits", budget="smoke")
     for r in records:
-        assert r.macs_reduction in (2.0, 4.0) and r.floor == allocation.FLOOR and r.widths == ()
+        assert r.macs_reduction in (2.0, 4.0) and r.floor == allocation.FLOOR
         if r.criterion.name == "kmeans-raw":
             assert r.status == "not-applicable" and "global allocation" in (r.error or "")
             continue
         m = r.measured
         assert m is not None and m.pruned_widths >= (2, 5)  # the floors of 20 and 50 filters
         assert abs(m.pruned.macs * r.macs_reduction / m.baseline.macs - 1) < 0.05
+        if r.label in ("uniform (l1)", "scratch"):
+            assert r.widths == m.pruned_widths == uniform_widths(plan, (20, 50), r.macs_reduction)
+        else:
+            assert r.widths == ()
     board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
     assert "MACs / 4, widths chosen by each criterion's scores" in board
-    assert "`lamp` seed 0:" in board
+    assert "`lamp` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
 
 
 def test_a_reduction_the_floors_cannot_reach_is_refused_before_any_work(tmp_path, capsys):

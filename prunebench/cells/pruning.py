@@ -68,7 +68,9 @@ class PruneCell(Cell):
         log = StepLog.resume(env.files.with_suffix(".step.pt"), model, scenario, example)
         cost = log.cost
 
-        macs_of = allocation.scenario_macs(scenario) if cell.macs_reduction else None
+        # a global target allocates; its uniform reference row has fixed widths
+        macs_of = allocation.scenario_macs(scenario) \
+            if cell.macs_reduction and not cell.widths else None
         for step in range(log.done + 1, budget.steps + 1):
             target = step_widths(full, cell.widths, step, budget.steps) if macs_of is None \
                 else ()

@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
                                              "of resnet50-imagenet runs made with --save-models")
     run.add_argument("--no-scratch", dest="scratch", action="store_false",
-                     help="leave out the scratch reference row (the target architecture trained "
-                     "from random weights)")
+                     help="leave out the reference rows: scratch (the target architecture "
+                     "trained from random weights) and, on a macs-Fx target, uniform (l1)")
     run.add_argument("--jobs", type=int, default=1,
                      help="run the matrix as N local processes sharing the CPU cores (shards of "
                      "one results folder); cheaper than threads for small models")

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prunebench.record import Measured, Record
+from prunebench.record import UNIFORM, Measured, Record
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
 from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
@@ -58,7 +58,7 @@ class Row:
 FIELDS = tuple(f.name for f in fields(Row))
 PERCENT = (0.0, 100.0)  # every headline metric (accuracy, COCO AP) is a percentage
 #: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
-REFERENCES = ("l1", "random", "scratch")
+REFERENCES = ("l1", "random", "scratch", "uniform (l1)")
 
 
 def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
@@ -283,15 +283,16 @@ def allocation_lines(records: list[Record]) -> list[str]:
              "(`prunebench/allocation.py`). Widths chosen per row and seed:"]
     for r in sorted(records, key=lambda r: (r.label, r.seed)):
         m = r.measured
-        if m is None or not m.history:
+        if m is None or r.reference or r.macs_reduction is None:  # scratch: uniform's widths
             continue
-        last = m.history[-1]
-        target = last.get("macs_target")
-        gap = f", MACs {100 * (m.pruned.macs - target) / target:+.1f}% from the target" \
-            if target else ""
-        floors = f", at the floor: {', '.join(last['at_floor'])}" if last.get("at_floor") else ""
-        lines.append(f"  - `{r.label}` seed {r.seed}: {widths_text(m.pruned_widths)}{gap}{floors}")
-    return lines + [""]
+        gap = m.pruned.macs * r.macs_reduction / m.baseline.macs - 1
+        at_floor = m.history[-1].get("at_floor") if m.history else None
+        floors = f", at the floor: {', '.join(at_floor)}" if at_floor else ""
+        lines.append(f"  - `{r.label}` seed {r.seed}: {widths_text(m.pruned_widths)}, MACs "
+                     f"{100 * gap:+.1f}% from the target{floors}")
+    return lines + ["", f"`{UNIFORM} (l1)` keeps the same fraction of every layer at the same "
+                        "MACs (l1 chooses the filters); `scratch` trains those widths from random "
+                        "weights.", ""]
 
 
 def widths_text(widths: Sequence[int]) -> str:
@@ -309,7 +310,8 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                 references: Sequence[str] = REFERENCES) -> Board:
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
-        groups[(r.target, r.widths, _budget(r))].append(r)
+        widths = r.widths if r.macs_reduction is None else ()  # global: one section
+        groups[(r.target, widths, _budget(r))].append(r)
     sections: list[Section] = []
     levels: dict[str, dict[str, Scores]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
