@@ -223,6 +223,19 @@ def parse_ratio(text: str) -> float:
     return ratio
 
 
+def parse_macs_reduction(text: str) -> str:
+    """`--macs-reduction 2.5` -> the target name `macs-2.5x`."""
+    try:
+        factor = float(text)
+    except ValueError:
+        raise PrunebenchError(f"--macs-reduction '{text}' is not a number; give a factor like "
+                              "2 (half the MACs)") from None
+    if not 1.0 < factor < 1e6:
+        raise PrunebenchError(f"--macs-reduction {text} must be more than 1 (the unpruned "
+                              "MACs over the pruned), e.g. 2")
+    return f"macs-{factor:g}x"
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(part) for part in text.split(","))

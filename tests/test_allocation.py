@@ -1,5 +1,8 @@
-"""Global allocation (the second track's core): known answers on a two-layer net, the MACs target
-met through the real surgery on VGG-16 and ResNet-50, and the uniform allocation."""
+"""Global allocation (the second track): known answers on a two-layer net, the MACs target met
+through the real surgery on VGG-16 and ResNet-50, the uniform allocation, and `--target macs-Fx`
+through `prunebench run`."""
+
+import json
 
 import pytest
 import torch
@@ -73,7 +76,8 @@ def test_the_bisection_meets_the_macs_target_at_2x_3x_4x(row):
             [g.n_filters for g in groups])))
 
 
-def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_chose(tmp_path):
+def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_chose(tmp_path,
+                                                                                   capsys):
     """`--target macs-2x,macs-4x` on lenet5-digits: l1 and lamp choose their own widths (each
     layer at least its floor), their MACs near the target (LeNet-5 is too small for 1%: one
     conv2 filter is 3.5% of half its MACs); kmeans-raw only selects, so it is not applicable;
@@ -101,12 +105,23 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
     board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
     assert "MACs / 4, widths chosen by each criterion's scores" in board
     assert "`lamp` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
+    # `prunebench flops --result` measures the architecture a row's criterion chose
+    lamp = next(r for r in records if r.label == "lamp" and r.macs_reduction == 2.0)
+    capsys.readouterr()
+    assert main(["flops", "--json", "--result", str(next(
+        (tmp_path / "lenet5-digits").glob(f"lamp--*{lamp.config_hash}*.json")))]) == 0
+    size = json.loads(capsys.readouterr().out)
+    assert lamp.measured is not None
+    assert tuple(size["widths"]) == lamp.measured.pruned_widths
+    assert size["macs"] == lamp.measured.pruned.macs
 
 
 def test_a_reduction_the_floors_cannot_reach_is_refused_before_any_work(tmp_path, capsys):
-    assert main(["run", "--scenario", "lenet5-digits", "--target", "macs-40x", "--results",
+    assert main(["run", "--scenario", "lenet5-digits", "--macs-reduction", "40", "--results",
                  str(tmp_path)]) == 2
     assert "ask for at most macs-25.5x" in capsys.readouterr().err
+    assert main(["run", "--macs-reduction", "0.5", "--results", str(tmp_path)]) == 2
+    assert "must be more than 1" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
     # the size and speed commands measure fixed widths: a global target has none of its own
     assert main(["flops", "--target", "macs-2x"]) == 2

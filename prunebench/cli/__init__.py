@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "prun1,prun2,half")
     run.add_argument("--widths", help="filters kept per prunable layer, e.g. 4,14")
     run.add_argument("--ratio", help="fraction of every layer's filters to remove, in (0, 1)")
+    run.add_argument("--macs-reduction", help="the unpruned MACs over the pruned, F > 1: each "
+                     "criterion's scores choose the widths (the same as --target macs-Fx)")
     run.add_argument("--round-to", type=int, help="round every width up to a multiple of N")
     run.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
     run.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
@@ -107,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     flops = sub.add_parser("flops", help="MACs and params of a target's architecture, no training")
     _target_options(flops, "the unpruned model")
     flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
+    flops.add_argument("--result", help="a result file: the architecture its cell pruned to (on "
+                       "a macs-Fx target, the widths its criterion chose)")
     flops.set_defaults(func=cmd_flops)
 
     speed = sub.add_parser("speed",

@@ -12,16 +12,28 @@ from rich.table import Table
 from prunebench import scenarios
 from prunebench.cli.console import console, errors
 from prunebench.cli.options import make_options, make_plan, make_target, resolve_device
-from prunebench.config import parse_ratio
+from prunebench.config import Target, parse_ratio
 from prunebench.errors import PrunebenchError
 from prunebench.report.speed_board import real_text
-from prunebench.store import SENSITIVITY, check_writable, write_json
+from prunebench.store import SENSITIVITY, check_writable, read_result, write_json
 
 
 def _architecture_target(args: argparse.Namespace):
-    """The scenario and the target the options name; None for the unpruned model."""
-    scenario = scenarios.get(args.scenario)
+    """The scenario and the target the options name; None for the unpruned model. With
+    `--result`, the widths that result's cell pruned to (a global target's row chose its own)."""
     chosen = (args.target, args.widths, args.ratio)
+    if getattr(args, "result", None) is not None:
+        if any(v is not None for v in chosen) or args.round_to is not None:
+            raise PrunebenchError("give --result or a target (--target, --widths, --ratio), not "
+                                  "both")
+        record = read_result(Path(args.result))
+        if record.measured is None:
+            raise PrunebenchError(f"{args.result} is a {record.status} cell: it pruned nothing "
+                                  "to measure")
+        return scenarios.get(record.scenario), Target(
+            f"{record.target}, {record.label}, seed {record.seed}",
+            widths=record.measured.pruned_widths)
+    scenario = scenarios.get(args.scenario)
     if all(v is None for v in chosen) and args.round_to is None:
         return scenario, None
     return scenario, make_target(scenario, *chosen, args.round_to)

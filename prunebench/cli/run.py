@@ -18,6 +18,7 @@ from prunebench.cells.base import Cell
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.options import backbone_folder, make_options, make_plan
+from prunebench.config import parse_macs_reduction
 from prunebench.errors import PrunebenchError
 from prunebench.plan import RunOptions, RunPlan, plan_of_record
 from prunebench.record import Record
@@ -95,7 +96,12 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
         raise PrunebenchError("--cell-timeout cannot stop ranks at the same point under "
                               "torchrun; run without it, or without torchrun")
     job_of = args.job_of or (None, None, None)
-    plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=args.target,
+    target = args.target
+    if args.macs_reduction is not None:
+        if target is not None:
+            raise PrunebenchError("give only one of --target, --macs-reduction")
+        target = parse_macs_reduction(args.macs_reduction)
+    plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=target,
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
                      seeds=args.seeds, budget=args.budget, threads=args.threads,
                      data_root=args.data_root, download=args.download, scratch=args.scratch,
