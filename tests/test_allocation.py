@@ -105,6 +105,8 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
     board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
     assert "MACs / 4, widths chosen by each criterion's scores" in board
     assert "`lamp` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
+    assert "(lenet5-digits-macs-4x-smoke-kept-per-layer.png)" in board
+    assert (tmp_path / "leaderboards" / "lenet5-digits-macs-4x-smoke-kept-per-layer.png").exists()
     # `prunebench flops --result` measures the architecture a row's criterion chose
     lamp = next(r for r in records if r.label == "lamp" and r.macs_reduction == 2.0)
     capsys.readouterr()

@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from prunebench import scenarios
+from prunebench.errors import PrunebenchError
 from prunebench.record import UNIFORM, Measured, Record
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
@@ -122,7 +124,11 @@ class Board:
         for s in self.sections:
             ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
-            if ok:
+            if ok and s.records[0].macs_reduction is not None:  # each row its own widths
+                figures.append(Figure(f"Fraction of each layer's filters kept, per criterion: "
+                                      f"{s.slug}", f"{self.scenario}-{s.slug}-kept-per-layer.png",
+                                      partial(_draw_kept, s.records, title)))
+            elif ok:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
                                       partial(_draw_layer_macs, ok[0], title)))
@@ -581,6 +587,20 @@ def _draw_accuracy(records: list[Record], path: Path) -> Path:
     from prunebench.report import plots
 
     return plots.accuracy_vs_macs(records, records[0].headline, path)
+
+
+def _draw_kept(records: list[Record], title: str, path: Path) -> Path:
+    from prunebench.report import plots
+
+    ok = [r.measured for r in records if r.measured is not None]
+    count = len(ok[0].original_widths)
+    try:  # the scenario's layer names, where it is installed
+        layers = list(scenarios.get(records[0].scenario).groups)
+    except PrunebenchError:
+        layers = []
+    if len(layers) != count:
+        layers = [f"layer {i + 1}" for i in range(count)]
+    return plots.kept_per_layer(records, layers, title, path)
 
 
 def _draw_layer_macs(measured: Measured, title: str, path: Path) -> Path:

@@ -79,6 +79,31 @@ def short_names(names: Sequence[str]) -> list[str]:
     return [".".join(p[shared:]) for p in parts]
 
 
+def kept_per_layer(records: Sequence[Record], layers: Sequence[str], title: str,
+                   path: Path) -> Path:
+    """The global track's allocations: per criterion, the fraction of each layer's filters kept
+    (mean over seeds), one line per criterion."""
+    fractions: dict[str, list[list[float]]] = defaultdict(list)
+    for r in records:
+        m = r.measured
+        if m is not None:
+            fractions[r.label].append([p / o for p, o in zip(m.pruned_widths, m.original_widths)])
+    fig, ax = plt.subplots(figsize=(max(7, 0.4 * len(layers) + 3), 4.5))
+    colours, markers = plt.get_cmap("tab20").colors, "osD^v<>ph*"  # type: ignore[attr-defined]
+    for i, name in enumerate(sorted(fractions)):
+        means = [statistics.fmean(column) for column in zip(*fractions[name])]
+        ax.plot(range(len(means)), means, marker=markers[i % len(markers)], label=name,
+                color=colours[i % len(colours)])
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(short_names(layers), rotation=90, fontsize=6)
+    ax.set_ylabel("fraction of the layer's filters kept")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
 def layer_macs(original: dict[str, int], pruned: dict[str, int], title: str, path: Path) -> Path:
     """Seed 001 Fig. 2: MACs of every conv/linear layer, original beside pruned."""
     names = list(original)
