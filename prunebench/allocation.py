@@ -6,8 +6,9 @@ layer's mean score (Torch-Pruning's default normaliser). Filters are removed in 
 lowest normalised score first (ties: earlier layer, then lower index), skipping a layer once it is
 down to its floor; a bisection over how many are removed finds the fewest removals whose pruned
 architecture's MACs, counted by `torch.utils.flop_counter` on the real surgery's result, meet the
-target (or one fewer, when closer). On VGG-16 and ResNet-50 that lands within 1%; on a net as
-small as LeNet-5 one filter is several % of the MACs, and the gap is recorded.
+target (or one fewer, when closer and at most 1% over). On VGG-16 and ResNet-50 that lands
+within 1%; on a net as small as LeNet-5 one filter is several % of the MACs, and the gap is
+recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from prunebench.scenarios.base import Scenario
 
 #: Fraction of its filters every layer keeps at least (part of a global cell's configuration).
 FLOOR = 0.1
+#: How far over the MACs target any allocation may lie (a criterion's own too).
+OVER_BUDGET = 0.01
 
 MacsOf = Callable[[tuple[int, ...]], int]
 
@@ -39,6 +42,7 @@ class Allocation:
     macs: int
     target_macs: int
     at_floor: tuple[int, ...]  # indices of the layers kept at their floor
+    own: bool = False  # chosen by the criterion's own rule (`Criterion.allocate`)
 
     @property
     def gap(self) -> float:
@@ -84,13 +88,16 @@ def widths_after(order: Sequence[tuple[int, int]], full: Sequence[int], floor: S
 
 
 def allocate(scores: Sequence[Tensor], macs_of: MacsOf, target_macs: int,
-             floor: Sequence[int] | None = None) -> Allocation:
-    """The widths, along the normalised global order, whose MACs come closest to
-    `target_macs`: the bisection finds the fewest removals that reach it, and the one removal
-    fewer is taken when that lies closer. A PrunebenchError when the floors stop short."""
+             floor: Sequence[int] | None = None, by_mean: bool = True) -> Allocation:
+    """The widths, along the global order (of the scores over their layer's mean; of the raw
+    scores without `by_mean`, for scores already comparable across layers), whose MACs come
+    closest to `target_macs`: the bisection finds the fewest removals that reach it, and the
+    one removal fewer is taken when that lies closer and at most 1% over. A PrunebenchError
+    when the floors stop short."""
     full = tuple(len(s) for s in scores)
     floor = tuple(floor) if floor is not None else floors(full)
-    order = removal_order(normalise(scores))
+    order = removal_order(normalise(scores) if by_mean else
+                          [s.detach().double().flatten() for s in scores])
     most = sum(n - f for n, f in zip(full, floor))
     lowest = macs_of(widths_after(order, full, floor, most))
     if lowest > target_macs:
@@ -106,7 +113,8 @@ def allocate(scores: Sequence[Tensor], macs_of: MacsOf, target_macs: int,
         else:
             low = middle
     candidates = [widths_after(order, full, floor, k) for k in {high, max(high - 1, 0)}]
-    widths = min(candidates, key=lambda w: (abs(macs_of(w) - target_macs), w))
+    within = [w for w in candidates if macs_of(w) <= target_macs * (1 + OVER_BUDGET)]
+    widths = min(within, key=lambda w: (abs(macs_of(w) - target_macs), w))
     return Allocation(widths, macs_of(widths), target_macs,
                       tuple(i for i, (w, f) in enumerate(zip(widths, floor)) if w == f))
 

@@ -115,6 +115,14 @@ class Criterion(abc.ABC):
         `rows.weight`, or None to leave it."""
         return None
 
+    def allocate(self, ctx: PruneContext, macs_of: Callable[[tuple[int, ...]], int],
+                 target_macs: int, floors: tuple[int, ...]) -> Sequence[int] | None:
+        """On a global target (`--target macs-Fx`), after `prepare` and the sparsity epochs: the
+        widths of `ctx.groups` for `target_macs` (`macs_of` counts an architecture's MACs), each
+        at least its floor; None leaves the choice to the harness's shared normalisation. The
+        harness checks the budget and the floors, and the board marks the row."""
+        return None
+
     def report(self) -> dict:
         """JSON-ready facts the result file should record (e.g. which auxiliary weights were
         used)."""

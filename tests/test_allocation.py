@@ -9,11 +9,14 @@ import torch
 from torch import nn
 
 from prunebench import allocation, scenarios, surgery
+from prunebench.cells.allocate import _own
 from prunebench.cli import main
 from prunebench.cli.options import make_plan
-from prunebench.errors import PrunebenchError
+from prunebench.criterion import ChannelGroup, ScoreCriterion
+from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.matrix import uniform_widths
 from prunebench.store import read_results
+from tests.criteria.helpers import context
 
 
 def two_layers():
@@ -104,7 +107,8 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
             assert r.widths == ()
     board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
     assert "MACs / 4, widths chosen by each criterion's scores" in board
-    assert "`lamp` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
+    assert "`lamp` seed 0 (**its own allocation**):" in board  # LAMP's global threshold
+    assert "`l1` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
     assert "(lenet5-digits-macs-4x-smoke-kept-per-layer.png)" in board
     assert (tmp_path / "leaderboards" / "lenet5-digits-macs-4x-smoke-kept-per-layer.png").exists()
     # `prunebench flops --result` measures the architecture a row's criterion chose
@@ -128,3 +132,44 @@ def test_a_reduction_the_floors_cannot_reach_is_refused_before_any_work(tmp_path
     # the size and speed commands measure fixed widths: a global target has none of its own
     assert main(["flops", "--target", "macs-2x"]) == 2
     assert "has no widths of its own" in capsys.readouterr().err
+
+
+class Allocating(ScoreCriterion):
+    def __init__(self, answer):
+        self.answer = answer
+
+    def score(self, group):
+        return torch.arange(float(group.n_filters))
+
+    def allocate(self, ctx, macs_of, target_macs, floors):
+        return self.answer
+
+
+def own(answer, target):
+    net = two_layers()
+    groups = [ChannelGroup("0", net[0], None, ("2",)), ChannelGroup("2", net[2], None, ("6",))]
+    return _own("mine", Allocating(answer), context(net, groups, []), MACS, target, (1, 2))
+
+
+def test_a_criterions_own_allocation_is_checked_against_the_budget_and_the_floors():
+    full = MACS((10, 20))
+    chosen = own([5, 10], full // 2)
+    assert chosen is not None and chosen.own and chosen.widths == (5, 10)
+    assert own(None, full) is None  # the harness's rule then
+    for answer, message in (([5], "one integer width per layer"),
+                            ([5.5, 10], "one integer width per layer"),
+                            ([0, 10], "0 widths outside their floor"),
+                            ([5, 21], "2 widths outside"),
+                            ([10, 20], "more than 1% over the target")):
+        with pytest.raises(CriterionError, match=message):
+            own(answer, full // 2)
+
+
+def test_raw_scores_are_compared_across_layers_as_they_are():
+    """Without the mean normalisation layer 0's scores (1..10) all lie below layer 1's
+    (100..119): it goes to its floor first; with it the two layers lose filters alike."""
+    scores = [torch.arange(1.0, 11.0), torch.arange(100.0, 120.0)]
+    raw = allocation.allocate(scores, MACS, MACS((10, 20)) // 12, by_mean=False)
+    assert raw.widths[0] == 1 and raw.at_floor == (0,)
+    shared = allocation.allocate(scores, MACS, MACS((10, 20)) // 12)
+    assert shared.widths[0] > 1

@@ -4,6 +4,7 @@ aims at MACs / F^(s/S), so the iterative schedule reaches the target at its last
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 from prunebench import allocation, distributed
@@ -29,17 +30,53 @@ def _scores(name: str, criterion: ScoreCriterion, ctx: PruneContext) -> list:
     return scores
 
 
+def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation.MacsOf,
+         target: int, floor: Sequence[int]) -> allocation.Allocation | None:
+    """The criterion's own widths (`Criterion.allocate`), checked: one integer per group,
+    between its floor and its width now, the MACs at most 1% over the target."""
+    answer = guard(name, "allocate()", criterion.allocate, ctx, macs_of, target, tuple(floor))
+    if answer is None:
+        return None
+    try:
+        widths = tuple(operator.index(w) for w in answer)
+    except TypeError:
+        widths = ()
+    if len(widths) != len(ctx.groups):
+        raise CriterionError(name, f"allocate() must return one integer width per layer "
+                                   f"({len(ctx.groups)}), got {answer!r}")
+    outside = [g.name for g, w, f in zip(ctx.groups, widths, floor) if not f <= w <= g.n_filters]
+    if outside:
+        raise CriterionError(name, f"allocate() gave {', '.join(outside[:3])} widths outside "
+                                   "their floor and their width now")
+    macs = macs_of(widths)
+    if macs > target * (1 + allocation.OVER_BUDGET):
+        raise CriterionError(name, f"allocate() chose {macs:,} MACs, more than "
+                                   f"{allocation.OVER_BUDGET:.0%} over the target {target:,}")
+    return allocation.Allocation(widths, macs, target, tuple(
+        i for i, (w, f) in enumerate(zip(widths, floor)) if w == f), own=True)
+
+
 def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
                     macs_of: allocation.MacsOf, full_macs: int, reduction: float,
                     floor: Sequence[int], step: int, steps: int) -> allocation.Allocation:
-    """The widths this step prunes to; a criterion that only selects (no scores to compare
-    across layers) is not applicable. Under torchrun rank 0 allocates for every rank."""
-    if not isinstance(criterion, ScoreCriterion):
-        raise NotApplicable("it chooses filters without scores, so it cannot be compared across "
-                            "layers: not applicable to global allocation")
+    """The widths this step prunes to: the criterion's own (`allocate`), else its scores
+    through the shared normalisation; a criterion with neither is not applicable. Under
+    torchrun rank 0 allocates for every rank."""
     target = round(full_macs / reduction ** (step / steps))
+
+    def decide() -> allocation.Allocation:
+        own = _own(name, criterion, ctx, macs_of, target, floor)
+        if own is not None:
+            return own
+        if not isinstance(criterion, ScoreCriterion):
+            raise NotApplicable("it chooses filters without scores, so it cannot be compared "
+                                "across layers, and has no allocation of its own: not "
+                                "applicable to global allocation")
+        return allocation.allocate(_scores(name, criterion, ctx), macs_of, target, floor)
+
     try:
-        return distributed.from_main(lambda: allocation.allocate(
-            _scores(name, criterion, ctx), macs_of, target, floor))
+        return distributed.from_main(decide)
+    except CriterionError:
+        raise
     except PrunebenchError as exc:  # this cell's, not the run's
         raise CriterionError(name, f"global allocation: {exc}") from None

@@ -96,7 +96,8 @@ class PruneCell(Cell):
                                          step, budget.steps)
                 target = chosen.widths
                 allocated = {"macs_target": chosen.target_macs,
-                             "at_floor": [scenario.groups[i] for i in chosen.at_floor]}
+                             "at_floor": [scenario.groups[i] for i in chosen.at_floor],
+                             "allocated_by": "criterion" if chosen.own else "harness"}
             keep = choose(name, criterion, list(ctx.groups), target)
             cost.criterion_seconds += time.perf_counter() - started
             original = copy.deepcopy(model) if cls.refits else None
@@ -124,7 +125,8 @@ class PruneCell(Cell):
 
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
-        not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor")
+        not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor",
+                       "allocated_by")
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
                                       if k not in not_metrics}, **size})
         baseline = env.baseline.measures

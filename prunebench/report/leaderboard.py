@@ -292,9 +292,10 @@ def allocation_lines(records: list[Record]) -> list[str]:
         if m is None or r.reference or r.macs_reduction is None:  # scratch: uniform's widths
             continue
         gap = m.pruned.macs * r.macs_reduction / m.baseline.macs - 1
-        at_floor = m.history[-1].get("at_floor") if m.history else None
-        floors = f", at the floor: {', '.join(at_floor)}" if at_floor else ""
-        lines.append(f"  - `{r.label}` seed {r.seed}: {widths_text(m.pruned_widths)}, MACs "
+        last = m.history[-1] if m.history else {}
+        floors = f", at the floor: {', '.join(last['at_floor'])}" if last.get("at_floor") else ""
+        own = " (**its own allocation**)" if last.get("allocated_by") == "criterion" else ""
+        lines.append(f"  - `{r.label}` seed {r.seed}{own}: {widths_text(m.pruned_widths)}, MACs "
                      f"{100 * gap:+.1f}% from the target{floors}")
     return lines + ["", f"`{UNIFORM} (l1)` keeps the same fraction of every layer at the same "
                         "MACs (l1 chooses the filters); `scratch` trains those widths from random "

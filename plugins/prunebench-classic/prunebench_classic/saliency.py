@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from prunebench import allocation
 from prunebench.calibration import filter_matrix, mean_abs_sample_gradients
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
 
@@ -34,6 +35,13 @@ class LAMP(ScoreCriterion):
     def score(self, group: ChannelGroup) -> Tensor:
         norms = group.conv.weight.detach().double().flatten(1).pow(2).sum(1)
         return lamp_scores(norms)
+
+    def allocate(self, ctx: PruneContext, macs_of: Callable[[tuple[int, ...]], int],
+                 target_macs: int, floors: tuple[int, ...]) -> tuple[int, ...]:
+        """LAMP's own global rule (sec. 3): one threshold on the raw LAMP scores, which are
+        comparable across layers without the harness's normalisation."""
+        return allocation.allocate([self.score(g) for g in ctx.groups], macs_of, target_macs,
+                                   floors, by_mean=False).widths
 
 
 class OBDHessian(ScoreCriterion):

@@ -3,11 +3,13 @@ towards zero, then the smallest are pruned. Their sparsity epochs are their cost
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
+from prunebench import allocation
 from prunebench.criterion import ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
 
 
@@ -42,6 +44,13 @@ class Slimming(_Penalised):
     def score(self, group: ChannelGroup) -> Tensor:
         assert group.bn is not None and group.bn.weight is not None
         return group.bn.weight.detach().abs()
+
+    def allocate(self, ctx: PruneContext, macs_of: Callable[[tuple[int, ...]], int],
+                 target_macs: int, floors: tuple[int, ...]) -> tuple[int, ...]:
+        """Network Slimming's own global rule (sec. 4): one threshold on |gamma| over every
+        pruned layer, the scales compared as they are."""
+        return allocation.allocate([self.score(g) for g in ctx.groups], macs_of, target_macs,
+                                   floors, by_mean=False).widths
 
 
 class GroupLasso(_Penalised):
