@@ -135,6 +135,11 @@ class ScoreCriterion(Criterion):
     Ties are broken towards the lower filter index, so equal scores give a deterministic answer.
     """
 
+    #: On a global target (`macs-Fx`): True when the raw scores are comparable across layers
+    #: (LAMP's, |gamma|), so one threshold on them is the criterion's own global rule; False
+    #: lets the harness divide each layer's scores by their mean first.
+    scores_comparable_across_layers: ClassVar[bool] = False
+
     @abc.abstractmethod
     def score(self, group: ChannelGroup) -> Tensor:
         """One finite value per filter of `group.conv`; higher means more worth keeping."""

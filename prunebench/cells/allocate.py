@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import replace
 
 from prunebench import allocation, distributed
 from prunebench.cells.checks import guard
@@ -59,8 +60,9 @@ def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation
 def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
                     macs_of: allocation.MacsOf, full_macs: int, reduction: float,
                     floor: Sequence[int], step: int, steps: int) -> allocation.Allocation:
-    """The widths this step prunes to: the criterion's own (`allocate`), else its scores
-    through the shared normalisation; a criterion with neither is not applicable. Under
+    """The widths this step prunes to: the criterion's own (`allocate`, or one threshold on
+    scores comparable across layers), else its scores through the shared normalisation; a
+    criterion with neither is not applicable. Under
     torchrun rank 0 allocates for every rank."""
     target = round(full_macs / reduction ** (step / steps))
 
@@ -72,7 +74,10 @@ def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
             raise NotApplicable("it chooses filters without scores, so it cannot be compared "
                                 "across layers, and has no allocation of its own: not "
                                 "applicable to global allocation")
-        return allocation.allocate(_scores(name, criterion, ctx), macs_of, target, floor)
+        raw = criterion.scores_comparable_across_layers
+        chosen = allocation.allocate(_scores(name, criterion, ctx), macs_of, target, floor,
+                                     by_mean=not raw)
+        return replace(chosen, own=raw)
 
     try:
         return distributed.from_main(decide)

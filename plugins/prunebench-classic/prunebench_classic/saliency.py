@@ -7,7 +7,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from prunebench import allocation
 from prunebench.calibration import filter_matrix, mean_abs_sample_gradients
 from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
 
@@ -29,19 +28,14 @@ def lamp_scores(norms: Tensor) -> Tensor:
 class LAMP(ScoreCriterion):
     """Layer-adaptive magnitude pruning (Lee et al., ICLR'21) on filters: a filter's squared L2
     norm over the summed squared norms of the filters of its layer that are at least as large.
-    Within one layer its order is the L2 order; its scores are comparable across layers, which
-    is what a global allocation needs."""
+    Within one layer its order is the L2 order; its scores are comparable across layers, so on
+    a global target one threshold on them is LAMP's own rule (sec. 3)."""
+
+    scores_comparable_across_layers = True
 
     def score(self, group: ChannelGroup) -> Tensor:
         norms = group.conv.weight.detach().double().flatten(1).pow(2).sum(1)
         return lamp_scores(norms)
-
-    def allocate(self, ctx: PruneContext, macs_of: Callable[[tuple[int, ...]], int],
-                 target_macs: int, floors: tuple[int, ...]) -> tuple[int, ...]:
-        """LAMP's own global rule (sec. 3): one threshold on the raw LAMP scores, which are
-        comparable across layers without the harness's normalisation."""
-        return allocation.allocate([self.score(g) for g in ctx.groups], macs_of, target_macs,
-                                   floors, by_mean=False).widths
 
 
 class OBDHessian(ScoreCriterion):

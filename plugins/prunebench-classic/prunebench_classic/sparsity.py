@@ -3,13 +3,11 @@ towards zero, then the smallest are pruned. Their sparsity epochs are their cost
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from prunebench import allocation
 from prunebench.criterion import ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
 
 
@@ -30,7 +28,10 @@ class Slimming(_Penalised):
     """Network Slimming (Liu et al., ICCV'17): an L1 penalty lam * sum |gamma| on the scales of
     the BatchNorms after the pruned convs during the sparsity epoch (the paper's lambda for
     VGGNet, 1e-4, by default; setting `lam`), then the smallest |gamma| are pruned. A layer
-    without BatchNorm is not applicable."""
+    without BatchNorm is not applicable. On a global target, one threshold on |gamma| over
+    every pruned layer is the paper's own rule (sec. 4)."""
+
+    scores_comparable_across_layers = True
 
     def prepare(self, ctx: PruneContext) -> None:
         for g in ctx.groups:
@@ -44,13 +45,6 @@ class Slimming(_Penalised):
     def score(self, group: ChannelGroup) -> Tensor:
         assert group.bn is not None and group.bn.weight is not None
         return group.bn.weight.detach().abs()
-
-    def allocate(self, ctx: PruneContext, macs_of: Callable[[tuple[int, ...]], int],
-                 target_macs: int, floors: tuple[int, ...]) -> tuple[int, ...]:
-        """Network Slimming's own global rule (sec. 4): one threshold on |gamma| over every
-        pruned layer, the scales compared as they are."""
-        return allocation.allocate([self.score(g) for g in ctx.groups], macs_of, target_macs,
-                                   floors, by_mean=False).widths
 
 
 class GroupLasso(_Penalised):
