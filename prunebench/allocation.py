@@ -55,6 +55,11 @@ def floors(full: Sequence[int], fraction: float = FLOOR) -> tuple[int, ...]:
     return tuple(max(1, math.ceil(fraction * n)) for n in full)
 
 
+def at_floor(widths: Sequence[int], floor: Sequence[int]) -> tuple[int, ...]:
+    """The indices of the layers held at their floor."""
+    return tuple(i for i, (w, f) in enumerate(zip(widths, floor)) if w == f)
+
+
 def normalise(scores: Sequence[Tensor]) -> list[Tensor]:
     """Each layer's scores over the magnitude of the layer's mean score, which keeps their order
     (a layer whose mean is 0 keeps them as they are)."""
@@ -115,8 +120,7 @@ def allocate(scores: Sequence[Tensor], macs_of: MacsOf, target_macs: int,
     candidates = [widths_after(order, full, floor, k) for k in {high, max(high - 1, 0)}]
     within = [w for w in candidates if macs_of(w) <= target_macs * (1 + OVER_BUDGET)]
     widths = min(within, key=lambda w: (abs(macs_of(w) - target_macs), w))
-    return Allocation(widths, macs_of(widths), target_macs,
-                      tuple(i for i, (w, f) in enumerate(zip(widths, floor)) if w == f))
+    return Allocation(widths, macs_of(widths), target_macs, at_floor(widths, floor))
 
 
 def uniform_scores(full: Sequence[int]) -> list[Tensor]:

@@ -53,8 +53,8 @@ def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation
     if macs > target * (1 + allocation.OVER_BUDGET):
         raise CriterionError(name, f"allocate() chose {macs:,} MACs, more than "
                                    f"{allocation.OVER_BUDGET:.0%} over the target {target:,}")
-    return allocation.Allocation(widths, macs, target, tuple(
-        i for i, (w, f) in enumerate(zip(widths, floor)) if w == f), own=True)
+    return allocation.Allocation(widths, macs, target, allocation.at_floor(widths, floor),
+                                 own=True)
 
 
 def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
@@ -62,8 +62,7 @@ def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
                     floor: Sequence[int], step: int, steps: int) -> allocation.Allocation:
     """The widths this step prunes to: the criterion's own (`allocate`, or one threshold on
     scores comparable across layers), else its scores through the shared normalisation; a
-    criterion with neither is not applicable. Under
-    torchrun rank 0 allocates for every rank."""
+    criterion with neither is not applicable. Under torchrun rank 0 allocates for every rank."""
     target = round(full_macs / reduction ** (step / steps))
 
     def decide() -> allocation.Allocation:
