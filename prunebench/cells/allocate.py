@@ -34,7 +34,8 @@ def _scores(name: str, criterion: ScoreCriterion, ctx: PruneContext) -> list:
 def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation.MacsOf,
          target: int, floor: Sequence[int]) -> allocation.Allocation | None:
     """The criterion's own widths (`Criterion.allocate`), checked: one integer per group,
-    between its floor and its width now, the MACs at most 1% over the target."""
+    between its floor and its width now, the MACs at most 1% over the target; then settled
+    within 1% of it, as the harness's are."""
     answer = guard(name, "allocate()", criterion.allocate, ctx, macs_of, target, tuple(floor))
     if answer is None:
         return None
@@ -53,8 +54,8 @@ def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation
     if macs > target * (1 + allocation.OVER_BUDGET):
         raise CriterionError(name, f"allocate() chose {macs:,} MACs, more than "
                                    f"{allocation.OVER_BUDGET:.0%} over the target {target:,}")
-    return allocation.Allocation(widths, macs, target, allocation.at_floor(widths, floor),
-                                 own=True)
+    return allocation.settle(widths, macs_of, target, floor,
+                             [g.n_filters for g in ctx.groups], own=True)
 
 
 def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,

@@ -97,7 +97,8 @@ class PruneCell(Cell):
                 target = chosen.widths
                 allocated = {"macs_target": chosen.target_macs,
                              "at_floor": [scenario.groups[i] for i in chosen.at_floor],
-                             "allocated_by": "criterion" if chosen.own else "harness"}
+                             "allocated_by": "criterion" if chosen.own else "harness",
+                             "settled_by": chosen.moved}
             keep = choose(name, criterion, list(ctx.groups), target)
             cost.criterion_seconds += time.perf_counter() - started
             original = copy.deepcopy(model) if cls.refits else None
@@ -126,7 +127,7 @@ class PruneCell(Cell):
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
         not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor",
-                       "allocated_by")
+                       "allocated_by", "settled_by")
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
                                       if k not in not_metrics}, **size})
         baseline = env.baseline.measures

@@ -285,8 +285,10 @@ def allocation_lines(records: list[Record]) -> list[str]:
     their floor."""
     floor = records[0].floor or 0.0
     lines = [f"- Global allocation: each criterion's scores over its layer's mean score, one "
-             f"threshold for every layer, each layer keeping at least {floor:.0%} of its filters "
-             "(`prunebench/allocation.py`). Widths chosen per row and seed:"]
+             f"threshold for every layer, each layer keeping at least {floor:.0%} of its filters; "
+             "where one filter is more than 1% of the MACs, the fewest filters moved from the "
+             "threshold's widths that land within 1% (`prunebench/allocation.py`). Widths chosen "
+             "per row and seed:"]
     for r in sorted(records, key=lambda r: (r.label, r.seed)):
         m = r.measured
         if m is None or r.reference or r.macs_reduction is None:  # scratch: uniform's widths
@@ -295,8 +297,11 @@ def allocation_lines(records: list[Record]) -> list[str]:
         last = m.history[-1] if m.history else {}
         floors = f", at the floor: {', '.join(last['at_floor'])}" if last.get("at_floor") else ""
         own = " (**its own allocation**)" if last.get("allocated_by") == "criterion" else ""
+        n = last.get("settled_by", 0)
+        moved = f", {n} filter{'s' if n > 1 else ''} moved from the threshold's widths" \
+            if n else ""
         lines.append(f"  - `{r.label}` seed {r.seed}{own}: {widths_text(m.pruned_widths)}, MACs "
-                     f"{100 * gap:+.1f}% from the target{floors}")
+                     f"{100 * gap:+.1f}% from the target{floors}{moved}")
     return lines + ["", f"`{UNIFORM} (l1)` keeps the same fraction of every layer at the same "
                         "MACs (l1 chooses the filters); `scratch` trains those widths from random "
                         "weights.", ""]
