@@ -35,7 +35,7 @@ FLOOR = 0.1
 OVER_BUDGET = 0.01
 #: Settling moves at most this fraction of the filters (and tries at most SETTLE_TRIES widths).
 SETTLE_MOST = 0.2
-SETTLE_TRIES = 20_000
+SETTLE_TRIES = 1_000  # each a real count: bounded for the nets where one count is slow
 
 MacsOf = Callable[[tuple[int, ...]], int]
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,29 @@ def test_the_terminal_board_fits_100_columns_with_whole_names_and_one_line_reaso
     assert any("│ grad-batch-mean-abs │" in line for line in lines)  # the name whole
     bn = [line for line in lines if "│ bn-scale" in line]
     assert len(bn) == 1 and "not applicable: crite…" in bn[0]  # one line, cut
+
+
+def test_dry_run_counts_the_cells_and_epochs_a_run_would_train(tmp_path, capsys):
+    """lenet5-digits smoke (baseline 2 epochs, one step of 1 fine-tuning epoch), l1 and random at
+    prun1 and macs-2x, seed 0: 4 criterion cells of 1 epoch; reference rows scratch x 2 (2 + 1
+    epochs each) and uniform (l1) at macs-2x (1); one baseline of 2. Nothing is trained or
+    written; once a cell has its result, the count leaves it out."""
+    run = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--seeds", "0",
+           "--criteria", "l1,random", "--target", "prun1,macs-2x", "--results", str(tmp_path)]
+    capsys.readouterr()
+    assert main([*run, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"baselines\s+│\s+1\s+│\s+2\b", out)
+    assert re.search(r"criteria\s+│\s+4\s+│\s+4\b", out)
+    assert re.search(r"reference rows\s+│\s+3\s+│\s+7\b", out)
+    assert re.search(r"total\s+│\s+7\s+│\s+13\b", out)
+    assert not list(tmp_path.glob("*/*.json")) and not list(tmp_path.glob("baselines/*/*"))
+    assert main(["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--seeds", "0",
+                 "--criteria", "l1", "--target", "prun1", "--no-scratch", "--results",
+                 str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main([*run, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 cell done already)" in " ".join(out.split())
+    assert re.search(r"baselines\s+│\s+0\s+│\s+0\b", out)  # cached now
+    assert re.search(r"criteria\s+│\s+3\s+│\s+3\b", out)

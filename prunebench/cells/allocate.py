@@ -58,6 +58,18 @@ def _own(name: str, criterion: Criterion, ctx: PruneContext, macs_of: allocation
                              [g.n_filters for g in ctx.groups], own=True)
 
 
+WITHOUT_SCORES = ("it chooses filters without scores, so it cannot be compared across layers, "
+                  "and has no allocation of its own: not applicable to global allocation")
+
+
+def check_allocatable(criterion: Criterion) -> None:
+    """Before any work on a global target: NotApplicable for a criterion with neither scores nor
+    an allocation of its own (its `prepare` would be spent for nothing)."""
+    if not isinstance(criterion, ScoreCriterion) and \
+            type(criterion).allocate is Criterion.allocate:
+        raise NotApplicable(WITHOUT_SCORES)
+
+
 def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
                     macs_of: allocation.MacsOf, full_macs: int, reduction: float,
                     floor: Sequence[int], step: int, steps: int) -> allocation.Allocation:
@@ -71,9 +83,7 @@ def step_allocation(name: str, criterion: Criterion, ctx: PruneContext,
         if own is not None:
             return own
         if not isinstance(criterion, ScoreCriterion):
-            raise NotApplicable("it chooses filters without scores, so it cannot be compared "
-                                "across layers, and has no allocation of its own: not "
-                                "applicable to global allocation")
+            raise NotApplicable(WITHOUT_SCORES)
         raw = criterion.scores_comparable_across_layers
         chosen = allocation.allocate(_scores(name, criterion, ctx), macs_of, target, floor,
                                      by_mean=not raw)

@@ -19,7 +19,7 @@ from torch import nn
 
 from prunebench import allocation, surgery
 from prunebench.baseline import seed_everything
-from prunebench.cells.allocate import step_allocation
+from prunebench.cells.allocate import check_allocatable, step_allocation
 from prunebench.cells.base import Cell, CellEnv
 from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
 from prunebench.cells.context import criterion_context
@@ -71,6 +71,8 @@ class PruneCell(Cell):
         # a global target allocates; its uniform reference row has fixed widths
         macs_of = allocation.scenario_macs(scenario) \
             if cell.macs_reduction and not cell.widths else None
+        if macs_of is not None:
+            check_allocatable(criterion)
         for step in range(log.done + 1, budget.steps + 1):
             target = step_widths(full, cell.widths, step, budget.steps) if macs_of is None \
                 else ()

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=1,
                      help="run the matrix as N local processes sharing the CPU cores (shards of "
                      "one results folder); cheaper than threads for small models")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the cells and training epochs the run would do (its cost), "
+                     "then stop: nothing is trained, no result written")
     run.add_argument("--job-of", nargs=3, metavar=("COMMAND", "STARTED", "K/N"),
                      help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)

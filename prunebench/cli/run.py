@@ -119,6 +119,10 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan, options, out = plan_and_options(args)
+    if args.dry_run:
+        from prunebench.cli.cost import dry_run
+
+        return dry_run(plan, options)
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 

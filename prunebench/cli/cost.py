@@ -1,0 +1,53 @@
+"""`prunebench run --dry-run`: what a run would cost, counted before it runs.
+
+Training epochs are the unit of the progress view's time-left estimate (`cli/eta.py`), and every
+cell knows its count before it runs, so the cost of a board is cells x epochs: the baselines not
+cached yet, then each cell without a result, by kind (fine-tuning and sparsity epochs of the
+criteria, the whole schedule of scratch). Nothing is trained or written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from rich.table import Table
+
+from prunebench.baseline import cache_key
+from prunebench.cli.console import console
+from prunebench.matrix import build_matrix
+from prunebench.plan import RunOptions, RunPlan
+from prunebench.store import baseline_path, finished, result_path
+
+
+def dry_run(plan: RunPlan, options: RunOptions) -> int:
+    """Print the cells and training epochs the run would do, those done already apart."""
+    data = plan.load_data()  # missing data is refused here as by the run itself
+    matrix = build_matrix(plan, options)
+    cells: Counter[str] = Counter()
+    epochs: defaultdict[str, float] = defaultdict(float)
+    done = baselines = 0
+    for seed, row in matrix.cells.items():
+        todo = [c for c in row if finished(result_path(options.results, c.config)) is None]
+        done += len(row) - len(todo)
+        for cell in todo:
+            uniform = bool(cell.config.widths) and cell.config.macs_reduction is not None
+            kind = "reference rows" if cell.reference or uniform else "criteria"
+            cells[kind] += 1
+            epochs[kind] += cell.epochs()
+        key = cache_key(plan.scenario, plan.budget, data, options.device, "")
+        if todo and not baseline_path(options.results, plan.scenario.name, seed, key).exists():
+            baselines += 1
+    epochs["baselines"] = baselines * matrix.baseline_epochs
+    table = Table(title=f"{plan.scenario.name}, budget {plan.budget.name}: what the run would "
+                        f"train ({done} cell{'s' if done != 1 else ''} done already)")
+    for title in ("work", "cells", "training epochs"):
+        table.add_column(title, justify="left" if title == "work" else "right")
+    table.add_row("baselines", str(baselines), f"{epochs['baselines']:g}")
+    for kind in ("criteria", "reference rows"):
+        table.add_row(kind, str(cells[kind]), f"{epochs[kind]:g}")
+    table.add_row("total", str(sum(cells.values())), f"{sum(epochs.values()):g}")
+    console.print(table)
+    console.print("An upper bound: a pruned model's epoch costs less than the unpruned one's, and "
+                  "a cell found not applicable stops before it trains. Time one baseline epoch "
+                  "(the progress view's pace) and multiply.")
+    return 0
