@@ -42,7 +42,7 @@ DIGITS_BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=2, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=64, calibration_batches=2, seeds=(0,),
                     train_limit=512, test_limit=200, speed_batch_sizes=(1,)),
-    "quick": Budget("quick", baseline_epochs=15, baseline_lr=0.05, finetune_epochs=1,
+    "quick": Budget("quick", baseline_epochs=10, baseline_lr=0.05, finetune_epochs=1,
                     finetune_lr=0.01, steps=1, batch_size=32, calibration_batches=4,
                     seeds=(0, 1, 2)),  # the quick start: a board in about a minute
     "paper": Budget("paper", baseline_epochs=40, baseline_lr=0.05, finetune_epochs=3,
