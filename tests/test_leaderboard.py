@@ -156,3 +156,30 @@ def test_the_boards_index_pools_win_rates_over_every_board():
     assert "## Win rates across every board, budget `quick`" in text
     assert "(lenet5-digits, lenet5-mnist)" in text
     assert "| l1 | 6 | 1.00 [1.00, 1.00] |" in text and "| random | 4 | 0.50 [0.50, 0.50] |" in text
+
+
+def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_lines():
+    """prun1 of RECORDS against l1 (90, 92, 94): random is 10 below on both its seeds (no
+    spread: the interval is the point), weak 40-42 below (-41 ± 4.3027 x 1 / sqrt 3 = ± 2.48);
+    against random (80, 82): l1 10 above, weak -30, -31 (-30.5 ± 12.706 x 0.7071 / sqrt 2 =
+    ± 6.35). No scratch row, no sentence about it. Between prun1 and prun2 the order's tau is
+    +0.33, both fixed-width levels."""
+    from prunebench.report.findings import board_findings
+    from prunebench.report.index import render
+
+    board = build_boards(RECORDS + [harder(r) for r in RECORDS if r.ok],
+                         "prunebench leaderboard")[0]
+    lines = board_findings(board)
+    first = lines.index("- Target `prun1` (widths 4,14), budget `quick`, after fine-tuning, from "
+                        "the paired 95% intervals under its table (`Δ after FT vs ...`):")
+    assert lines[first + 1] == ("  - None above `l1`; below it: random (-10.00 [-10.00, -10.00]),"
+                                " weak (-41.00 [-43.48, -38.52]).")
+    assert lines[first + 2] == ("  - Above `random`: l1 (+10.00 [+10.00, +10.00]); below it: weak"
+                                " (-30.50 [-36.85, -24.15]).")
+    assert not any("scratch" in line for line in lines)
+    assert lines[-1] == ("- Budget `quick`, the rows' mean after-FT order between levels of one "
+                         "track: Kendall's tau +0.33 (`prun1` vs `prun2`) (rank stability "
+                         "section; 1: same order, 0: unrelated).")
+    text = render([board], [], "prunebench leaderboard")
+    assert "### What [lenet5-digits](lenet5-digits.md) found" in text
+    assert "\n".join(lines) in text

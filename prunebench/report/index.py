@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prunebench import scenarios
+from prunebench.report.findings import board_findings
 from prunebench.report.leaderboard import Board, win_rate_table
 from prunebench.report.summary import Problem, win_rates
 from prunebench.store import write_text
@@ -39,6 +40,10 @@ def render(boards: list[Board], speed: list[dict], regenerate: str) -> str:
                      f"{len(board.sections)} compression levels")
         lines += [f"  - {line}" for line in board.provenance
                   if line.startswith(("Made by", "Seeds", "Wall time", "Hardware"))]
+    for board in boards:
+        found = board_findings(board)
+        if found:
+            lines += ["", f"### What [{board.scenario}]({board.scenario}.md) found", "", *found]
     lines += _across_boards(boards)
     lines += ["", "## Speed boards", ""]
     for device in sorted({r["rows"][0]["device"] for r in speed}):

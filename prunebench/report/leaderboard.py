@@ -80,6 +80,9 @@ class Section:
     paired: list[str] = field(default_factory=list)  # markdown lines (see paired_lines)
     fields: tuple[str, ...] = FIELDS  # the Row fields its table shows
     speed: list[str] = field(default_factory=list)  # one architecture's speed-up, once
+    target: str = ""
+    budget: str = ""
+    scores: Scores | None = None  # the scored rows' statistics (see findings.py)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -332,7 +335,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             f"MACs / {reduction:g}, widths chosen by each criterion's scores"
         section = Section(f"Target `{target}` ({what}), budget `{budget}`",
                           members[0].headline, records=members,
-                          slug=f"{target}-{_budget_slug(budget)}")
+                          slug=f"{target}-{_budget_slug(budget)}", target=target, budget=budget)
         if reduction is not None:
             section.speed = allocation_lines(members)
         base_mean, base_row = _baseline_row(members, section.headline)
@@ -341,6 +344,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         rows, scores = _criterion_rows(members, section.headline, base_mean)
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
+        section.scores = scores
         speed = architecture_speed(members) if reduction is None else None
         if speed is not None:  # one architecture: its speed once, not a noisy copy per row
             section.fields = tuple(f for f in FIELDS if f not in SPEED_FIELDS)
