@@ -19,3 +19,14 @@ def prunebench_contract(tmp_path: Path) -> Iterator[Callable[..., None]]:
     def check(name: str, settings: dict | None = None) -> None:
         check_criterion(name, settings, tmp_path)
     yield check
+
+
+@pytest.fixture
+def prunebench_scenario_check(tmp_path: Path) -> Iterator[Callable[..., None]]:
+    """`prunebench_scenario_check(name, data_root=None)`: the checks of
+    `prunebench.testing.check_scenario` for an installed scenario, inside this test."""
+    from prunebench.testing import check_scenario
+
+    def check(name: str, data_root: Path | None = None) -> None:
+        check_scenario(name, data_root, tmp_path)
+    yield check

@@ -49,6 +49,23 @@ def channel_groups(model: nn.Module, names: Sequence[str], example: Tensor,
     return groups
 
 
+def independent_convs(model: nn.Module, example: Tensor, root: str = "") -> tuple[str, ...]:
+    """Every conv of `model.<root>` whose filters can be removed on their own, in module order:
+    removing one takes only its own output channel, its BatchNorm's, the inputs of the layers it
+    feeds (and a depthwise conv's channel it alone feeds), never another conv's or linear
+    layer's output channel, as a residual add would. Grouped convs are left out."""
+    graph = _graph(model, example, root)
+    outputs = (tp.prune_conv_out_channels, tp.prune_linear_out_channels)
+    found = []
+    for name, module in model.get_submodule(root).named_modules():
+        if not isinstance(module, nn.Conv2d) or module.groups != 1:
+            continue
+        coupled = graph.get_pruning_group(module, tp.prune_conv_out_channels, idxs=[0])
+        if all(dep.target.module is module for dep, _ in coupled if dep.handler in outputs):
+            found.append(f"{root}.{name}" if root else name)
+    return tuple(found)
+
+
 def remove_filters(model: nn.Module, example: Tensor, keep: Mapping[str, Tensor],
                    root: str = "") -> None:
     """Prune every named conv down to the filters in `keep[name]` (sorted indices), in place."""

@@ -1,5 +1,5 @@
 """The contract kit for plugin authors: the checks prunebench runs over every criterion, for
-yours, in your own test suite.
+yours, in your own test suite (and `check_scenario` for a scenario plugin's row).
 
     # tests/test_contract.py of your package (the fixture comes with prunebench)
     def test_contract(prunebench_contract):
@@ -146,3 +146,45 @@ def _check_leaves_model_alone(spec: CriterionSpec, loaded: plugins.LoadedCriteri
     assert not changed, f"{where}: prepare()/select() changed {changed[:3]}"
     assert before[1] == after[1], f"{where}: prepare()/select() left a module's mode changed"
     assert before[2] == after[2], f"{where}: prepare()/select() left hooks on the model"
+
+
+def check_scenario(name: str, data_root: Path | None = None, results: Path | None = None,
+                   criterion: str = "l1") -> None:
+    """Raise AssertionError naming the first broken promise of installed scenario `name`: it
+    is registered and usable (its model builds, has convs, every group is one of them), its data
+    loads (from `data_root`, or a tiny copy its `tiny_data` writes), its MACs are positive and
+    drop at its default target, and a smoke cell of `criterion` runs to the target's widths."""
+    from prunebench.allocation import scenario_macs
+    from prunebench.errors import PrunebenchError
+    from prunebench.scenarios.check import usable
+
+    try:
+        scenario = usable(name)
+    except PrunebenchError as exc:
+        raise AssertionError(str(exc)) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        root = data_root
+        if root is None and scenario.tiny_data is not None:
+            scenario.tiny_data(folder / "data")
+            root = folder / "data"
+        budget = scenario.budget("smoke")
+        target = scenario.target(scenario.default_target)
+        plan = RunPlan(scenario, (CriterionSpec(criterion),), (target,), (budget.seeds[0],),
+                       budget, scratch=False, data_root=root)
+        try:
+            data = plan.load_data()
+        except PrunebenchError as exc:
+            raise AssertionError(f"scenario '{name}': its data does not load: {exc}") from None
+        full = surgery.widths(scenario.model(budget), scenario.groups)
+        widths = target.resolve(full, scenario.groups)
+        macs_of = scenario_macs(scenario)
+        assert macs_of(tuple(full)) > 0, f"scenario '{name}' counts no MACs"
+        assert macs_of(widths) < macs_of(tuple(full)), \
+            f"scenario '{name}': MACs do not drop at its target '{target.name}' ({widths})"
+        record = run_matrix(plan, RunOptions(results or folder / "results"),
+                            data=data).records[0]
+        assert record.measured is not None, \
+            f"scenario '{name}': a smoke cell of {criterion} failed: {record.error}"
+        assert record.measured.pruned_widths == widths, \
+            f"scenario '{name}': the smoke cell missed the widths {widths}"

@@ -87,7 +87,7 @@ def test_markdown_is_deterministic_and_says_where_it_came_from():
     assert first == again
     assert "| – | crashy | dist 1.0 | 1 (0) | failed: criterion 'crashy': boom \\| bang |" in first
     for fact in ("Made by: `prunebench run`", "Commit: `abc123`", "Seeds: 3 (0, 1, 2)",
-                 "Hardware: `Test CPU, 2 cores, no GPU, ran on cpu`",
+                 "Hardware: `Test CPU (unknown), 2 cores, no GPU, ran on cpu`",
                  "Regenerate: `prunebench leaderboard --results r`"):
         assert fact in first
 

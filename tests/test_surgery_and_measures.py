@@ -114,3 +114,19 @@ def test_trm_follows_eq_16_by_hand():
     assert trm_bytes(model, SHAPE, 64) == 431_080 * 4 + 15_230 * 4 * 64
     pruned = pruned_lenet(range(4), range(14))
     assert trm_bytes(pruned, SHAPE, 1) == 119_028 * 4 + (4 * 576 + 14 * 64 + 510) * 4
+
+
+def test_automatic_groups_are_the_convs_no_residual_add_couples():
+    """torchvision ResNet-18: in each of the 8 basic blocks conv1 feeds only conv2, so its filters
+    go alone; conv2, the downsample convs and the stem feed a residual add, coupled with another
+    conv's output. The known answer is the 8 conv1s."""
+    import torchvision
+
+    model = torchvision.models.resnet18()
+    found = surgery.independent_convs(model, torch.zeros(1, 3, 64, 64))
+    assert found == tuple(f"layer{i}.{j}.conv1" for i in range(1, 5) for j in range(2))
+    # a plain chain: every conv; traced under a root, the names are the whole model's
+    assert surgery.independent_convs(LeNet5(), torch.zeros(1, 1, 28, 28)) == ("conv1", "conv2")
+    wrapped = nn.ModuleDict({"net": LeNet5()})
+    assert surgery.independent_convs(wrapped, torch.zeros(1, 1, 28, 28), "net") == (
+        "net.conv1", "net.conv2")

@@ -26,16 +26,7 @@ from prunebench.store import check_writable, read_result, scan_results, scan_spe
 
 def cmd_list(args: argparse.Namespace) -> int:
     if args.scenarios:
-        table = Table(title="scenarios")
-        for column in ("name", "prunable layers", "targets"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("description", overflow="fold")
-        for s in scenarios.registry().values():
-            layers = ", ".join(s.groups) if len(s.groups) <= 3 else \
-                f"{len(s.groups)}: {s.groups[0]} ... {s.groups[-1]}"
-            table.add_row(s.name, layers, ", ".join(s.targets), s.description)
-        console.print(table)
-        return 0
+        return list_scenarios()
     table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
     for column in ("name", "distribution", "needs", "extra cost", "settings", "status"):
         table.add_column(column, no_wrap=True)
@@ -53,6 +44,30 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_row(name, dist, needs, ", ".join(extra) or "none",
                       escape(plugins.settings_text(loaded.cls)), "[green]ok", loaded.description)
     console.print(table)
+    return 0
+
+
+def list_scenarios() -> int:
+    """Every row with the distribution that registered it, and whether it can be pruned (a
+    plugin's row is built and checked; the core's are checked by its tests); a broken scenario
+    plugin as a line of its own (the others still list)."""
+    from prunebench.scenarios.check import refusal, scenario_problem
+
+    table = Table(title=f"scenarios (entry-point group {scenarios.GROUP})")
+    for column in ("name", "distribution", "prunable layers", "targets", "status"):
+        table.add_column(column, no_wrap=column != "status", overflow="fold")
+    table.add_column("description", overflow="fold")
+    refused = []
+    for s in scenarios.registry().values():
+        layers = ", ".join(s.groups) if len(s.groups) <= 3 else f"{len(s.groups)} convs"
+        problem = None if s.source.split()[:1] == [scenarios.CORE] else scenario_problem(s)
+        if problem is not None:
+            refused.append(refusal(s, problem))
+        status = "[green]ok" if problem is None else "[red]refused (below)"
+        table.add_row(s.name, s.source, layers, ", ".join(s.targets), status, s.description)
+    console.print(table)
+    for line in refused + [b.line() for b in scenarios.broken()]:
+        errors.print(f"[red]{escape(line)}", highlight=False, soft_wrap=True)
     return 0
 
 

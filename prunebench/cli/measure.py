@@ -15,6 +15,7 @@ from prunebench.cli.options import make_options, make_plan, make_target, resolve
 from prunebench.config import Target, parse_ratio
 from prunebench.errors import PrunebenchError
 from prunebench.report.speed_board import real_text
+from prunebench.scenarios.check import usable
 from prunebench.store import SENSITIVITY, check_writable, read_result, write_json
 
 
@@ -33,7 +34,7 @@ def _architecture_target(args: argparse.Namespace):
         return scenarios.get(record.scenario), Target(
             f"{record.target}, {record.label}, seed {record.seed}",
             widths=record.measured.pruned_widths)
-    scenario = scenarios.get(args.scenario)
+    scenario = usable(args.scenario)
     if all(v is None for v in chosen) and args.round_to is None:
         return scenario, None
     return scenario, make_target(scenario, *chosen, args.round_to)

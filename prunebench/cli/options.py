@@ -29,6 +29,7 @@ from prunebench.config import (
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
 from prunebench.scenarios.base import Scenario
+from prunebench.scenarios.check import usable
 from prunebench.store import check_results_dir, check_writable
 
 
@@ -113,7 +114,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               threads: int | None = None, data_root: str | None = None, download: bool = False,
               scratch: bool = True, backbone_from: str | None = None) -> RunPlan:
     """What to compute; unset choices default to the scenario's and to all installed criteria."""
-    row = scenarios.get(scenario)
+    row = usable(scenario)
     chosen_budget = row.budget(budget)
     if threads is not None:
         if threads < 1:

@@ -476,8 +476,8 @@ def _provenance(records: list[Record], regenerate: str) -> list[str]:
         f"Made by: {distinct(r.command for r in records)}",
         f"Regenerate: `{regenerate}`",
         f"Commit: {distinct(e.git_commit for e in envs)}",
-        "Hardware: " + distinct(f"{e.cpu}, {e.cpu_count} cores, {e.gpu or 'no GPU'}, "
-                                f"ran on {e.device}" for e in envs),
+        "Hardware: " + distinct(f"{e.cpu} ({e.cpu_capability}), {e.cpu_count} cores, "
+                                f"{e.gpu or 'no GPU'}, ran on {e.device}" for e in envs),
         "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e.packages.items()))
                                 for e in envs),
         f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); data: "

@@ -6,8 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from torch import nn
 
+from prunebench import surgery
 from prunebench.config import BUDGETS, Budget, Setting, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError, did_you_mean
@@ -17,6 +19,15 @@ from prunebench.tasks import Task
 def ignoring_size(factory: Callable[..., nn.Module], *args) -> Callable[[int | None], nn.Module]:
     """A model factory for rows whose model does not depend on the image size."""
     return lambda _image_size: factory(*args)
+
+
+def automatic_groups(build_model: Callable[[int | None], nn.Module],
+                     input_shape: tuple[int, ...], prune_root: str = "") -> tuple[str, ...]:
+    """A row's prunable groups found automatically: every conv whose filters the dependency
+    graph removes on their own, not coupled to another conv's output through a residual add
+    (`surgery.independent_convs`), traced on one sample of `input_shape`."""
+    model = build_model(None).eval()
+    return surgery.independent_convs(model, torch.zeros(1, *input_shape), prune_root)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Scenario:
     #: criteria settings a paper prescribes for this row (seed 001 sec. 4.4: stability's lambda
     #: 5e-6 on ResNet-50), used when `--criteria` is left out; the row name shows them
     paper_settings: Mapping[str, tuple[Setting, ...]] = field(default_factory=dict)
+    #: the distribution and version that registered it (set by `scenarios.registry`)
+    source: str = ""
 
     def model(self, budget: Budget | None = None) -> nn.Module:
         return self.build_model(budget.image_size if budget is not None else None)

@@ -1,0 +1,45 @@
+"""The example third-party scenario (examples/prunebench-mobilenet), pip-installed as a user
+would: its row lists with its distribution, passes the scenario kit, and `prunebench run` runs
+every installed criterion on it and writes a board."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prunebench import plugins
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prunebench-mobilenet"
+ROW = "mobilenetv2-fashionmnist"
+
+
+def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criterion(tmp_path):
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(EXAMPLE)],
+                   check=True, capture_output=True, timeout=300)
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=900)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    listed = " ".join(cli("list", "--scenarios").stdout.split())
+    assert f"│ {ROW} │ prunebench-mobilenet 0.1.0 │ 20 convs │ half, quarter │ ok │" in listed
+    kit = subprocess.run([sys.executable, "-c", "from prunebench.testing import "
+                          f"check_scenario; check_scenario('{ROW}')"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=600)
+    assert kit.returncode == 0, kit.stderr
+    cli("tiny-data", ROW, str(tmp_path / "data"))
+    cli("run", "--scenario", ROW, "--budget", "smoke", "--data-root", str(tmp_path / "data"),
+        "--results", str(tmp_path / "results"), "--jobs", "2")
+    results = [json.loads(p.read_text()) for p in (tmp_path / "results" / ROW).glob("*.json")]
+    assert {r["criterion"]["name"] for r in results} == {*plugins.discover(), "scratch"}
+    assert all(r["status"] in ("ok", "not-applicable") for r in results), \
+        [(r["criterion"]["name"], r["error"]) for r in results if r["status"] == "failed"]
+    board = (tmp_path / "results" / "leaderboards" / f"{ROW}.md").read_text()
+    assert f"# Leaderboard: {ROW}" in board and "| l1 |" in board
