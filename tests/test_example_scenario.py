@@ -3,24 +3,19 @@ would: its row lists with its distribution, passes the scenario kit, and `pruneb
 every installed criterion on it and writes a board."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from prunebench import plugins
+from tests.test_external_plugin import pip_installed
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prunebench-mobilenet"
 ROW = "mobilenetv2-fashionmnist"
 
 
 def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criterion(tmp_path):
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(site), str(EXAMPLE)],
-                   check=True, capture_output=True, timeout=300)
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env = pip_installed(EXAMPLE, tmp_path / "site")
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,

@@ -42,13 +42,17 @@ def install_example(tmp_path: Path, tests: str | None = None) -> tuple[dict, Pat
     (source / "example_criterion.py").write_text(textwrap.dedent(MODULE))
     if tests is not None:
         (source / "tests" / "test_contract.py").write_text(tests)
-    site = tmp_path / "site"
+    return pip_installed(source, tmp_path / "site"), source
+
+
+def pip_installed(source: Path, site: Path) -> dict:
+    """pip-install the package at `source` into the folder `site`, as a user would install it:
+    the environment in which it is importable (and its entry points visible)."""
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--target", str(site), str(source)],
                    check=True, capture_output=True, timeout=300)
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return env, source
+    return {**os.environ,
+            "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_pip_installed_third_party_criterion_is_listed_and_runs(tmp_path):
