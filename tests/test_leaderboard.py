@@ -183,3 +183,12 @@ def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_line
     text = render([board], [], "prunebench leaderboard")
     assert "### What [lenet5-digits](lenet5-digits.md) found" in text
     assert "\n".join(lines) in text
+
+
+def test_a_board_still_being_run_names_the_cells_without_a_result():
+    """RECORDS has seeds 0-2; bn (not applicable) has 0 and 1, crashy (failed) 0, random 0 and
+    1: those are the cells a run has not written yet; l1 and weak are complete."""
+    board = build_boards(RECORDS, "prunebench leaderboard")[0]
+    assert board.sections[0].missing == [
+        "- Not run yet (no result file): `bn` seed 2; `crashy` seeds 1, 2; `random` seed 2.", ""]
+    assert board.sections[0].missing[0] in render_markdown(board)

@@ -83,6 +83,7 @@ class Section:
     target: str = ""
     budget: str = ""
     scores: Scores | None = None  # the scored rows' statistics (see findings.py)
+    missing: list[str] = field(default_factory=list)  # cells without a result yet
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -351,6 +352,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
+    _name_missing_cells(sections)
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
                                           if seed in after}
                          for target, s in scored.items()
@@ -360,6 +362,34 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     headline = records[0].headline if records else "top1"
     return Board(scenario, sections, _provenance(records, regenerate), records,
                  _stability(levels), problems, headline)
+
+
+def _name_missing_cells(sections: list[Section]) -> None:
+    """A board still being run (its results land in parts) names, under each table, the rows'
+    seeds that have no result yet: every row of a track (fixed widths or global) is expected at
+    every seed any table of its budget has."""
+    expected: dict[tuple[str, bool], tuple[set[str], set[int]]] = {}
+    for s in sections:
+        labels, seeds = expected.setdefault((s.budget, _is_global(s)), (set(), set()))
+        labels.update(r.label for r in s.records)
+    for s in sections:
+        for (budget, _), (_, seeds) in expected.items():
+            if budget == s.budget:
+                seeds.update(r.seed for r in s.records)
+    for s in sections:
+        labels, seeds = expected[(s.budget, _is_global(s))]
+        have: dict[str, set[int]] = defaultdict(set)
+        for r in s.records:
+            have[r.label].add(r.seed)
+        missing = [f"`{label}` seed{'s' if len(gone) > 1 else ''} "
+                   f"{', '.join(map(str, sorted(gone)))}" for label in sorted(labels)
+                   if (gone := seeds - have[label])]
+        if missing:
+            s.missing = [f"- Not run yet (no result file): {'; '.join(missing)}.", ""]
+
+
+def _is_global(section: Section) -> bool:
+    return bool(section.records) and section.records[0].macs_reduction is not None
 
 
 def _budget(record: Record) -> str:
@@ -529,7 +559,7 @@ def render_markdown(board: Board) -> str:
                                     for cell in row.cells(section.fields)) + " |"
                   for row in section.rows]
         lines.append("")
-        lines += section.speed
+        lines += section.missing + section.speed
         notes = section.notes()
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
