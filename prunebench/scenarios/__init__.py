@@ -76,22 +76,24 @@ def _discover() -> tuple[tuple[Scenario, ...], tuple[Broken, ...]]:
     rows: dict[str, Scenario] = {}
     broken: list[Broken] = []
     core_seen = False
-    seen = set()
+    seen: set[str] = set()
     for ep in sorted(entry_points(group=GROUP), key=_order):
         plugin, source = _where(ep)
-        if (plugin, ep.group) in seen:  # one distribution visible twice on sys.path
+        if plugin in seen:  # one distribution visible twice on sys.path
             continue
-        seen.add((plugin, ep.group))
+        seen.add(plugin)
         core_seen |= _is_core(ep)
         try:
             found = _scenarios_of(ep)
         except ValueError as exc:
             broken.append(Broken(plugin, str(exc)))
             continue
-        taken = [r.name for r in found if r.name in rows]
+        names = [r.name for r in found]
+        taken = [n for n in names if n in rows or names.count(n) > 1]
         if taken:
+            owner = rows[taken[0]].source if taken[0] in rows else "this plugin twice"
             broken.append(Broken(plugin, f"scenario '{taken[0]}' is already provided by "
-                                         f"{rows[taken[0]].source}; rename it"))
+                                         f"{owner}; rename it"))
             continue
         for row in found:
             rows[row.name] = replace(row, source=source)
