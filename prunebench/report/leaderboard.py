@@ -467,9 +467,8 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
         by_target = {t: s.summaries for t, s in scored.items()}
         targets = list(by_target)
         names = sorted({n for summaries in by_target.values() for n in summaries},
-                       key=lambda n: statistics.fmean(
-                           by_target[t][n].mean for t in targets if n in by_target[t]),
-                       reverse=True)
+                       key=lambda n: (-statistics.fmean(
+                           by_target[t][n].mean for t in targets if n in by_target[t]), n))
         ranks = {t: s.ranks for t, s in scored.items()}
         texts = {t: rank_texts(r) for t, r in ranks.items()}
         lines += [f"### Budget `{budget}`", "",
