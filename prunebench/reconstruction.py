@@ -131,10 +131,23 @@ def channel_gram(rows: LayerRows, weight: Tensor | None = None) -> tuple[Tensor,
     return gram, b
 
 
-def least_squares(rows: LayerRows) -> Tensor:
+#: the ridge of `least_squares`, relative to the mean squared input: small enough to leave a fit
+#: the rows determine as it is, large enough to keep a square or short system from blowing up
+RIDGE = 1e-3
+
+
+def least_squares(rows: LayerRows, ridge: float = RIDGE) -> Tensor:
     """The weight (rows.weight's shape) that minimises the reconstruction error over the rows,
-    sum_r ||targets[r] - W inputs[r]||^2: the normal equations solved by a rank-revealing
-    least squares (the minimum-norm solution when the rows do not determine it)."""
+    sum_r ||targets[r] - W inputs[r]||^2, plus lambda ||W - W0||^2 towards the layer's weight
+    now (W0), lambda = `ridge` x the mean diagonal of X'X. Where the rows determine the fit the
+    penalty changes it by about `ridge`; where they do not (a linear consumer after a flatten
+    has as many unknowns as the calibration has images) the weight stays W0 there instead of
+    the unregularised fit's noise, which on Fashion-MNIST made fine-tuning diverge."""
     x = rows.inputs.flatten(1).double()
-    solution = torch.linalg.lstsq(x.T @ x, x.T @ rows.targets.double(), driver="gelsd").solution
+    current = rows.weight.flatten(1).double()  # (outputs, unknowns)
+    gram = x.T @ x
+    penalty = ridge * float(gram.diagonal().mean())
+    system = gram + penalty * torch.eye(len(gram), dtype=gram.dtype)
+    rhs = x.T @ rows.targets.double() + penalty * current.T
+    solution = torch.linalg.lstsq(system, rhs, driver="gelsd").solution
     return solution.T.reshape(rows.weight.shape)

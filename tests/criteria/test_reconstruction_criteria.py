@@ -50,11 +50,37 @@ def test_channel_gram_is_the_contributions_inner_products():
 
 
 def test_least_squares_refits_a_layer_to_the_outputs_it_should_give():
+    """Rows that determine the fit: the answer is the true weight, up to the ridge's pull
+    towards the layer's weight now (zeros here), about 1e-3 of it."""
     torch.manual_seed(2)
     inputs, truth = torch.randn(50, 3, 2), torch.randn(4, 3, 2)
     targets = torch.einsum("rcb,ocb->ro", inputs, truth)
     rows = LayerRows(inputs, targets, torch.zeros(4, 3, 2))
-    torch.testing.assert_close(reconstruction.least_squares(rows).float(), truth)
+    torch.testing.assert_close(reconstruction.least_squares(rows).float(), truth,
+                               rtol=0, atol=1e-2)
+    torch.testing.assert_close(reconstruction.least_squares(rows, ridge=0).float(), truth)
+
+
+def test_least_squares_with_a_ridge_by_hand():
+    """One input, one output: w = (sum x y + lambda w0) / (sum x^2 + lambda) with lambda =
+    ridge x sum x^2 (the mean diagonal of a 1 x 1 X'X): x = (1, 2), y = (3, 4), w0 = 1 and
+    ridge 0.5 give lambda 2.5 and w = (11 + 2.5) / (5 + 2.5) = 1.8."""
+    rows = LayerRows(torch.tensor([[[1.0]], [[2.0]]]), torch.tensor([[3.0], [4.0]]),
+                     torch.ones(1, 1, 1))
+    assert reconstruction.least_squares(rows, ridge=0.5).item() == pytest.approx(1.8)
+
+
+def test_least_squares_keeps_the_weight_the_rows_do_not_see():
+    """Channel 1's input is zero on every row, so the rows say nothing about its weights: they
+    stay what they were (the minimum-norm fit would zero them); channel 0 is fitted."""
+    torch.manual_seed(4)
+    inputs = torch.randn(40, 2, 3)
+    inputs[:, 1] = 0
+    truth, now = torch.randn(2, 2, 3), torch.randn(2, 2, 3)
+    rows = LayerRows(inputs, torch.einsum("rcb,ocb->ro", inputs, truth), now)
+    fitted = reconstruction.least_squares(rows).float()
+    torch.testing.assert_close(fitted[:, 1], now[:, 1])
+    torch.testing.assert_close(fitted[:, 0], truth[:, 0], rtol=0, atol=1e-2)
 
 
 def test_thinet_greedily_removes_the_channels_whose_sum_changes_the_output_least():
