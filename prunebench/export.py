@@ -1,4 +1,5 @@
-"""A pruned model as a file: its weights and the per-layer widths that rebuild its architecture.
+"""A pruned model as files: its weights and the per-layer widths that rebuild its architecture,
+and the deployable exports of its measured part, each checked for parity.
 
 Loading rebuilds the scenario's model, narrows every prunable layer to the stored width, then
 loads the weights strictly, so a file that does not fit the architecture is refused rather than
@@ -7,60 +8,72 @@ half loaded. Files are read with `weights_only=True`.
 
 from __future__ import annotations
 
-import warnings
+import copy
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from prunebench import surgery
+from prunebench import parity, surgery
 from prunebench.config import Budget
 from prunebench.errors import PrunebenchError
+from prunebench.formats import FORMATS, ExportError, export, file_for, load
 from prunebench.scenarios.base import Scenario
 from prunebench.store import load_checkpoint, save_checkpoint, write_atomically
 
 FORMAT = 1
+EXAMPLE_BATCH = 2  # the batch size exports are traced at; parity checks others
 
 
-def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape) -> Path:
+def save_pruned(path: Path, model: nn.Module, scenario: Scenario, input_shape,
+                original: nn.Module | None = None) -> dict[str, dict]:
     """`path` gets the weights and widths; for deployment without prunebench, the measured part
-    (the whole classifier, the detector's backbone) goes to `<stem>.torchscript.pt` as a traced
-    TorchScript and to `<stem>.pt2` as a `torch.export` program (TorchScript's successor, which
-    torch 2.15 deprecates it for), each where the model traces or exports."""
+    (the whole classifier, the detector's backbone) goes beside it in every deployable format
+    (`formats.FORMATS`: `<stem>.onnx`, `<stem>.pt2`, `<stem>.torchscript.pt`), each checked
+    for parity with the model. Returns what `write_exports` returns, `original` (the unpruned
+    model) giving each format's size before pruning."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"format": FORMAT, "scenario": scenario.name,
                            "groups": list(scenario.groups),
                            "widths": list(surgery.widths(model, scenario.groups)),
                            "state_dict": state})
-    part = model.get_submodule(scenario.measure_root)
-    was_training = part.training
-    part.eval()
-    example = torch.randn(2, *input_shape, device=next(part.parameters()).device)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated in 2.15
-            traced = torch.jit.trace(part, example, strict=False)
-        write_atomically(torchscript_path(path), lambda tmp: torch.jit.save(traced, str(tmp)))
-    except Exception:  # a model that does not trace keeps its weights file alone
-        torchscript_path(path).unlink(missing_ok=True)
-    try:
-        with torch.no_grad():
-            program = torch.export.export(part, (example,),
-                                          dynamic_shapes=({0: torch.export.Dim("batch")},))
-        write_atomically(exported_path(path), lambda tmp: torch.export.save(program, str(tmp)))
-    except Exception:  # nor does one that torch.export cannot capture
-        exported_path(path).unlink(missing_ok=True)
-    finally:
-        part.train(was_training)
-    return path
+    root = scenario.measure_root
+    return write_exports(path, model.get_submodule(root), input_shape, FORMATS,
+                         original.get_submodule(root) if original is not None else None)
 
 
-def torchscript_path(path: Path) -> Path:
-    return path.with_name(path.stem + ".torchscript.pt")
+def write_exports(weights: Path, part: nn.Module, input_shape, wanted=FORMATS,
+                  original: nn.Module | None = None, folder: Path | None = None,
+                  tolerance: float = parity.TOLERANCE) -> dict[str, dict]:
+    """Export `part` in each format of `wanted` to `folder` (default: beside `weights`, named
+    after it), read every file back and check it against `part`. Per format: the file's name,
+    its bytes (and the unpruned `original`'s), the exporter and the parity; or the error that
+    stopped the export (no file is left then)."""
+    part = copy.deepcopy(part).cpu().eval()
+    example = torch.randn(EXAMPLE_BATCH, *input_shape)
+    done: dict[str, dict] = {}
+    for fmt in wanted:
+        target = file_for(weights, fmt) if folder is None else folder / file_for(weights,
+                                                                                  fmt).name
+        try:
+            exported = export(part, example, fmt)
+        except ExportError as exc:
+            target.unlink(missing_ok=True)
+            done[fmt] = {"error": str(exc)}
+            continue
+        write_atomically(target, partial(_write_bytes, exported.data))
+        checked = parity.check(part, load(target, fmt), input_shape, tolerance)
+        done[fmt] = {"file": target.name, "bytes": len(exported.data),
+                     "exporter": exported.exporter, "parity": checked.to_json()}
+        if original is not None:
+            unpruned = copy.deepcopy(original).cpu().eval()
+            done[fmt]["bytes_original"] = len(export(unpruned, example, fmt).data)
+    return done
 
 
-def exported_path(path: Path) -> Path:
-    return path.with_suffix(".pt2")
+def _write_bytes(data: bytes, path: Path) -> None:
+    path.write_bytes(data)
 
 
 def narrow(model: nn.Module, scenario: Scenario, widths: list[int], input_shape) -> None:

@@ -110,6 +110,8 @@ class Measured:
     history: tuple[dict[str, Any], ...] = ()  # per pruning step: widths, kept filters, metrics
     criterion_report: dict[str, Any] = field(default_factory=dict)
     model_file: str | None = None  # the pruned model, with --save-models
+    #: with --save-models, per format (formats.FORMATS): its file, bytes, exporter and parity
+    exports: dict[str, Any] = field(default_factory=dict)
     backbone_from: str | None = None  # transfer: the config hash of the backbone's cell
     pruned_by: Criterion | None = None  # transfer: who pruned the backbone
 
@@ -212,7 +214,8 @@ class Record:
                 "baseline": asdict(m.baseline), "pruned": asdict(m.pruned),
                 "cost": {**cost, "cell_seconds": self.cell_seconds}, "speed": list(m.speed),
                 "history": list(m.history), "criterion_report": m.criterion_report})
-            extra = {"model_file": m.model_file, "backbone_from": m.backbone_from,
+            extra = {"model_file": m.model_file, "exports": m.exports or None,
+                     "backbone_from": m.backbone_from,
                      "pruned_by": asdict(m.pruned_by) if m.pruned_by else None}
             out.update({k: v for k, v in extra.items() if v is not None})
         return out
@@ -283,7 +286,8 @@ def _measured(v: dict[str, Any]) -> Measured:
         tuple(v["widths"]["original"]), tuple(v["widths"]["pruned"]), _measures(v["baseline"]),
         _measures(v["pruned"]), Cost(**cost), tuple(v.get("speed", ())),
         tuple(v.get("history", ())), dict(v.get("criterion_report") or {}), v.get("model_file"),
-        v.get("backbone_from"), Criterion(**v["pruned_by"]) if v.get("pruned_by") else None)
+        dict(v.get("exports") or {}), v.get("backbone_from"),
+        Criterion(**v["pruned_by"]) if v.get("pruned_by") else None)
 
 
 def _measures(v: dict[str, Any]) -> Measures:

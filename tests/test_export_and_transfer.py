@@ -27,7 +27,8 @@ def pruned_lenet():
 
 def test_saved_model_rebuilds_with_identical_outputs(tmp_path):
     model = pruned_lenet().eval()
-    path = save_pruned(tmp_path / "m.pt", model, LENET, (1, 28, 28))
+    path = tmp_path / "m.pt"
+    save_pruned(path, model, LENET, (1, 28, 28))
     again = load_pruned(path, LENET).eval()
     x = torch.randn(4, 1, 28, 28)
     assert torch.equal(again(x), model(x))
@@ -39,7 +40,8 @@ def test_saved_model_rebuilds_with_identical_outputs(tmp_path):
 
 
 def test_files_that_do_not_fit_are_refused(tmp_path):
-    path = save_pruned(tmp_path / "m.pt", pruned_lenet(), LENET, (1, 28, 28))
+    path = tmp_path / "m.pt"
+    save_pruned(path, pruned_lenet(), LENET, (1, 28, 28))
     with pytest.raises(PrunebenchError, match="holds a lenet5-digits model, not a vgg16-cifar10"):
         load_pruned(path, scenarios.get("vgg16-cifar10"))
     saved = torch.load(path, weights_only=True)

@@ -133,8 +133,12 @@ class PruneCell(Cell):
         pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
                                       if k not in not_metrics}, **size})
         baseline = env.baseline.measures
-        model_file = save_pruned(env.files, model, scenario, data.input_shape).name \
-            if env.save_models else None
+        model_file, exports = None, {}
+        if env.save_models:  # the weights, and every export with the unpruned model's size
+            unpruned = scenario.model(budget)
+            unpruned.load_state_dict(env.baseline.state)
+            exports = save_pruned(env.files, model, scenario, data.input_shape, unpruned)
+            model_file = env.files.name
         log.finish()
         return Measured(
             original_widths=tuple(full), pruned_widths=surgery.widths(model, scenario.groups),
@@ -142,4 +146,4 @@ class PruneCell(Cell):
             speed=eager_speed(scenario, budget, model, (baseline.macs, pruned.macs),
                               data.input_shape, device),
             history=tuple(log.history), criterion_report=checked_report(name, criterion),
-            model_file=model_file)
+            model_file=model_file, exports=exports)

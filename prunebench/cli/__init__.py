@@ -1,5 +1,5 @@
-"""`prunebench run | rerun | list | show | flops | speed | memory | sensitivity | tiny-data |
-leaderboard`: the only place that parses arguments and prints.
+"""`prunebench run | rerun | list | show | flops | speed | memory | sensitivity | export |
+tiny-data | leaderboard`: the only place that parses arguments and prints.
 
 Each command is a thin layer over a plain function. A PrunebenchError becomes one line on stderr
 and exit code 2; failed cells give exit code 1 after everything else has run and been written.
@@ -12,14 +12,16 @@ import sys
 from typing import NoReturn
 
 import prunebench
-from prunebench import scenarios
+from prunebench import parity, scenarios
 from prunebench.allocator import keep_freed_memory
 from prunebench.cli.catalog import cmd_leaderboard, cmd_list, cmd_show, cmd_tiny_data
 from prunebench.cli.console import EXIT_BAD_INPUT, errors
+from prunebench.cli.export import cmd_export
 from prunebench.cli.measure import cmd_flops, cmd_memory, cmd_sensitivity, cmd_speed
 from prunebench.cli.run import cmd_rerun, cmd_run
 from prunebench.config import BUDGETS
 from prunebench.errors import PrunebenchError
+from prunebench.formats import FORMATS
 from prunebench.plan import DEFAULT_RESULTS
 
 
@@ -156,6 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
                       "RESULTS/sensitivity)")
     sens.add_argument("--device", default="auto", help="auto, cpu or cuda")
     sens.set_defaults(func=cmd_sensitivity)
+
+    export = sub.add_parser("export", help="a saved pruned model as ONNX, pt2 or TorchScript, "
+                            "each checked for parity with the model")
+    export.add_argument("result", help="a result file of a run made with --save-models")
+    export.add_argument("--format", default="all",
+                        help=f"{', '.join(FORMATS)} (comma-separated) or all (default)")
+    export.add_argument("--out", help="folder for the files (default: beside the result, where "
+                        "--save-models put them)")
+    export.add_argument("--check", action="store_true",
+                        help="write nothing: read the files beside the result back and check "
+                        "them")
+    export.add_argument("--tolerance", type=float, default=parity.TOLERANCE,
+                        help="the largest |exported - eager| over the largest |eager| output "
+                        f"that passes (default: {parity.TOLERANCE:g})")
+    export.set_defaults(func=cmd_export)
 
     rerun = sub.add_parser("rerun", help="run a result's cell again, exactly as recorded")
     rerun.add_argument("result", help="the result file whose cell to run again")

@@ -5,7 +5,9 @@ Two runtimes, because how a model is run decides the speed-up:
   deploy  BatchNorm folded into the convs (`torch.fx.experimental.optimization.fuse`),
           channels_last, then the fastest, for that model and batch size, of: a frozen
           TorchScript trace optimised for inference, the same under the oneDNN Graph fuser (CPU),
-          and `torch.compile`; every row names the backend it used. Each model gets its own
+          `torch.compile`, and ONNX Runtime on the model's ONNX export (its own BatchNorm
+          folding and kernels; CPU execution provider, CUDA on a GPU); every row names the
+          backend it used. Each model gets its own
           fastest backend: a speed-up measured against a slower run of the original is no
           speed-up a user would see. A batch that splits into micro-batches of a size in
           `MICRO_BATCHES` also tries each backend over those ("torchscript x4/64"): a pruned net's
@@ -104,7 +106,24 @@ def deploy_runners(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict
             runners["compile"] = torch.compile(fused, dynamic=False)
         except Exception as exc:
             failures["compile"] = f"{type(exc).__name__}: {exc}"
+        try:
+            runners["onnxruntime"] = _onnxruntime(model, x)
+        except Exception as exc:  # e.g. an operator the exporters cannot write
+            failures["onnxruntime"] = f"{type(exc).__name__}: {exc}"
     return runners, failures
+
+
+def _onnxruntime(model: nn.Module, x: Tensor) -> Runner:
+    """The model exported to ONNX in memory (`formats.export`) and run by ONNX Runtime, which
+    folds BatchNorm and picks its kernels itself: the CPU execution provider, the CUDA one for a
+    GPU tensor (onnxruntime-gpu)."""
+    import copy
+
+    from prunebench.formats import export, onnx_runner, onnx_session
+
+    example = torch.randn(2, *x.shape[1:])  # batch 1 would be taken for a fixed size
+    exported = export(copy.deepcopy(model).cpu().eval(), example, "onnx")
+    return onnx_runner(onnx_session(exported.data, x.device), x.device)
 
 
 def _onednn_fused(model: nn.Module, x: Tensor) -> Runner:
@@ -132,7 +151,10 @@ def _timing(backend: str, seconds: list[float]) -> Timing:
 def _micro_batched(run: Runner, size: int) -> Runner:
     """`run` applied to consecutive slices of `size` inputs, outputs concatenated."""
     def chunked(x: Tensor) -> object:
-        return torch.cat([cast(Tensor, run(part)) for part in x.split(size)])
+        parts = [run(part) for part in x.split(size)]
+        if all(isinstance(p, Tensor) for p in parts):
+            return torch.cat(cast(list[Tensor], parts))
+        return parts  # ONNX Runtime's arrays: the work is done, joining them is not timed
     return chunked
 
 

@@ -51,6 +51,7 @@ class Row:
     gpu_speedup: str = _column("GPU speed-up")
     criterion_seconds: str = _column("criterion s")
     extra_epochs: str = _column("extra epochs")
+    onnx_mb: str = _column("ONNX MB")  # with --save-models: the exported file (parity checked)
 
     def cells(self, names: Sequence[str] | None = None) -> tuple[str, ...]:
         """Its cells in column order, or those of the fields `names`."""
@@ -262,12 +263,24 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             trm=f"{pruned.trm_bytes[64] / 1e6:.2f}",
             cpu_speedup=_speedup(ok, "cpu"), gpu_speedup=_speedup(ok, "cuda"),
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
-            extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}")))
+            extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}",
+            onnx_mb=_onnx_size(ok, "bytes"))))
     ranks = paired_ranks(after_by_seed)
     texts = rank_texts(ranks)
     scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
     return ([replace(row, rank=texts[name]) for _, name, row in scored] + failed,
             Scores(summaries, ranks, after_by_seed, before_by_seed))
+
+
+def _onnx_size(runs: list[Measured], key: str) -> str:
+    """The mean size of the runs' ONNX exports (`key`: bytes, or bytes_original for the
+    unpruned model), with the parity failures counted; '' without exports."""
+    exports = [m.exports["onnx"] for m in runs if "bytes" in m.exports.get("onnx", {})]
+    if not exports:
+        return ""
+    failed = sum(not e["parity"]["ok"] for e in exports)
+    return f"{_mean(e[key] for e in exports) / 1e6:.2f}" + \
+        (f" ({failed} failed parity)" if failed and key == "bytes" else "")
 
 
 def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | None]:
@@ -279,7 +292,8 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
     row = Row("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
               summarise(values).interval_text(bounds=PERCENT), "–", f"{first.params:,}",
               f"{first.macs:,}", "100.0%", f"{first.trm_bytes[64] / 1e6:.2f}", "–", "–", "–",
-              "–")
+              "–", _onnx_size([r.measured for r in records if r.measured is not None],
+                              "bytes_original"))
     return _mean(values), row
 
 
@@ -346,9 +360,11 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
         section.scores = scores
+        if not any(row.onnx_mb for row in section.rows):  # run without --save-models
+            section.fields = tuple(f for f in section.fields if f != "onnx_mb")
         speed = architecture_speed(members) if reduction is None else None
         if speed is not None:  # one architecture: its speed once, not a noisy copy per row
-            section.fields = tuple(f for f in FIELDS if f not in SPEED_FIELDS)
+            section.fields = tuple(f for f in section.fields if f not in SPEED_FIELDS)
             section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
