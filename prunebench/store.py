@@ -198,15 +198,18 @@ def read_results(results: Path) -> list[Record]:
 
 def save_speed(results: Path, report: dict, argv: list[str], device: torch.device,
                repeats: int) -> Path:
-    """A speed sweep as a record: its rows with the command, commit and hardware that made them."""
+    """A speed sweep as a record: its rows with the command, commit and hardware that made them.
+    A per-layer report (`report["layers"]`, its batch size) is saved beside the sweeps as
+    `<scenario>--<target>--<device>--layers.json`."""
     check_results_dir(results)
     first = report["rows"][0]
-    name = f"{_safe(first['scenario'])}--{_safe(first['target'])}--{device.type}.json"
+    kind = "--layers" if report.get("layers") else ""
+    name = f"{_safe(first['scenario'])}--{_safe(first['target'])}--{device.type}{kind}.json"
     return write_json(results / SPEED / name, {
         "schema_version": SPEED_SCHEMA_VERSION, "scenario": first["scenario"],
         "target": first["target"], "widths": list(report["widths"]), "repeats": repeats,
         "command": shlex.join(["prunebench", *argv]), "environment": environment(device),
-        "rows": report["rows"]})
+        "rows": report["rows"], **({"layers": report["layers"]} if kind else {})})
 
 
 def scan_speed_results(results: Path) -> tuple[list[dict], list[str]]:

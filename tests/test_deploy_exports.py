@@ -138,7 +138,7 @@ def test_onnxruntime_is_a_deploy_backend_computing_what_the_model_computes():
     runners, failures = speed.deploy_runners(model, x)
     assert "onnxruntime" in runners, failures
     with torch.no_grad():
-        torch.testing.assert_close(torch.from_numpy(runners["onnxruntime"](x)[0]), model(x),
+        torch.testing.assert_close(runners["onnxruntime"](x), model(x),
                                    rtol=1e-4, atol=1e-5)
 
 

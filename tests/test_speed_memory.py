@@ -40,7 +40,8 @@ def test_every_deploy_backend_computes_the_eager_function(monkeypatch):
     x = torch.randn(4, 3, 8, 8).to(memory_format=torch.channels_last)
     runners, failures = speed._deploy_candidates(model, x)
     built = set(runners) | {name.removesuffix(" (micro-batches of 2)") for name in failures}
-    assert {"torchscript", "torchscript-onednn", "compile", "torchscript x2/2"} <= built
+    assert {"torchscript", "torchscript-onednn", "compile", "onnxruntime", "torchscript x2/2",
+            "onnxruntime x2/2"} <= built
     assert runners, failures
     with torch.inference_mode():
         expected = model(x)
@@ -142,3 +143,34 @@ def test_per_layer_rows_name_every_layer_with_its_macs_and_the_rest(capsys):
             row["macs_pruned"] * 4 / row["ms_pruned"] / 1e6)
     assert "macs_original" not in rows["rest"]
     assert {"ms_original", "ms_pruned", "speedup_real"} <= set(rows["rest"])
+
+
+def test_a_saved_per_layer_report_explains_its_section_on_the_speed_board(tmp_path):
+    """`--per-layer B --results` saves the layers beside the sweeps; the board puts them under
+    the sweep of the same target, names the layers furthest below their theoretical speed-up
+    and the share of the pass outside conv and linear layers (checked here on edited times)."""
+    from prunebench.report.speed_board import layer_lines
+
+    results = tmp_path / "r"
+    assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun1", "--per-layer",
+                 "4", "--repeats", "2", "--results", str(results), "--json"]) == 0
+    assert main(["speed", "--scenario", "lenet5-digits", "--target", "prun1", "--runtime",
+                 "eager", "--batch-sizes", "1", "--repeats", "2", "--runs", "1", "--results",
+                 str(results), "--json"]) == 0
+    saved = json.loads((results / "speed" / "lenet5-digits--prun1--cpu--layers.json")
+                       .read_text())
+    assert saved["layers"] == 4 and saved["environment"]["cpu_capability"]
+    times = {"conv1": (1.0, 0.5), "conv2": (2.0, 1.0), "fc1": (1.0, 0.25), "fc2": (0.5, 0.5),
+             "rest": (0.5, 0.75)}  # real speed-up 2, 2, 4, 1 of theory 5, 17.86, 3.57, 1
+    for row in saved["rows"]:
+        row["ms_original"], row["ms_pruned"] = times[row["layer"]]
+        row["speedup_real"] = row["ms_original"] / row["ms_pruned"]
+    text = "\n".join(layer_lines(saved))
+    assert ("Furthest below their theoretical speed-up (real / theory): conv2 0.11 (89,600 of "
+            "1,600,000 MACs), conv1 0.40 (57,600 of 288,000 MACs), fc2 1.00 (5,000 of 5,000 "
+            "MACs).") in text
+    assert "Outside conv and linear layers: 10% of the original's pass, 25% of the pruned" in text
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "b")]) == 0
+    board = (tmp_path / "b" / "speed-cpu.md").read_text()
+    assert board.index("## lenet5-digits: `prun1`") < board.index("### Per layer at batch 4")
+    assert f"({saved['environment']['cpu_capability']})" in board

@@ -139,7 +139,12 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
         raise PrunebenchError(f"--per-layer {args.per_layer} must be a positive batch size")
     batch_size = args.per_layer
     device = resolve_device(args.device)
-    rows = layer_report(scenario, target, batch_size, device, args.repeats)
+    report = layer_report(scenario, target, batch_size, device, args.repeats)
+    rows = report["rows"]
+    if args.results:
+        from prunebench.store import save_speed
+
+        _wrote(args, save_speed(Path(args.results), report, args.argv, device, args.repeats))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -33,18 +33,19 @@ def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
 
 
 def layer_report(scenario: Scenario, target: Target, batch_size: int, device: torch.device,
-                 repeats: int = 10) -> list[dict]:
-    """Rows of `measure.layers.layer_rows` for the part of the model the row measures."""
+                 repeats: int = 10) -> dict:
+    """Rows of `measure.layers.layer_rows` for the part of the model the row measures, with the
+    widths and the batch size (`layers`), as `speed_report` gives them."""
     from prunebench.measure.layers import layer_rows
 
     original, _ = architecture(scenario, None)
-    pruned, _ = architecture(scenario, target)
+    pruned, widths = architecture(scenario, target)
     part = scenario.measure_root
     rows = layer_rows(original.get_submodule(part), pruned.get_submodule(part),
                       scenario.input_shape, batch_size, device, repeats)
     for row in rows:
         row.update(scenario=scenario.name, target=target.name)
-    return rows
+    return {"rows": rows, "widths": widths, "device": str(device), "layers": batch_size}
 
 
 def memory_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],

@@ -123,7 +123,14 @@ def _onnxruntime(model: nn.Module, x: Tensor) -> Runner:
 
     example = torch.randn(2, *x.shape[1:])  # batch 1 would be taken for a fixed size
     exported = export(copy.deepcopy(model).cpu().eval(), example, "onnx")
-    return onnx_runner(onnx_session(exported.data, x.device), x.device)
+    run = onnx_runner(onnx_session(exported.data, x.device), x.device)
+    if x.device.type == "cuda":
+        return run  # outputs stay on the GPU, as ONNX Runtime's values
+
+    def on_cpu(inputs: Tensor) -> object:  # arrays as tensors, without a copy
+        out = [torch.from_numpy(a) for a in cast(list, run(inputs))]
+        return out[0] if len(out) == 1 else out
+    return on_cpu
 
 
 def _onednn_fused(model: nn.Module, x: Tensor) -> Runner:

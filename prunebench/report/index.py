@@ -47,8 +47,8 @@ def render(boards: list[Board], speed: list[dict], regenerate: str) -> str:
     lines += _across_boards(boards)
     lines += ["", "## Speed boards", ""]
     for device in sorted({r["rows"][0]["device"] for r in speed}):
-        measured = [f"{r['scenario']} `{r['target']}`" for r in speed
-                    if r["rows"][0]["device"] == device]
+        measured = [f"{r['scenario']} `{r['target']}`" + (" per layer" if "layers" in r else "")
+                    for r in speed if r["rows"][0]["device"] == device]
         lines.append(f"- [speed-{device}](speed-{device}.md): {', '.join(measured)}")
     if "cuda" not in {r["rows"][0]["device"] for r in speed}:
         lines.append("- GPU: not measured yet (no GPU was available). With one: `prunebench speed "
