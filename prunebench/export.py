@@ -51,6 +51,7 @@ def write_exports(weights: Path, part: nn.Module, input_shape, wanted=FORMATS,
     its bytes (and the unpruned `original`'s), the exporter and the parity; or the error that
     stopped the export (no file is left then)."""
     part = copy.deepcopy(part).cpu().eval()
+    unpruned = copy.deepcopy(original).cpu().eval() if original is not None else None
     example = torch.randn(EXAMPLE_BATCH, *input_shape)
     done: dict[str, dict] = {}
     for fmt in wanted:
@@ -63,13 +64,19 @@ def write_exports(weights: Path, part: nn.Module, input_shape, wanted=FORMATS,
             done[fmt] = {"error": str(exc)}
             continue
         write_atomically(target, partial(_write_bytes, exported.data))
-        checked = parity.check(part, load(target, fmt), input_shape, tolerance)
-        done[fmt] = {"file": target.name, "bytes": len(exported.data),
-                     "exporter": exported.exporter, "parity": checked.to_json()}
-        if original is not None:
-            unpruned = copy.deepcopy(original).cpu().eval()
+        done[fmt] = checked_file(target, fmt, part, input_shape, tolerance, exported.exporter)
+        if unpruned is not None:
             done[fmt]["bytes_original"] = len(export(unpruned, example, fmt).data)
     return done
+
+
+def checked_file(path: Path, fmt: str, part: nn.Module, input_shape, tolerance: float,
+                 exporter: str) -> dict:
+    """The file `path` of format `fmt` read back and checked against `part`: its name, bytes,
+    exporter and parity, as a result's `exports` records them."""
+    checked = parity.check(part, load(path, fmt), input_shape, tolerance)
+    return {"file": path.name, "bytes": path.stat().st_size, "exporter": exporter,
+            "parity": checked.to_json()}
 
 
 def _write_bytes(data: bytes, path: Path) -> None:

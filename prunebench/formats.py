@@ -188,9 +188,9 @@ def _load(path: Path, fmt: str) -> Runner:
     if fmt == "onnx":
         import onnx
 
-        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-        run = onnx_runner(onnx_session(path.read_bytes(), torch.device("cpu")),
-                          torch.device("cpu"))
+        data = path.read_bytes()
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+        run = onnx_runner(onnx_session(data, torch.device("cpu")), torch.device("cpu"))
         return lambda x: [torch.from_numpy(o) for o in run(x)]  # type: ignore[attr-defined]
     module = torch.export.load(str(path)).module() if fmt == "pt2" else \
         torch.jit.load(str(path), map_location="cpu")

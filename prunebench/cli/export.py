@@ -12,8 +12,8 @@ from rich.table import Table
 from prunebench import parity
 from prunebench.cli.console import console
 from prunebench.errors import PrunebenchError
-from prunebench.export import load_pruned, write_exports
-from prunebench.formats import FORMATS, file_for, load
+from prunebench.export import checked_file, load_pruned, write_exports
+from prunebench.formats import FORMATS, file_for
 from prunebench.scenarios.check import usable
 from prunebench.store import check_writable, read_result
 
@@ -59,13 +59,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     part = model.get_submodule(scenario.measure_root).eval()
     before = record.measured.exports
     if args.check:
-        done = {}
-        for fmt in wanted:
-            path = file_for(weights, fmt)
-            checked = parity.check(part, load(path, fmt), scenario.input_shape, tolerance)
-            done[fmt] = {"file": path.name, "bytes": path.stat().st_size,
-                         "exporter": before.get(fmt, {}).get("exporter", "–"),
-                         "parity": checked.to_json()}
+        done = {fmt: checked_file(file_for(weights, fmt), fmt, part, scenario.input_shape,
+                                  tolerance, before.get(fmt, {}).get("exporter", "–"))
+                for fmt in wanted}
     else:
         done = write_exports(weights, part, scenario.input_shape, wanted, folder=folder,
                              tolerance=tolerance)
