@@ -124,7 +124,11 @@ def _onnx(part: nn.Module, example: Tensor) -> Exported:
 def onnx_session(data: bytes, device: torch.device):
     """An ONNX Runtime session of the model `data`: the CUDA execution provider on a GPU
     (onnxruntime-gpu), the CPU one otherwise, with torch's thread count, every graph
-    optimisation on."""
+    optimisation on, and threads that sleep when a call ends. Left spinning (ONNX Runtime's
+    default), they keep the cores busy after the call and slow whatever runs next: measured with
+    VGG-16 at batch 1 on 2 cores, a session timed alone took 6.0 ms, two sessions taking turns
+    17.7 and 11.0 ms, and eager PyTorch after one 24 ms instead of 11. Sleeping costs a session
+    alone about 2%."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -132,6 +136,8 @@ def onnx_session(data: bytes, device: torch.device):
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if device.type == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise RuntimeError("ONNX Runtime has no CUDA execution provider here "

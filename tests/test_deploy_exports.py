@@ -149,8 +149,8 @@ def test_the_fastest_deploy_backend_is_picked_and_named(monkeypatch):
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).eval()
     real = speed.deploy_runners
 
-    def slowed(m, x):
-        runners, failures = real(m, x)
+    def slowed(m, x, exports=None):
+        runners, failures = real(m, x, exports)
         for name in [n for n in runners if n != "onnxruntime"]:
             runners[name] = (lambda run: lambda t: (time.sleep(0.02), run(t))[1])(runners[name])
         return runners, failures
@@ -158,6 +158,44 @@ def test_the_fastest_deploy_backend_is_picked_and_named(monkeypatch):
     monkeypatch.setattr(speed, "deploy_runners", slowed)
     name, _ = speed.fastest(model, torch.randn(2, 3, 8, 8), "deploy")
     assert name == "onnxruntime"
+
+
+def test_onnx_runtime_threads_sleep_between_calls():
+    """Spinning threads would steal the cores from the other model timed in turn with it."""
+    from prunebench.formats import export, onnx_session
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    session = onnx_session(export(model, torch.randn(2, 3, 8, 8), "onnx").data,
+                           torch.device("cpu"))
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+
+
+def test_a_sweep_exports_each_model_to_onnx_once(monkeypatch):
+    """Every batch size, micro-batch size and run of a sweep reuses a model's first export (the
+    batch dimension is free): two models, two batch sizes, two runs, two exports."""
+    from prunebench import formats
+
+    exported = []
+    real = formats.export
+
+    def counted(part, example, fmt):
+        exported.append(part[0].out_channels)
+        return real(part, example, fmt)
+
+    def no_compile(*args, **kwargs):
+        raise RuntimeError("not in this test")  # keeps it fast; ONNX Runtime is what it counts
+
+    monkeypatch.setattr(formats, "export", counted)
+    monkeypatch.setattr(speed, "MICRO_BATCHES", (2,))  # batch 4 also runs as 2 halves
+    monkeypatch.setattr(torch, "compile", no_compile)
+    original = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).eval()
+    pruned = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    rows = speed.speed_rows(original, pruned, (8, 4), (3, 8, 8), (1, 4), ("deploy",),
+                            torch.device("cpu"), repeats=1, runs=2)
+    assert [row["batch_size"] for row in rows if "error" not in row] == [1, 4]
+    assert sorted(exported) == [4, 8]
 
 
 def test_the_board_shows_the_exported_size_beside_the_unpruned_one(saved, tmp_path):

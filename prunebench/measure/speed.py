@@ -78,7 +78,13 @@ def time_runners(runs: Sequence[Runner], x: Tensor, warmup: int,
     return times
 
 
-def deploy_runners(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict[str, str]]:
+#: a sweep's ONNX exports by model: exporting takes seconds, and the batch dimension is free, so
+#: every batch size, micro-batch size and run of one sweep reuses the model's first export
+OnnxExports = dict[nn.Module, bytes]
+
+
+def deploy_runners(model: nn.Module, x: Tensor, exports: OnnxExports | None = None
+                   ) -> tuple[dict[str, Runner], dict[str, str]]:
     """The deploy candidates that build on this model, and why the others did not."""
     from torch.fx.experimental.optimization import fuse
 
@@ -107,23 +113,27 @@ def deploy_runners(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict
         except Exception as exc:
             failures["compile"] = f"{type(exc).__name__}: {exc}"
         try:
-            runners["onnxruntime"] = _onnxruntime(model, x)
+            runners["onnxruntime"] = _onnxruntime(model, x, exports)
         except Exception as exc:  # e.g. an operator the exporters cannot write
             failures["onnxruntime"] = f"{type(exc).__name__}: {exc}"
     return runners, failures
 
 
-def _onnxruntime(model: nn.Module, x: Tensor) -> Runner:
-    """The model exported to ONNX in memory (`formats.export`) and run by ONNX Runtime, which
-    folds BatchNorm and picks its kernels itself: the CPU execution provider, the CUDA one for a
-    GPU tensor (onnxruntime-gpu)."""
+def _onnxruntime(model: nn.Module, x: Tensor, exports: OnnxExports | None = None) -> Runner:
+    """The model exported to ONNX in memory (`formats.export`; taken from `exports` when it is
+    there, and kept there) and run by ONNX Runtime, which folds BatchNorm and picks its kernels
+    itself: the CPU execution provider, the CUDA one for a GPU tensor (onnxruntime-gpu)."""
     import copy
 
     from prunebench.formats import export, onnx_runner, onnx_session
 
-    example = torch.randn(2, *x.shape[1:])  # batch 1 would be taken for a fixed size
-    exported = export(copy.deepcopy(model).cpu().eval(), example, "onnx")
-    run = onnx_runner(onnx_session(exported.data, x.device), x.device)
+    data = exports.get(model) if exports is not None else None
+    if data is None:
+        example = torch.randn(2, *x.shape[1:])  # batch 1 would be taken for a fixed size
+        data = export(copy.deepcopy(model).cpu().eval(), example, "onnx").data
+        if exports is not None:
+            exports[model] = data
+    run = onnx_runner(onnx_session(data, x.device), x.device)
     if x.device.type == "cuda":
         return run  # outputs stay on the GPU, as ONNX Runtime's values
 
@@ -165,15 +175,16 @@ def _micro_batched(run: Runner, size: int) -> Runner:
     return chunked
 
 
-def _deploy_candidates(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], dict[str, str]]:
+def _deploy_candidates(model: nn.Module, x: Tensor, exports: OnnxExports | None = None
+                       ) -> tuple[dict[str, Runner], dict[str, str]]:
     """Every deploy backend on the whole batch and, where the batch splits into micro-batches,
     on micro-batches too."""
-    runners, failures = deploy_runners(model, x)
+    runners, failures = deploy_runners(model, x, exports)
     batch = x.shape[0]
     for size in MICRO_BATCHES:
         if batch <= size or batch % size:
             continue
-        small, small_failures = deploy_runners(model, x[:size])
+        small, small_failures = deploy_runners(model, x[:size], exports)
         for name, run in small.items():
             runners[f"{name} x{batch // size}/{size}"] = _micro_batched(run, size)
         failures.update({f"{k} (micro-batches of {size})": v for k, v in small_failures.items()})
@@ -181,12 +192,12 @@ def _deploy_candidates(model: nn.Module, x: Tensor) -> tuple[dict[str, Runner], 
 
 
 def fastest(model: nn.Module, x: Tensor, runtime: str, warmup: int = 2,
-            trials: int = 3) -> tuple[str, Runner]:
+            trials: int = 3, exports: OnnxExports | None = None) -> tuple[str, Runner]:
     """The runner `runtime` uses for `model` on inputs like `x`: the model itself in eager mode,
     the deploy candidate with the lowest median over `trials` calls otherwise."""
     if runtime == "eager":
         return "eager", model
-    runners, failures = _deploy_candidates(model, x)
+    runners, failures = _deploy_candidates(model, x, exports)
     best: tuple[float, str, Runner] | None = None
     for name, run in runners.items():
         try:
@@ -203,13 +214,14 @@ def fastest(model: nn.Module, x: Tensor, runtime: str, warmup: int = 2,
 
 
 def compare(original: nn.Module, pruned: nn.Module, input_shape: Sequence[int], batch_size: int,
-            runtime: str, device: torch.device, warmup: int = 3,
-            repeats: int = 10) -> tuple[Timing, Timing]:
+            runtime: str, device: torch.device, warmup: int = 3, repeats: int = 10,
+            exports: OnnxExports | None = None) -> tuple[Timing, Timing]:
     """Latencies of both models at one batch size in one runtime, timed alternately."""
     x = torch.randn(batch_size, *input_shape, device=device)
     if runtime != "eager":
         x = x.to(memory_format=torch.channels_last)
-    chosen = [fastest(model.to(device).eval(), x, runtime) for model in (original, pruned)]
+    chosen = [fastest(model.to(device).eval(), x, runtime, exports=exports)
+              for model in (original, pruned)]
     times = time_runners([run for _, run in chosen], x, warmup, repeats)
     before, after = (_timing(name, seconds) for (name, _), seconds in zip(chosen, times))
     return before, after
@@ -224,11 +236,12 @@ def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
     speed-up, and `speedup_runs` keeps every run's (one run can be far off)."""
     theoretical = macs[0] / macs[1]
     rows = []
+    exports: OnnxExports = {}  # each model exported to ONNX once for the whole sweep
     for runtime in runtimes:
         for bs in batch_sizes:
             try:
                 pairs = [compare(original, pruned, input_shape, bs, runtime, device,
-                                 repeats=repeats) for _ in range(runs)]
+                                 repeats=repeats, exports=exports) for _ in range(runs)]
             except RuntimeError as exc:
                 rows.append({"batch_size": bs, "runtime": runtime, "device": device.type,
                              "error": str(exc)})
