@@ -61,9 +61,9 @@ def cache_key(scenario: Scenario, budget: Budget, data: Data, device: torch.devi
 def train_model(scenario: Scenario, data: Data, budget: Budget, seed: int, device: torch.device,
                 on_epoch: Callable[[], None] | None = None,
                 init: Callable[[nn.Module], None] | None = None,
-                resume: Path | None = None) -> tuple[nn.Module, dict]:
+                resume: Path | None = None, label: str = "training") -> tuple[nn.Module, dict]:
     """The row's baseline schedule from a fresh model (or one `init` prepared); the trained
-    model and its metrics and size."""
+    model and its metrics and size. `label` names it if it diverges."""
     seed_everything(seed)
     model = scenario.model(budget)
     if init is not None:
@@ -71,7 +71,7 @@ def train_model(scenario: Scenario, data: Data, budget: Budget, seed: int, devic
     model.to(device)
     train(model, data, scenario.task, budget, epochs=budget.baseline_epochs, lr=budget.baseline_lr,
           generator=phase_generator(seed, "baseline"), device=device, cosine=True,
-          on_epoch=on_epoch, resume=resume)
+          on_epoch=on_epoch, resume=resume, label=label)
     return model, {**scenario.task.evaluate(model, data, device),
                    **model_size(model, scenario, data.input_shape)}
 
@@ -114,7 +114,8 @@ def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, ini
 def _train_and_save(scenario: Scenario, data: Data, budget: Budget, seed: int,
                     device: torch.device, on_epoch, init, path: Path) -> Baseline:
     model, metrics = train_model(scenario, data, budget, seed, device, on_epoch, init,
-                                 resume=path.with_suffix(".partial.pt"))
+                                 resume=path.with_suffix(".partial.pt"),
+                                 label=f"seed {seed}'s baseline training")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if distributed.is_main():
         save_checkpoint(path, {"state_dict": state, "metrics": metrics})

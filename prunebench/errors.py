@@ -24,3 +24,7 @@ class CriterionError(PrunebenchError):
 
     def __reduce__(self):  # picklable, so rank 0 can hand it to the other ranks under torchrun
         return type(self), (self.criterion, self.message)
+
+
+class TrainingDiverged(PrunebenchError):
+    """The weights became NaN or infinite while training: nothing after it could be measured."""

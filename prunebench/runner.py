@@ -20,10 +20,10 @@ import torch
 
 from prunebench import distributed
 from prunebench.baseline import Baseline
-from prunebench.cells.base import Cell, CellEnv, Matrix
+from prunebench.cells.base import Cell, CellEnv, Matrix, discard_progress
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
-from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.errors import CriterionError, PrunebenchError, TrainingDiverged
 from prunebench.matrix import build_matrix
 from prunebench.plan import RunOptions, RunPlan, utc_now
 from prunebench.record import Criterion, Environment, Failure, Measured, Record
@@ -180,6 +180,8 @@ def run_cell(run: _Run, cell: Cell) -> Record:
             answer = str(exc)
     if isinstance(answer, str):  # the worker ended without an answer
         answer = Failure("failed", f"criterion '{cell.config.label}': the cell {answer}")
+    if isinstance(answer, Failure) and distributed.is_main():
+        discard_progress(env.files)
     ended = {"status": answer.status, "error": answer.error} if isinstance(answer, Failure) \
         else {"measured": answer}
     return replace(header(run, cell), **ended, started=started, finished=utc_now(),
@@ -200,6 +202,8 @@ def _measured(cell: Cell, env: CellEnv) -> Measured | Failure:
         return Failure("failed", str(exc))
     except NotApplicable as exc:
         return Failure("not-applicable", f"criterion '{cell.config.label}': {exc}")
+    except TrainingDiverged as exc:  # its model cannot be measured; the matrix goes on
+        return Failure("failed", f"criterion '{cell.config.label}': {exc}")
     except MemoryError:  # the worker's own: the matrix goes on
         return Failure("failed", f"criterion '{cell.config.label}': the cell ran out of memory "
                                  "(MemoryError)")

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from prunebench import distributed
 from prunebench.config import Budget
 from prunebench.data.base import Data
+from prunebench.errors import TrainingDiverged
 from prunebench.memory_format import cpu_channels_last
 from prunebench.store import load_checkpoint, save_checkpoint
 from prunebench.tasks import Task
@@ -28,13 +29,16 @@ def phase_generator(seed: int, *tags: object) -> torch.Generator:
 def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: float,
           lr: float, generator: torch.Generator, device: torch.device, cosine: bool = False,
           extra_loss: Callable[[], Tensor | None] | None = None,
-          on_epoch: Callable[[], None] | None = None, resume: Path | None = None) -> None:
+          on_epoch: Callable[[], None] | None = None, resume: Path | None = None,
+          label: str = "training") -> None:
     """SGD (the budget's batch size, momentum and weight decay) for `epochs` (fractions allowed).
 
     `extra_loss` is added to the task's loss at every step (a criterion's penalty); with `cosine`
     the learning rate decays to zero over the whole phase. With `resume`, the phase saves its
     whole state there at every epoch boundary and, if the file exists, continues from it with the
     same data order and random state, so an interrupted phase ends as an uninterrupted one would.
+    Weights that become NaN or infinite stop it at the next epoch boundary with
+    TrainingDiverged, named by `label`, before they are checkpointed.
     Under torchrun the step runs through DistributedDataParallel on this rank's share of each
     batch, its loss weighted by that share, so the averaged gradient is the whole batch's.
     """
@@ -71,6 +75,13 @@ def train(model: nn.Module, data: Data, task: Task, budget: Budget, *, epochs: f
                 step += 1
                 if step == total_steps:
                     break
+            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                if resume is not None and distributed.is_main():
+                    resume.unlink(missing_ok=True)  # a rerun starts the phase again
+                raise TrainingDiverged(
+                    f"{label} diverged: the weights became NaN or infinite by step {step} of "
+                    f"{total_steps} (learning rate {lr:g}); a lower learning rate may keep "
+                    "them finite")
             if resume is not None and step < total_steps and distributed.is_main():
                 _save(resume, step, model, optimizer, scheduler, generator)
             if on_epoch is not None:

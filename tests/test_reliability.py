@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -238,3 +239,48 @@ def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results
     assert git_commit(tmp_path) == head
     (tmp_path / "prunebench/train.py").write_text("2")
     assert git_commit(tmp_path) == head + "+dirty"
+
+
+def test_a_diverged_fine_tuning_fails_its_cell_by_name_and_leaves_no_progress_to_resume(
+        tmp_path, install_dist):
+    """A refit that scales step 2's consumer by 1e30 sends that step's fine-tuning to NaN: the
+    cell fails saying which phase diverged (not with an obscure error later), and step 1's
+    checkpoint is discarded so a rerun after a fix starts from the baseline, not a bad state."""
+    install_dist("diverging-criteria", {"diverges": "diverging:Diverges"}, {"diverging": '''
+import torch
+from prunebench.criterion import Criterion
+
+
+class Diverges(Criterion):
+    refits = True
+
+    def __init__(self):
+        self.step = 0
+
+    def prepare(self, ctx):
+        self.step += 1
+
+    def select(self, group, n_keep):
+        return torch.arange(n_keep)
+
+    def refit(self, group, rows):
+        return rows.weight * 1e30 if self.step == 2 else None
+'''})
+    cells = tmp_path / "lenet5-digits"
+    seen_checkpoint = []
+
+    def watch():  # step 1's checkpoint exists while step 2 runs
+        while not seen_checkpoint:
+            seen_checkpoint.extend(cells.glob("diverges--*.step.pt"))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert main(["run", "--budget", "paper", "--no-scratch", "--criteria", "diverges",
+                 "--seeds", "0", "--target", "half", "--results", str(tmp_path)]) == 1
+    record = json.loads(next(cells.glob("diverges--*.json")).read_text())
+    assert record["status"] == "failed"
+    assert record["error"].startswith(
+        "criterion 'diverges': step 2's fine-tuning diverged: the weights became NaN or "
+        "infinite by step ")
+    assert seen_checkpoint and not list(cells.glob("*.pt"))

@@ -10,6 +10,7 @@ from prunebench import surgery
 from prunebench.allocator import keep_freed_memory
 from prunebench.config import Budget
 from prunebench.data.arrays import ArrayData
+from prunebench.errors import TrainingDiverged
 from prunebench.memory_format import cpu_channels_last, suits_channels_last
 from prunebench.models.lenet5 import LeNet5
 from prunebench.tasks import Classification
@@ -52,6 +53,22 @@ def test_channels_last_training_matches_the_standard_layout_and_hands_back_stand
         # with torch 2.14 (AVX-512), 1e-5 with 2.15; a layout bug moves them by 1e-2 and more
         torch.testing.assert_close(a, b, rtol=1e-3, atol=2e-4, msg=name)
     assert not torch.equal(fast.conv1.weight, _untrained().conv1.weight)  # it did train
+
+
+def test_weights_gone_to_nan_stop_training_by_name_and_leave_no_checkpoint(tmp_path):
+    """A learning rate of 1e12 sends LeNet-5 to NaN within the first of two epochs (6 steps
+    each): training stops at that epoch's end, naming the phase, and the epoch checkpoint it
+    would have saved there is not written (nor one left from before)."""
+    resume = tmp_path / "cell.epoch.pt"
+    model = _untrained()
+    with pytest.raises(TrainingDiverged, match=r"^step 2's fine-tuning diverged: the weights "
+                                               r"became NaN or infinite by step 6 of 12 "
+                                               r"\(learning rate 1e\+12\)"):
+        train(model, _data(), Classification(), BUDGET, epochs=2, lr=1e12,
+              generator=torch.Generator().manual_seed(1), device=torch.device("cpu"),
+              resume=resume, label="step 2's fine-tuning")
+    assert not resume.exists()
+    assert not all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def lenet(widths: tuple[int, int]) -> LeNet5:

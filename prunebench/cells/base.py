@@ -22,6 +22,18 @@ from prunebench.record import Measured
 from prunebench.scenarios.base import Scenario
 from prunebench.worker import Progress
 
+#: a cell's progress checkpoints, beside its result: after each pruning step, at each epoch of
+#: a fine-tuning, at each epoch of a scratch training
+STEP_CHECKPOINT, EPOCH_CHECKPOINT, SCRATCH_CHECKPOINT = ".step.pt", ".epoch.pt", ".partial.pt"
+
+
+def discard_progress(files: Path) -> None:
+    """Delete a failed cell's progress checkpoints. They hold the state that led to its failure
+    (a criterion's bad answer, a time limit); a rerun, after a fix, starts from the baseline. A
+    killed run writes no record and keeps them, so it resumes."""
+    for suffix in (STEP_CHECKPOINT, EPOCH_CHECKPOINT, SCRATCH_CHECKPOINT):
+        files.with_suffix(suffix).unlink(missing_ok=True)
+
 
 @dataclass(frozen=True)
 class CellEnv:

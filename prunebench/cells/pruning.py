@@ -20,7 +20,7 @@ from torch import nn
 from prunebench import allocation, surgery
 from prunebench.baseline import seed_everything
 from prunebench.cells.allocate import check_allocatable, step_allocation
-from prunebench.cells.base import Cell, CellEnv
+from prunebench.cells.base import EPOCH_CHECKPOINT, STEP_CHECKPOINT, Cell, CellEnv
 from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
 from prunebench.cells.context import criterion_context
 from prunebench.cells.measures import eager_speed
@@ -65,7 +65,7 @@ class PruneCell(Cell):
         example = torch.zeros(1, *data.input_shape, device=device)
         full = surgery.widths(model, scenario.groups)
         criterion = guard(name, "creating the criterion", partial(cls, **cell.spec.kwargs()))
-        log = StepLog.resume(env.files.with_suffix(".step.pt"), model, scenario, example)
+        log = StepLog.resume(env.files.with_suffix(STEP_CHECKPOINT), model, scenario, example)
         cost = log.cost
 
         # a global target allocates; its uniform reference row has fixed widths
@@ -87,7 +87,7 @@ class PruneCell(Cell):
                 train(model, data, task, budget, epochs=cls.sparsity_epochs,
                       lr=budget.finetune_lr, generator=phase_generator(cell.seed, "sparsity", step),
                       device=device, extra_loss=partial(checked_penalty, name, criterion, ctx),
-                      on_epoch=env.progress.epoch)
+                      on_epoch=env.progress.epoch, label=f"step {step}'s sparsity training")
                 model.eval()
             started = time.perf_counter()
             allocated = {}
@@ -118,7 +118,8 @@ class PruneCell(Cell):
             before = task.evaluate(model, data, device)[task.headline]
             train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
                   generator=phase_generator(cell.seed, "finetune", step), device=device,
-                  on_epoch=env.progress.epoch, resume=env.files.with_suffix(".epoch.pt"))
+                  on_epoch=env.progress.epoch, resume=env.files.with_suffix(EPOCH_CHECKPOINT),
+                  label=f"step {step}'s fine-tuning")
             after = task.evaluate(model, data, device)
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},

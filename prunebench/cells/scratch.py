@@ -18,7 +18,7 @@ from torch import nn
 import prunebench
 from prunebench import surgery
 from prunebench.baseline import train_model
-from prunebench.cells.base import Cell, CellEnv
+from prunebench.cells.base import SCRATCH_CHECKPOINT, Cell, CellEnv
 from prunebench.cells.measures import eager_speed
 from prunebench.config import Budget, CellConfig
 from prunebench.plugins import PluginInfo
@@ -66,7 +66,7 @@ class ScratchCell(Cell):
             env.device, env.progress.epoch,
             init=lambda model: reinitialise(model, scenario.groups, cell.widths, example,
                                             scenario.prune_root),
-            resume=env.files.with_suffix(".partial.pt"))
+            resume=env.files.with_suffix(SCRATCH_CHECKPOINT), label="training from scratch")
         base, pruned = env.baseline.measures, Measures.of_flat(metrics)
         return Measured(
             original_widths=surgery.widths(scenario.model(cell.budget), scenario.groups),

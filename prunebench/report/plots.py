@@ -22,6 +22,12 @@ from prunebench.record import Record  # noqa: E402
 PNG_METADATA = {"Software": None}
 
 
+def _legend(ax) -> None:
+    """The legend of what is drawn; none for an empty figure (every cell failed)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2)
+
+
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -64,7 +70,7 @@ def accuracy_vs_macs(records: Sequence[Record], headline: str, path: Path) -> Pa
         ax.axhline(statistics.fmean(baselines), color="black", linestyle="--", label="baseline")
     ax.set_xlabel("MACs removed (%)")
     ax.set_ylabel(f"{headline} after fine-tuning")
-    ax.legend(fontsize=7, ncol=2)
+    _legend(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -99,7 +105,7 @@ def kept_per_layer(records: Sequence[Record], layers: Sequence[str], title: str,
     ax.set_ylabel("fraction of the layer's filters kept")
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    _legend(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -182,6 +188,6 @@ def performance_profile(profiles: dict[str, list[float]], taus: Sequence[float],
     ax.set_ylabel("fraction of (target, seed) problems")
     ax.set_ylim(0, 1.02)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    _legend(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
