@@ -7,9 +7,9 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import model_size
-from prunebench.record import Measures
+from prunebench.record import Measures, Record
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, exclusive, load_checkpoint, lock_path, save_checkpoint
 from prunebench.train import phase_generator, train
@@ -40,6 +40,25 @@ class Baseline:
     def measures(self) -> Measures:
         """The metrics as a record holds them."""
         return Measures.of_flat(self.metrics)
+
+    @cached_property
+    def digest(self) -> str:
+        """Which weights these are (`weights_digest`), for the records of the cells they
+        start."""
+        return weights_digest(self.state)
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of every tensor's name, dtype, shape and bytes, in name order (16 hex digits).
+
+    Two runs of one schedule agree on it only on CPUs with the same instruction set: training
+    is not bit-reproducible between, e.g., AVX2 and AVX-512 (their kernels add in other orders)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu()
+        h.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        h.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def seed_everything(seed: int) -> None:
@@ -96,6 +115,33 @@ def get_baseline(scenario: Scenario, data: Data, budget: Budget, seed: int, resu
             if mine and not distributed.from_main(path.exists):
                 return _train_and_save(scenario, data, budget, seed, device, on_epoch, init, path)
         time.sleep(WAIT_SECONDS)  # another process is training it
+
+
+def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: Path,
+                       here: str) -> None:
+    """Refuse to pair new cells with finished ones of the same seed that started from other
+    weights: a resumed run on another CPU retrains a missing baseline checkpoint, and training
+    is not bit-reproducible across instruction sets (seen: AVX2 gives 92.16% where AVX-512 gave
+    92.18%). Records compare by `baseline_digest`; older ones, without it, by the baseline's
+    metrics they recorded. `here` names this machine's CPU."""
+    name = str(baseline.path.relative_to(results))
+    metrics = json.dumps(baseline.measures.metrics, sort_keys=True)  # NaN equals NaN here
+    differ = [r for r in finished if r.baseline_checkpoint == name and r.measured is not None
+              and (r.baseline_digest != baseline.digest if r.baseline_digest
+                   else json.dumps(r.measured.baseline.metrics, sort_keys=True) != metrics)]
+    if not differ:
+        return
+    headline = differ[0].headline
+    theirs = sorted({f"{r.measured.baseline.metrics.get(headline)}" for r in differ
+                     if r.measured})
+    cpus = sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})" for r in differ})
+    raise PrunebenchError(
+        f"baseline {baseline.path} ({headline} {baseline.measures.metrics.get(headline)}, "
+        f"here on {here}) is not the one {len(differ)} finished cells in {results} started "
+        f"from ({headline} {', '.join(theirs)}, on {', '.join(cpus)}); training is not "
+        "bit-reproducible across CPUs, so pairing them would be wrong: put their checkpoint "
+        "at that path (commit a board's baselines with its results), or delete it and run on "
+        "a CPU like theirs, or leave this seed out with --seeds")
 
 
 def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:

@@ -163,6 +163,10 @@ class Record:
     measured: Measured | None = None  # present exactly when status is ok
     reference: bool = False  # the scratch row: not a criterion's result
     baseline_checkpoint: str | None = None
+    #: sha256 of the baseline's weights (baseline.weights_digest): one seed's cells are paired
+    #: only if they started from the same weights, and training is not bit-reproducible
+    #: across CPU instruction sets
+    baseline_digest: str | None = None
     ranks: int = 1
     run_started: str | None = None
     started: str | None = None
@@ -204,6 +208,8 @@ class Record:
             "ranks": self.ranks, "run_started": self.run_started, "started": self.started,
             "finished": self.finished, "cost": {"cell_seconds": self.cell_seconds},
         }
+        if self.baseline_digest:
+            out["baseline_digest"] = self.baseline_digest
         if self.rerun:
             out["rerun"] = self.rerun
         m = self.measured
@@ -275,7 +281,8 @@ def _record(v: dict[str, Any]) -> Record:
         command=v["command"], environment=Environment(**v["environment"]), status=v["status"],
         error=v.get("error"), measured=_measured(v) if v["status"] == "ok" else None,
         reference=bool(v.get("reference")), baseline_checkpoint=v.get("baseline_checkpoint"),
-        ranks=v.get("ranks", 1), run_started=v.get("run_started"), started=v.get("started"),
+        baseline_digest=v.get("baseline_digest"), ranks=v.get("ranks", 1),
+        run_started=v.get("run_started"), started=v.get("started"),
         finished=v.get("finished"), cell_seconds=cost.get("cell_seconds"), rerun=v.get("rerun"),
         macs_reduction=v["target"].get("macs_reduction"), floor=v["target"].get("floor"))
 

@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 
 from prunebench import distributed
-from prunebench.baseline import Baseline
+from prunebench.baseline import Baseline, check_same_weights
 from prunebench.cells.base import Cell, CellEnv, Matrix, discard_progress
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
@@ -32,6 +32,7 @@ from prunebench.store import (
     exclusive,
     finished,
     lock_path,
+    read_results,
     remove_orphaned_temporaries,
     result_path,
     write_result,
@@ -116,6 +117,10 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
             if isinstance(answer, str):
                 raise PrunebenchError(f"the worker training the baseline of seed {seed} {answer}")
         base = matrix.baseline(seed, data, reporter.epoch)
+        redone = {c.config.hash() for c in todo}  # under --force their records are replaced
+        check_same_weights(base, (r for r in read_results(options.results)
+                                  if r.config_hash not in redone), options.results,
+                           f"{env['cpu']} ({env['cpu_capability']})")
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
@@ -222,5 +227,6 @@ def header(run: _Run, cell: Cell) -> Record:
         environment=Environment(**{**run.env, "torch_threads": config.budget.threads}),
         reference=cell.reference,
         baseline_checkpoint=str(run.baseline.path.relative_to(run.options.results)),
+        baseline_digest=run.baseline.digest,
         ranks=distributed.world_size(), run_started=run.options.started,
         rerun=run.options.rerun, macs_reduction=config.macs_reduction, floor=config.floor)

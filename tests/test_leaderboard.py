@@ -192,3 +192,30 @@ def test_a_board_still_being_run_names_the_cells_without_a_result():
     assert board.sections[0].missing == [
         "- Not run yet (no result file): `bn` seed 2; `crashy` seeds 1, 2; `random` seed 2.", ""]
     assert board.sections[0].missing[0] in render_markdown(board)
+
+
+def test_a_seed_whose_cells_started_from_different_baselines_is_named():
+    """RECORDS' seed 0 baseline is 98.0: one weak cell that started from 97.5 (another CPU's
+    retraining) splits seed 0; a digest-less record agrees with a digested one of the same
+    metrics, while two digests of the same metrics still differ (the last bits moved)."""
+    def started(r, top1=None, digest=None):
+        base = r.measured.baseline.with_metrics(top1=top1) if top1 else r.measured.baseline
+        return replace(r, baseline_digest=digest, measured=replace(r.measured, baseline=base))
+
+    clean = build_boards(RECORDS, "prunebench leaderboard")[0]
+    assert clean.sections[0].mixed == []
+    split = [started(r, 97.5) if (r.criterion.name, r.seed) == ("weak", 0) else r
+             for r in RECORDS]
+    board = build_boards(split, "prunebench leaderboard")[0]
+    assert board.sections[0].mixed == [
+        "- **Seed 0's cells started from 2 different baselines** (top1 98.0 in 2 cells; top1 "
+        "97.5 in 1 cell): its paired differences mix them.", ""]
+    assert board.sections[0].mixed[0] in render_markdown(board)
+    digested = [started(r, digest="aaaa") if (r.criterion.name, r.seed) == ("l1", 1) else r
+                for r in RECORDS]
+    assert build_boards(digested, "prunebench leaderboard")[0].sections[0].mixed == []
+    digested = [started(r, digest="bbbb") if (r.criterion.name, r.seed) == ("weak", 1) else r
+                for r in digested]
+    assert build_boards(digested, "prunebench leaderboard")[0].sections[0].mixed == [
+        "- **Seed 1's cells started from 2 different baselines** (weights aaaa in 1 cell; "
+        "weights bbbb in 1 cell): its paired differences mix them.", ""]

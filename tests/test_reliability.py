@@ -1,6 +1,7 @@
 """Long runs: resume after kill -9, skip finished cells, one process per cell, time limits,
 and reruns from a result file."""
 
+import copy
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from prunebench.baseline import weights_digest
 from prunebench.cli import main
 from tests.plugin_sources import FAULTY
 
@@ -284,3 +287,45 @@ class Diverges(Criterion):
         "criterion 'diverges': step 2's fine-tuning diverged: the weights became NaN or "
         "infinite by step ")
     assert seen_checkpoint and not list(cells.glob("*.pt"))
+
+
+def test_new_cells_are_refused_when_their_baseline_is_not_the_finished_cells_one(tmp_path,
+                                                                                  capsys):
+    """A run resumed on another CPU retrains a baseline whose checkpoint is missing, and
+    training is not bit-reproducible across instruction sets: its cells would be paired with
+    the finished ones as if they shared weights."""
+    results = tmp_path / "res"
+    args = ["run", "--budget", "smoke", "--no-scratch", "--seeds", "0", "--results", str(results)]
+    assert main([*args, "--criteria", "l1"]) == 0
+    [record_path] = (results / "lenet5-digits").glob("l1--*.json")
+    record = json.loads(record_path.read_text())
+    [checkpoint] = (results / "baselines" / "lenet5-digits").glob("*.pt")
+    trained = torch.load(checkpoint, weights_only=True)
+    assert record["baseline_digest"] == weights_digest(trained["state_dict"])
+
+    other = copy.deepcopy(trained)  # another CPU's training: the same schedule, other last bits
+    other["state_dict"]["conv1.weight"].view(-1)[0] += 1e-6
+    torch.save(other, checkpoint)
+    capsys.readouterr()
+    assert main([*args, "--criteria", "l2"]) == 2
+    err = capsys.readouterr().err
+    assert f"baseline {checkpoint} (top1 " in err
+    assert f"is not the one 1 finished cells in {results} started from" in err
+    assert "training is not bit-reproducible across CPUs" in err
+    assert not list((results / "lenet5-digits").glob("l2--*.json"))
+    assert main([*args, "--criteria", "l1", "--force"]) == 0  # redone cells are not paired
+
+    # a record made before digests were recorded is compared by its baseline's metrics
+    record = json.loads(record_path.read_text())
+    del record["baseline_digest"]
+    record_path.write_text(json.dumps(record))
+    other["metrics"]["top1"] += 0.01
+    torch.save(other, checkpoint)
+    assert main([*args, "--criteria", "l2"]) == 2
+    assert "is not the one 1 finished cells" in capsys.readouterr().err
+
+    torch.save(trained, checkpoint)  # their weights back: the run goes on and pairs them
+    capsys.readouterr()
+    assert main([*args, "--criteria", "l2"]) == 0
+    [l2] = (results / "lenet5-digits").glob("l2--*.json")
+    assert json.loads(l2.read_text())["baseline_digest"] == weights_digest(trained["state_dict"])

@@ -85,6 +85,7 @@ class Section:
     budget: str = ""
     scores: Scores | None = None  # the scored rows' statistics (see findings.py)
     missing: list[str] = field(default_factory=list)  # cells without a result yet
+    mixed: list[str] = field(default_factory=list)  # seeds whose cells started apart
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -297,6 +298,34 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
     return _mean(values), row
 
 
+def mixed_baselines(records: list[Record], headline: str) -> list[str]:
+    """A line per seed whose cells did not all start from the same baseline weights: their
+    recorded baseline metrics differ, or their weights' digests do (records made before digests
+    were recorded have only the metrics). The paired statistics assume one start per seed;
+    `prunebench run` refuses to mix them, so only merged folders get here."""
+    by_seed: dict[int, list[Record]] = defaultdict(list)
+    for r in records:
+        if r.measured is not None:
+            by_seed[r.seed].append(r)
+    lines = []
+    for seed, cells in sorted(by_seed.items()):
+        groups: dict[str, list[Record]] = defaultdict(list)
+        for r in cells:
+            value = r.measured.baseline.metrics.get(headline) if r.measured else None
+            groups[f"{headline} {value}"].append(r)
+        if len(groups) == 1:
+            groups = defaultdict(list)
+            for r in cells:
+                if r.baseline_digest:
+                    groups[f"weights {r.baseline_digest}"].append(r)
+        if len(groups) > 1:
+            parts = [f"{key} in {len(g)} cell{'s' if len(g) > 1 else ''}"
+                     for key, g in groups.items()]
+            lines.append(f"- **Seed {seed}'s cells started from {len(groups)} different "
+                         f"baselines** ({'; '.join(parts)}): its paired differences mix them.")
+    return lines + [""] if lines else []
+
+
 def allocation_lines(records: list[Record]) -> list[str]:
     """Under a global target's table: the normalisation every row shares, then per row and seed
     the widths its scores chose, how far their MACs lie from the target and the layers held at
@@ -354,6 +383,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         if reduction is not None:
             section.speed = allocation_lines(members)
         base_mean, base_row = _baseline_row(members, section.headline)
+        section.mixed = mixed_baselines(members, section.headline)
         if base_row:
             section.rows.append(base_row)
         rows, scores = _criterion_rows(members, section.headline, base_mean)
@@ -574,7 +604,7 @@ def render_markdown(board: Board) -> str:
                                     for cell in row.cells(section.fields)) + " |"
                   for row in section.rows]
         lines.append("")
-        lines += section.missing + section.speed
+        lines += section.missing + section.mixed + section.speed
         notes = section.notes()
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
