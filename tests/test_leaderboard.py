@@ -128,11 +128,11 @@ def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
 
 
 def test_one_architecture_shows_its_speed_once_with_median_and_spread():
-    from prunebench.report.leaderboard import architecture_speed
+    from prunebench.report.leaderboard import _mean_speed_rows, architecture_speed
 
     def timed(r, speedups):
         rows = tuple({"device": "cpu", "runtime": "eager", "batch_size": bs,
-                      "speedup_real": x} for bs, x in speedups)
+                      "speedup_real": x, "speedup_theoretical": 3.0} for bs, x in speedups)
         return replace(r, measured=replace(r.measured, speed=rows))
 
     ok = [r for r in RECORDS if r.ok][:3]
@@ -161,6 +161,12 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
     rows = build_boards([wider, *avx2], "prunebench leaderboard")[0].sections[0].rows
     assert {row.criterion: row.cpu_speedup for row in rows if row.cpu_speedup != "–"} == {
         "l1": "2.75x @64 (AVX2), 2.00x @64 (unknown)"}
+    # and the speed figure draws a line per instruction set
+    assert [(r["device"], r["batch_size"], r["speedup_real"])
+            for r in _mean_speed_rows([records[0], *avx2])] == [
+        ("cpu (AVX2)", 1, 9.0), ("cpu (AVX2)", 64, 2.75), ("cpu (unknown)", 1, 9.0),
+        ("cpu (unknown)", 64, 2.0)]
+    assert [r["device"] for r in _mean_speed_rows(records)] == ["cpu", "cpu"]
 
 
 def test_the_boards_index_pools_win_rates_over_every_board():

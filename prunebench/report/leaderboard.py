@@ -138,7 +138,7 @@ class Board:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
                                       partial(_draw_layer_macs, ok[0], title)))
-            timed = [m for m in ok if m.speed]
+            timed = [r for r in s.records if r.measured is not None and r.measured.speed]
             if timed:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
                                       f"{self.scenario}-{s.slug}-speedup.png",
@@ -711,19 +711,25 @@ def _draw_layer_macs(measured: Measured, title: str, path: Path) -> Path:
                             title, path)
 
 
-def _draw_speedup(records: list[Measured], title: str, path: Path) -> Path:
+def _draw_speedup(records: list[Record], title: str, path: Path) -> Path:
     from prunebench.report import plots
 
     return plots.speedup_vs_batch(_mean_speed_rows(records), title, path)
 
 
-def _mean_speed_rows(records: list[Measured]) -> list[dict]:
-    """Speed rows averaged over criteria and seeds (the architecture is the same for all)."""
+def _mean_speed_rows(records: list[Record]) -> list[dict]:
+    """Speed rows averaged over criteria and seeds (the architecture is the same for all), per
+    device and, where cells were timed on several kinds of machine, per kind (`_by_machine`):
+    the device then reads `cpu (AVX2)`."""
     grouped: dict[tuple, list[dict]] = defaultdict(list)
-    for m in records:
-        for row in m.speed:
-            if "error" not in row:
-                grouped[(row["device"], row["runtime"], row["batch_size"])].append(row)
+    for device in ("cpu", "cuda"):
+        kinds = _by_machine(records, device)
+        for kind, timed in kinds.items():
+            label = f"{device} ({kind})" if len(kinds) > 1 else device
+            for r in timed:
+                for row in r.measured.speed if r.measured else ():
+                    if "error" not in row and row["device"] == device:
+                        grouped[(label, row["runtime"], row["batch_size"])].append(row)
     return [{"device": d, "runtime": rt, "batch_size": bs,
              "speedup_real": statistics.fmean(x["speedup_real"] for x in rows),
              "speedup_theoretical": rows[0]["speedup_theoretical"]}
