@@ -128,11 +128,11 @@ def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
 
 
 def test_one_architecture_shows_its_speed_once_with_median_and_spread():
-    from prunebench.report.leaderboard import architecture_speed
+    from prunebench.report.leaderboard import _mean_speed_rows, architecture_speed
 
     def timed(r, speedups):
         rows = tuple({"device": "cpu", "runtime": "eager", "batch_size": bs,
-                      "speedup_real": x} for bs, x in speedups)
+                      "speedup_real": x, "speedup_theoretical": 3.0} for bs, x in speedups)
         return replace(r, measured=replace(r.measured, speed=rows))
 
     ok = [r for r in RECORDS if r.ok][:3]
@@ -145,6 +145,28 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
         "criteria.", ""]
     wider = replace(records[0], measured=replace(records[0].measured, pruned_widths=(5, 14)))
     assert architecture_speed([wider, *records[1:]]) is None  # rows differ: one column each
+
+    # timed on two instruction sets: a ratio depends on it, so each gets its own line
+    avx2 = [replace(r, environment=replace(ENV, cpu_capability="AVX2")) for r in records[1:]]
+    assert architecture_speed([records[0], *avx2])[:2] == [
+        "- CPU speed-up of this architecture (every row keeps the same widths), eager at batch "
+        "64: median 2.75x, interquartile range [2.62, 2.88] over 2 measurements, one per cell "
+        "(CPU instruction set: AVX2); their spread is timing noise, not a difference between "
+        "criteria.",
+        "- CPU speed-up of this architecture (every row keeps the same widths), eager at batch "
+        "64: median 2.00x, interquartile range [2.00, 2.00] over 1 measurements, one per cell "
+        "(CPU instruction set: unknown); their spread is timing noise, not a difference between "
+        "criteria."]
+    # a row of its own widths says its speed-up per instruction set when cells span two
+    rows = build_boards([wider, *avx2], "prunebench leaderboard")[0].sections[0].rows
+    assert {row.criterion: row.cpu_speedup for row in rows if row.cpu_speedup != "–"} == {
+        "l1": "2.75x @64 (AVX2), 2.00x @64 (unknown)"}
+    # and the speed figure draws a line per instruction set
+    assert [(r["device"], r["batch_size"], r["speedup_real"])
+            for r in _mean_speed_rows([records[0], *avx2])] == [
+        ("cpu (AVX2)", 1, 9.0), ("cpu (AVX2)", 64, 2.75), ("cpu (unknown)", 1, 9.0),
+        ("cpu (unknown)", 64, 2.0)]
+    assert [r["device"] for r in _mean_speed_rows(records)] == ["cpu", "cpu"]
 
 
 def test_the_boards_index_pools_win_rates_over_every_board():

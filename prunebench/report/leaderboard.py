@@ -138,7 +138,7 @@ class Board:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
                                       partial(_draw_layer_macs, ok[0], title)))
-            timed = [m for m in ok if m.speed]
+            timed = [r for r in s.records if r.measured is not None and r.measured.speed]
             if timed:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
                                       f"{self.scenario}-{s.slug}-speedup.png",
@@ -172,28 +172,39 @@ SPEED_FIELDS = ("cpu_speedup", "gpu_speedup")
 
 def architecture_speed(records: list[Record]) -> list[str] | None:
     """Markdown lines with the eager speed-up of a table whose rows all have the same pruned
-    widths (one architecture): per device, the median at the largest batch size over every
-    cell's measurement, its interquartile range, and the CPU instruction sets that timed it.
-    None when the rows' widths differ (each row then shows its own)."""
+    widths (one architecture): per device and machine kind (`_by_machine`), the median at the
+    largest batch size over every cell's measurement, its interquartile range, and the CPU
+    instruction set or GPU that timed it. None when the rows' widths differ (each row then
+    shows its own)."""
     ok = [r for r in records if r.measured is not None]
     if not ok or len({r.measured.pruned_widths for r in ok if r.measured}) != 1:
         return None
     lines = []
     for device, label in (("cpu", "CPU"), ("cuda", "GPU")):
-        timed = [r for r in ok if r.measured and _eager_rows(r.measured.speed, device)]
-        if not timed:
-            continue
-        largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
-        values.sort()
-        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") \
-            if len(values) > 1 else (values[0],) * 3
-        isas = ", ".join(sorted({r.environment.cpu_capability for r in timed}))
-        lines.append(f"- {label} speed-up of this architecture (every row keeps the same "
-                     f"widths), eager at batch {largest}: median {median:.2f}x, interquartile "
-                     f"range [{q1:.2f}, {q3:.2f}] over {len(values)} measurements, one per cell "
-                     f"(CPU instruction set: {isas}); their spread is timing noise, not a "
-                     "difference between criteria.")
+        for machine, timed in _by_machine(ok, device).items():
+            largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
+            values.sort()
+            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") \
+                if len(values) > 1 else (values[0],) * 3
+            what = "CPU instruction set" if device == "cpu" else "GPU"
+            lines.append(f"- {label} speed-up of this architecture (every row keeps the same "
+                         f"widths), eager at batch {largest}: median {median:.2f}x, interquartile "
+                         f"range [{q1:.2f}, {q3:.2f}] over {len(values)} measurements, one per "
+                         f"cell ({what}: {machine}); their spread is timing noise, not a "
+                         "difference between criteria.")
     return lines + [""] if lines else []
+
+
+def _by_machine(records: Iterable[Record], device: str) -> dict[str, list[Record]]:
+    """The cells timed on `device`, by the kind of machine that timed them: the CPU's vector
+    instruction set (a speed-up ratio depends on it: ~0.89 of the theoretical on AVX-512 where
+    AVX2 gives ~0.8) or the GPU's name. Timings compare only within one kind."""
+    kinds: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        if r.measured is not None and _eager_rows(r.measured.speed, device):
+            env = r.environment
+            kinds[env.cpu_capability if device == "cpu" else str(env.gpu)].append(r)
+    return dict(sorted(kinds.items()))
 
 
 def _eager_rows(speed: Iterable[dict], device: str) -> list[dict]:
@@ -209,12 +220,17 @@ def _largest_batch(runs: Iterable[Measured], device: str) -> tuple[int, list[flo
     return largest, [row["speedup_real"] for row in rows if row["batch_size"] == largest]
 
 
-def _speedup(runs: list[Measured], device: str) -> str:
-    """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64."""
-    if not any(_eager_rows(m.speed, device) for m in runs):
-        return "–"
-    largest, values = _largest_batch(runs, device)
-    return f"{statistics.fmean(values):.2f}x @{largest}"
+def _speedup(records: list[Record], device: str) -> str:
+    """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64;
+    one per kind of machine, named, where cells were timed on several (`_by_machine`)."""
+    kinds = _by_machine(records, device)
+    texts = {}
+    for machine, timed in kinds.items():
+        largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
+        texts[machine] = f"{statistics.fmean(values):.2f}x @{largest}"
+    if len(texts) > 1:
+        return ", ".join(f"{text} ({machine})" for machine, text in texts.items())
+    return next(iter(texts.values()), "–")
 
 
 @dataclass(frozen=True)
@@ -262,7 +278,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
             trm=f"{pruned.trm_bytes[64] / 1e6:.2f}",
-            cpu_speedup=_speedup(ok, "cpu"), gpu_speedup=_speedup(ok, "cuda"),
+            cpu_speedup=_speedup(runs, "cpu"), gpu_speedup=_speedup(runs, "cuda"),
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
             extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}",
             onnx_mb=_onnx_size(ok, "bytes"))))
@@ -695,19 +711,25 @@ def _draw_layer_macs(measured: Measured, title: str, path: Path) -> Path:
                             title, path)
 
 
-def _draw_speedup(records: list[Measured], title: str, path: Path) -> Path:
+def _draw_speedup(records: list[Record], title: str, path: Path) -> Path:
     from prunebench.report import plots
 
     return plots.speedup_vs_batch(_mean_speed_rows(records), title, path)
 
 
-def _mean_speed_rows(records: list[Measured]) -> list[dict]:
-    """Speed rows averaged over criteria and seeds (the architecture is the same for all)."""
+def _mean_speed_rows(records: list[Record]) -> list[dict]:
+    """Speed rows averaged over criteria and seeds (the architecture is the same for all), per
+    device and, where cells were timed on several kinds of machine, per kind (`_by_machine`):
+    the device then reads `cpu (AVX2)`."""
     grouped: dict[tuple, list[dict]] = defaultdict(list)
-    for m in records:
-        for row in m.speed:
-            if "error" not in row:
-                grouped[(row["device"], row["runtime"], row["batch_size"])].append(row)
+    for device in ("cpu", "cuda"):
+        kinds = _by_machine(records, device)
+        for kind, timed in kinds.items():
+            label = f"{device} ({kind})" if len(kinds) > 1 else device
+            for r in timed:
+                for row in r.measured.speed if r.measured else ():
+                    if "error" not in row and row["device"] == device:
+                        grouped[(label, row["runtime"], row["batch_size"])].append(row)
     return [{"device": d, "runtime": rt, "batch_size": bs,
              "speedup_real": statistics.fmean(x["speedup_real"] for x in rows),
              "speedup_theoretical": rows[0]["speedup_theoretical"]}

@@ -122,3 +122,28 @@ def test_agglomerative_two_member_clusters_keep_the_lower_index():
             conv.weight.copy_(torch.stack([a, a + noise[0], -b, -b + noise[1]]).view(4, 2, 3, 3))
         kept.append(criterion.select(ChannelGroup("conv", conv), 2).tolist())
     assert kept == [[0, 2]] * 40
+
+
+@pytest.mark.parametrize("name", ["kmeans-raw", "deep-feature-kmeans"])
+def test_kmeans_restarts_is_a_setting_that_reaches_scikit_learn(name, monkeypatch):
+    """Default 10 runs (what every published board used, so a cell without the setting keeps
+    its configuration hash); `restarts=1` makes one run and still keeps one filter of each
+    group of identical filters; 0 runs is refused."""
+    from prunebench_clustering import representatives
+
+    runs = []
+
+    class Spy(representatives.KMeans):
+        def fit(self, x, y=None, sample_weight=None):
+            runs.append(self.n_init)
+            return super().fit(x, y, sample_weight)
+
+    monkeypatch.setattr(representatives, "KMeans", Spy)
+    group = duplicated_layer()
+    for criterion in (make(name), make_with(name, restarts=1)):
+        criterion.prepare(context(group.conv, [group], []))
+        kept = criterion.select(group, 4).tolist()
+        assert sorted(ORDER[i] for i in kept) == [0, 1, 2, 3], kept
+    assert runs == [10, 1]
+    with pytest.raises(ValueError, match="restarts=0 must be at least 1"):
+        make_with(name, restarts=0)

@@ -37,7 +37,12 @@ import torchvision
 from torch import Tensor, nn
 
 from prunebench.criterion import ChannelGroup, Criterion, PruneContext
-from prunebench_clustering.representatives import kmeans_representatives, seed_from
+from prunebench_clustering.representatives import (
+    RESTARTS,
+    check_restarts,
+    kmeans_representatives,
+    seed_from,
+)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -90,11 +95,11 @@ def filters_to_images(weight: Tensor, size: int) -> Tensor:
 
 class DeepFeatureKMeans(Criterion):
     """k-means on model B's representations of the filters (seed 002, Algorithm 1); settings
-    `model_b` (efficientnet-lite0, vgg16 or vgg16-random), `vgg16_weights` (for vgg16) and
-    `image_size`."""
+    `model_b` (efficientnet-lite0, vgg16 or vgg16-random), `vgg16_weights` (for vgg16),
+    `image_size` and `restarts` (k-means runs, the best kept)."""
 
     def __init__(self, model_b: str = "efficientnet-lite0", vgg16_weights: Path | None = None,
-                 image_size: int = 64) -> None:
+                 image_size: int = 64, restarts: int = RESTARTS) -> None:
         if model_b not in MODELS:
             raise ValueError(f"model_b={model_b} is none of {', '.join(MODELS)}")
         if (model_b == "vgg16") != (vgg16_weights is not None):
@@ -105,6 +110,7 @@ class DeepFeatureKMeans(Criterion):
         self.model_b = model_b
         self.weights_file = Path(vgg16_weights) if vgg16_weights is not None else None
         self.image_size = image_size
+        self.restarts = check_restarts(restarts)
         self._model_b: nn.Module | None = None
         self._weights = ""
 
@@ -124,7 +130,8 @@ class DeepFeatureKMeans(Criterion):
         return torch.cat(outputs).double().cpu().numpy()
 
     def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
-        return kmeans_representatives(self.represent(group.conv.weight), n_keep, self._seed)
+        return kmeans_representatives(self.represent(group.conv.weight), n_keep, self._seed,
+                                       self.restarts)
 
     def report(self) -> dict:
         return {"model_b": self.model_b, "model_b_weights": self._weights,

@@ -33,13 +33,25 @@ def nearest_members(vectors: np.ndarray, labels: np.ndarray, centres: np.ndarray
     return torch.tensor(sorted(kept), dtype=torch.long)
 
 
-def kmeans_representatives(vectors: np.ndarray, n_keep: int, seed: int) -> Tensor:
-    """k-means++ (10 restarts, seeded) into `n_keep` clusters; keep the filter nearest each
-    centroid."""
+RESTARTS = 10  # scikit-learn's long-standing n_init for k-means++, which the boards used
+
+
+def kmeans_representatives(vectors: np.ndarray, n_keep: int, seed: int,
+                           restarts: int = RESTARTS) -> Tensor:
+    """k-means++ (`restarts` seeded runs, the best inertia kept) into `n_keep` clusters; keep
+    the filter nearest each centroid."""
     if n_keep >= len(vectors):
         return torch.arange(len(vectors))
-    km = KMeans(n_clusters=n_keep, init="k-means++", n_init=10, random_state=seed).fit(vectors)
+    km = KMeans(n_clusters=n_keep, init="k-means++", n_init=restarts,
+                random_state=seed).fit(vectors)
     return nearest_members(vectors, km.labels_, km.cluster_centers_, n_keep)
+
+
+def check_restarts(restarts: int) -> int:
+    """The `restarts` setting: at least one k-means run."""
+    if restarts < 1:
+        raise ValueError(f"restarts={restarts} must be at least 1 (k-means runs, best kept)")
+    return restarts
 
 
 def seed_from(generator: torch.Generator) -> int:
