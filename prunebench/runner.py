@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 
 from prunebench import distributed
-from prunebench.baseline import Baseline, check_same_weights
+from prunebench.baseline import Baseline, check_retrainable, check_same_weights
 from prunebench.cells.base import Cell, CellEnv, Matrix, discard_progress
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
@@ -99,6 +99,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     # only reads checkpoints, stays on one thread
     torch.set_num_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
+    check_baselines_retrainable(plan, options, matrix)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
     seeds = list(matrix.cells)
@@ -110,6 +111,8 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         todo = [c for c in matrix.cells[seed] if not _done(options, c, outcome, reporter)]
         if not todo:
             continue
+        redone = {c.config.hash() for c in todo}  # under --force their records are replaced
+        others = [r for r in read_results(options.results) if r.config_hash not in redone]
         reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
         if contained:  # trained (or waited for) in a worker; read here from its checkpoint
             answer = run_contained(partial(_trained, matrix, seed, data), reporter, None,
@@ -117,14 +120,30 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
             if isinstance(answer, str):
                 raise PrunebenchError(f"the worker training the baseline of seed {seed} {answer}")
         base = matrix.baseline(seed, data, reporter.epoch)
-        redone = {c.config.hash() for c in todo}  # under --force their records are replaced
-        check_same_weights(base, (r for r in read_results(options.results)
-                                  if r.config_hash not in redone), options.results,
+        check_same_weights(base, others, options.results,
                            f"{env['cpu']} ({env['cpu_capability']})")
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
     return outcome
+
+
+def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
+                                matrix: Matrix | None = None) -> None:
+    """Before any work (the command line calls it before its first output): each seed with
+    cells left to run must be able to start them from the weights its finished cells started
+    from (`check_retrainable`). Only CPU runs: the instruction set is what decides there."""
+    if options.device.type != "cpu" or options.force:
+        return
+    matrix = matrix or build_matrix(plan, options)
+    env = environment(options.device)
+    records = read_results(options.results)
+    for cells in matrix.cells.values():
+        hashes = {c.config.hash() for c in cells}
+        made = [r for r in records if r.config_hash in hashes and r.done()]
+        if len(made) < len(hashes):
+            check_retrainable(made, options.results, env["cpu_capability"],
+                              f"{env['cpu']} ({env['cpu_capability']})")
 
 
 def _trained(matrix: Matrix, seed: int, data: Data, relay: Progress) -> dict:

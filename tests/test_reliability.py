@@ -329,3 +329,35 @@ def test_new_cells_are_refused_when_their_baseline_is_not_the_finished_cells_one
     assert main([*args, "--criteria", "l2"]) == 0
     [l2] = (results / "lenet5-digits").glob("l2--*.json")
     assert json.loads(l2.read_text())["baseline_digest"] == weights_digest(trained["state_dict"])
+
+
+def test_a_missing_baseline_is_not_retrained_on_another_instruction_set(tmp_path, capsys):
+    """Retraining a lost baseline checkpoint on a CPU with another instruction set than the
+    finished cells' would give other weights: refused before the training, not after it."""
+    results = tmp_path / "res"
+    args = ["run", "--budget", "smoke", "--no-scratch", "--seeds", "0", "--results", str(results)]
+    assert main([*args, "--criteria", "l1"]) == 0
+    [record_path] = (results / "lenet5-digits").glob("l1--*.json")
+    [checkpoint] = (results / "baselines" / "lenet5-digits").glob("*.pt")
+    digest = weights_digest(torch.load(checkpoint, weights_only=True)["state_dict"])
+    checkpoint.unlink()
+    here = torch.backends.cpu.get_cpu_capability()
+    record = json.loads(record_path.read_text())
+    record["environment"]["cpu_capability"] = "AVX512" if here != "AVX512" else "AVX2"
+    record_path.write_text(json.dumps(record))
+    capsys.readouterr()
+
+    assert main([*args, "--criteria", "l1,l2"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"prunebench: error: baseline {checkpoint} is missing and would be retrained "
+                          f"here on ")
+    assert f"({here}), but the 1 finished cells that started from it were made on " in err
+    assert "training is not bit-reproducible across instruction sets" in err
+    assert out == "" and not checkpoint.exists()  # refused before any work
+    assert not list((results / "lenet5-digits").glob("l2--*.json"))
+    assert main([*args, "--criteria", "l1"]) == 0  # nothing left to run: nothing to retrain
+
+    record["environment"]["cpu_capability"] = here  # made on this instruction set: retrained,
+    record_path.write_text(json.dumps(record))     # to the same weights
+    assert main([*args, "--criteria", "l1,l2"]) == 0
+    assert weights_digest(torch.load(checkpoint, weights_only=True)["state_dict"]) == digest
