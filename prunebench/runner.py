@@ -133,7 +133,7 @@ def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
     """Before any work (the command line calls it before its first output): each seed with
     cells left to run must be able to start them from the weights its finished cells started
     from (`check_retrainable`). Only CPU runs: the instruction set is what decides there."""
-    if options.device.type != "cpu" or options.force:
+    if options.device.type != "cpu" or options.force or not options.results.is_dir():
         return
     matrix = matrix or build_matrix(plan, options)
     env = environment(options.device)
