@@ -111,8 +111,6 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         todo = [c for c in matrix.cells[seed] if not _done(options, c, outcome, reporter)]
         if not todo:
             continue
-        redone = {c.config.hash() for c in todo}  # under --force their records are replaced
-        others = [r for r in read_results(options.results) if r.config_hash not in redone]
         reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
         if contained:  # trained (or waited for) in a worker; read here from its checkpoint
             answer = run_contained(partial(_trained, matrix, seed, data), reporter, None,
@@ -120,7 +118,9 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
             if isinstance(answer, str):
                 raise PrunebenchError(f"the worker training the baseline of seed {seed} {answer}")
         base = matrix.baseline(seed, data, reporter.epoch)
-        check_same_weights(base, others, options.results,
+        redone = {c.config.hash() for c in todo}  # under --force their records are replaced
+        check_same_weights(base, (r for r in read_results(options.results)
+                                  if r.config_hash not in redone), options.results,
                            f"{env['cpu']} ({env['cpu_capability']})")
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:

@@ -349,8 +349,8 @@ def test_a_missing_baseline_is_not_retrained_on_another_instruction_set(tmp_path
 
     assert main([*args, "--criteria", "l1,l2"]) == 2
     out, err = capsys.readouterr()
-    assert err.startswith(f"prunebench: error: baseline {checkpoint} is missing and would be retrained "
-                          f"here on ")
+    assert err.startswith(f"prunebench: error: baseline {checkpoint} is missing and would "
+                          "be retrained here on ")
     assert f"({here}), but the 1 finished cells that started from it were made on " in err
     assert "training is not bit-reproducible across instruction sets" in err
     assert out == "" and not checkpoint.exists()  # refused before any work
