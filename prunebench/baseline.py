@@ -157,8 +157,9 @@ def check_retrainable(made_from: Iterable[Record], results: Path, capability: st
                           for r in missing):
         return
     cpus = sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})" for r in missing})
+    path = results / str(missing[0].baseline_checkpoint)
     raise PrunebenchError(
-        f"baseline {results / missing[0].baseline_checkpoint} is missing and would be retrained "
+        f"baseline {path} is missing and would be retrained "
         f"here on {here}, but the {len(missing)} finished cells that started from it were made "
         f"on {', '.join(cpus)}; training is not bit-reproducible across instruction sets, so "
         "the new cells would start from other weights: put their checkpoint at that path "
