@@ -4,6 +4,7 @@ and reruns from a result file."""
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,10 +50,13 @@ def metrics(results: Path) -> dict:
     return out
 
 
-def resume_and_compare(args: list[str], tmp_path: Path) -> None:
+def resume_and_compare(args: list[str], tmp_path: Path, same_baseline: bool = False) -> None:
     """Run the killed command again to the end, run it once uninterrupted elsewhere, and check
-    that both give the same numbers."""
+    that both give the same numbers. `same_baseline`: the uninterrupted run starts from the
+    killed run's baseline checkpoint (the kill came after it) rather than training it again."""
     for results in ("killed", "whole"):
+        if results == "whole" and same_baseline:
+            shutil.copytree(tmp_path / "killed" / "baselines", tmp_path / "whole" / "baselines")
         done = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", results],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -158,7 +162,7 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     os.kill(victim.pid, signal.SIGKILL)  # after at least one of the four prune steps
     victim.wait()
     assert not list(cells.glob("*.json"))  # the cell had not finished
-    resume_and_compare(args, tmp_path)
+    resume_and_compare(args, tmp_path, same_baseline=True)
     history = json.loads(next(cells.glob("*.json")).read_text())["history"]
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done
