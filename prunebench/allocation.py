@@ -16,6 +16,7 @@ recorded, and where no such move is found the gap is.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -180,20 +181,34 @@ def uniform_scores(full: Sequence[int]) -> list[Tensor]:
 
 def macs_counter(build: Callable[[], nn.Module], groups: Sequence[str],
                  input_shape: Sequence[int], prune_root: str = "",
-                 measure_root: str = "") -> MacsOf:
+                 measure_root: str = "", from_shapes: bool = False) -> MacsOf:
     """MACs of the architecture at given widths: a fresh model narrowed by the real surgery and
-    counted by `count_macs` (remembered per widths, as the bisection asks again)."""
+    counted by `count_macs` (remembered per widths, as the bisection asks again).
+
+    Where the shapes alone decide the MACs (`from_shapes`: a classifier), the model is built,
+    cut and counted on the meta device, with no weights and no arithmetic: the same count, ~5x
+    faster on ResNet-50. A detector's MACs depend on the values (its proposals), so it is cut
+    and counted for real, on copies of one fresh model (building anew costs more)."""
+    fresh = cache(lambda: build().eval())
+    device = torch.device("meta" if from_shapes else "cpu")
+
     @cache
     def macs_of(widths: tuple[int, ...]) -> int:
-        model = build().eval()
-        surgery.keep_first(model, groups, widths, torch.zeros(1, *input_shape), prune_root)
+        if from_shapes:
+            with device:
+                model = build().eval()
+        else:
+            model = copy.deepcopy(fresh())
+        surgery.keep_first(model, groups, widths, torch.zeros(1, *input_shape, device=device),
+                           prune_root)
         return count_macs(model.get_submodule(measure_root), input_shape)[0]
     return macs_of
 
 
 def scenario_macs(scenario: Scenario) -> MacsOf:
     return macs_counter(scenario.model, scenario.groups, scenario.input_shape,
-                        scenario.prune_root, scenario.measure_root)
+                        scenario.prune_root, scenario.measure_root,
+                        getattr(scenario.task, "macs_from_shapes", False))
 
 
 def check_reachable(scenario: Scenario, reduction: float, fraction: float = FLOOR) -> None:

@@ -144,6 +144,29 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
         "a CPU like theirs, or leave this seed out with --seeds")
 
 
+def check_retrainable(made_from: Iterable[Record], results: Path, capability: str,
+                      here: str) -> None:
+    """Refuse, before its whole schedule runs, to retrain a missing baseline checkpoint that
+    finished cells (`made_from`, those of the seed about to start) started from, when none of
+    them was made on a CPU with this instruction set (`capability`): the weights would differ
+    and `check_same_weights` would refuse them only after the training. A record that does not
+    say its instruction set, or one made on this one, lets the training go ahead."""
+    missing = [r for r in made_from if r.measured is not None and r.baseline_checkpoint
+               and not (results / r.baseline_checkpoint).exists()]
+    if not missing or any(r.environment.cpu_capability in (capability, "unknown")
+                          for r in missing):
+        return
+    cpus = sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})" for r in missing})
+    path = results / str(missing[0].baseline_checkpoint)
+    raise PrunebenchError(
+        f"baseline {path} is missing and would be retrained "
+        f"here on {here}, but the {len(missing)} finished cells that started from it were made "
+        f"on {', '.join(cpus)}; training is not bit-reproducible across instruction sets, so "
+        "the new cells would start from other weights: put their checkpoint at that path "
+        "(commit a board's baselines with its results), or run on a CPU like theirs, or leave "
+        "this seed out with --seeds")
+
+
 def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:
     """Refuse a checkpoint whose weights do not fit the row's model (a file from elsewhere)."""
     if init is not None:  # a transfer row's detector: its backbone is narrowed by `init`

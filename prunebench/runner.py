@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 
 from prunebench import distributed
-from prunebench.baseline import Baseline, check_same_weights
+from prunebench.baseline import Baseline, check_retrainable, check_same_weights
 from prunebench.cells.base import Cell, CellEnv, Matrix, discard_progress
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
@@ -99,6 +99,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     # only reads checkpoints, stays on one thread
     torch.set_num_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
+    check_baselines_retrainable(plan, options, matrix)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
     seeds = list(matrix.cells)
@@ -125,6 +126,24 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         for cell in todo:
             _run_locked(run, cell, outcome)
     return outcome
+
+
+def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
+                                matrix: Matrix | None = None) -> None:
+    """Before any work (the command line calls it before its first output): each seed with
+    cells left to run must be able to start them from the weights its finished cells started
+    from (`check_retrainable`). Only CPU runs: the instruction set is what decides there."""
+    if options.device.type != "cpu" or options.force or not options.results.is_dir():
+        return
+    matrix = matrix or build_matrix(plan, options)
+    env = environment(options.device)
+    records = read_results(options.results)
+    for cells in matrix.cells.values():
+        hashes = {c.config.hash() for c in cells}
+        made = [r for r in records if r.config_hash in hashes and r.done()]
+        if len(made) < len(hashes):
+            check_retrainable(made, options.results, env["cpu_capability"],
+                              f"{env['cpu']} ({env['cpu_capability']})")
 
 
 def _trained(matrix: Matrix, seed: int, data: Data, relay: Progress) -> dict:

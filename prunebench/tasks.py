@@ -31,6 +31,8 @@ class Classification:
 
     name = "classification"
     headline = "top1"
+    #: a classifier's MACs follow from its layers' shapes alone (allocation counts them on meta)
+    macs_from_shapes = True
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor:
         images, labels = batch
@@ -83,6 +85,7 @@ class Detection:
 
     name = "detection"
     headline = "AP"
+    macs_from_shapes = False  # its proposals, and so its MACs, depend on the values
 
     def loss(self, model: nn.Module, batch: Batch) -> Tensor:
         images, targets = batch

@@ -80,6 +80,21 @@ def test_floors_that_cannot_reach_the_target_are_refused():
         allocation.allocate(scores, MACS, MACS((10, 20)) // 1000)
 
 
+@pytest.mark.parametrize("row", ["lenet5-digits", "vgg16-cifar10", "resnet50-imagenet"])
+def test_a_classifiers_macs_counted_on_the_meta_device_are_its_real_count(row):
+    """The bisection counts a classifier's MACs from shapes alone: the same numbers as cutting
+    and running the real model, unpruned and at uneven widths."""
+    scenario = scenarios.get(row)
+    assert scenario.task.macs_from_shapes
+    full = tuple(surgery.widths(scenario.model(), scenario.groups))
+    uneven = tuple(max(1, w * 3 // 7) for w in full)
+    real = allocation.macs_counter(scenario.model, scenario.groups, scenario.input_shape,
+                                   scenario.prune_root, scenario.measure_root)
+    from_shapes = allocation.scenario_macs(scenario)
+    assert [from_shapes(w) for w in (full, uneven)] == [real(w) for w in (full, uneven)]
+    assert real(uneven) < real(full)  # the cut is real
+
+
 @pytest.mark.parametrize("row", ["vgg16-cifar10", "resnet50-imagenet"])
 def test_the_bisection_meets_the_macs_target_at_2x_3x_4x(row):
     """L1 scores of the seeded model; every answer within 1% of the unpruned MACs / F, counted on

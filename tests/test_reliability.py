@@ -4,6 +4,7 @@ and reruns from a result file."""
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,10 +50,13 @@ def metrics(results: Path) -> dict:
     return out
 
 
-def resume_and_compare(args: list[str], tmp_path: Path) -> None:
+def resume_and_compare(args: list[str], tmp_path: Path, same_baseline: bool = False) -> None:
     """Run the killed command again to the end, run it once uninterrupted elsewhere, and check
-    that both give the same numbers."""
+    that both give the same numbers. `same_baseline`: the uninterrupted run starts from the
+    killed run's baseline checkpoint (the kill came after it) rather than training it again."""
     for results in ("killed", "whole"):
+        if results == "whole" and same_baseline:
+            shutil.copytree(tmp_path / "killed" / "baselines", tmp_path / "whole" / "baselines")
         done = subprocess.run([sys.executable, "-m", "prunebench", *args, "--results", results],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -158,7 +162,7 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     os.kill(victim.pid, signal.SIGKILL)  # after at least one of the four prune steps
     victim.wait()
     assert not list(cells.glob("*.json"))  # the cell had not finished
-    resume_and_compare(args, tmp_path)
+    resume_and_compare(args, tmp_path, same_baseline=True)
     history = json.loads(next(cells.glob("*.json")).read_text())["history"]
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done
@@ -329,3 +333,35 @@ def test_new_cells_are_refused_when_their_baseline_is_not_the_finished_cells_one
     assert main([*args, "--criteria", "l2"]) == 0
     [l2] = (results / "lenet5-digits").glob("l2--*.json")
     assert json.loads(l2.read_text())["baseline_digest"] == weights_digest(trained["state_dict"])
+
+
+def test_a_missing_baseline_is_not_retrained_on_another_instruction_set(tmp_path, capsys):
+    """Retraining a lost baseline checkpoint on a CPU with another instruction set than the
+    finished cells' would give other weights: refused before the training, not after it."""
+    results = tmp_path / "res"
+    args = ["run", "--budget", "smoke", "--no-scratch", "--seeds", "0", "--results", str(results)]
+    assert main([*args, "--criteria", "l1"]) == 0
+    [record_path] = (results / "lenet5-digits").glob("l1--*.json")
+    [checkpoint] = (results / "baselines" / "lenet5-digits").glob("*.pt")
+    digest = weights_digest(torch.load(checkpoint, weights_only=True)["state_dict"])
+    checkpoint.unlink()
+    here = torch.backends.cpu.get_cpu_capability()
+    record = json.loads(record_path.read_text())
+    record["environment"]["cpu_capability"] = "AVX512" if here != "AVX512" else "AVX2"
+    record_path.write_text(json.dumps(record))
+    capsys.readouterr()
+
+    assert main([*args, "--criteria", "l1,l2"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"prunebench: error: baseline {checkpoint} is missing and would "
+                          "be retrained here on ")
+    assert f"({here}), but the 1 finished cells that started from it were made on " in err
+    assert "training is not bit-reproducible across instruction sets" in err
+    assert out == "" and not checkpoint.exists()  # refused before any work
+    assert not list((results / "lenet5-digits").glob("l2--*.json"))
+    assert main([*args, "--criteria", "l1"]) == 0  # nothing left to run: nothing to retrain
+
+    record["environment"]["cpu_capability"] = here  # made on this instruction set: retrained,
+    record_path.write_text(json.dumps(record))     # to the same weights
+    assert main([*args, "--criteria", "l1,l2"]) == 0
+    assert weights_digest(torch.load(checkpoint, weights_only=True)["state_dict"]) == digest

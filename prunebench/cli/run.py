@@ -29,7 +29,7 @@ from prunebench.report.leaderboard import (
     regenerate_command,
     write_boards,
 )
-from prunebench.runner import Outcome, run_matrix
+from prunebench.runner import Outcome, check_baselines_retrainable, run_matrix
 from prunebench.store import check_writable, read_result, scan_results
 
 
@@ -127,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from prunebench.cli.jobs import run_jobs
 
         plan.load_data()  # refused here, once, rather than by every job
+        check_baselines_retrainable(plan, options)
         code = run_jobs(plan, options, args.jobs, args.argv)
         return tabulate(plan, options, out, code, "some jobs' cells failed")
     code, _ = run_and_tabulate(plan, options, out, as_job=args.job_of is not None)
@@ -140,6 +141,7 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
     try:
         options = replace(options, device=device)
         data = plan.load_data()  # missing, corrupt or unusable data: one line, before output
+        check_baselines_retrainable(plan, options)  # and a lost baseline that cannot be had
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
             return 0, run_matrix(plan, options, data=data)  # torchrun stops it at another's
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
