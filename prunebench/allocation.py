@@ -186,9 +186,9 @@ def macs_counter(build: Callable[[], nn.Module], groups: Sequence[str],
     counted by `count_macs` (remembered per widths, as the bisection asks again).
 
     Where the shapes alone decide the MACs (`from_shapes`: a classifier), the model is built,
-    cut and counted on the meta device, with no weights and no arithmetic: the same count, ~5x
-    faster on ResNet-50. A detector's MACs depend on the values (its proposals), so it is cut
-    and counted for real, on copies of one fresh model (building anew costs more)."""
+    cut and counted on the meta device, with no weights and no arithmetic: the same count, the
+    ResNet-50 bisection ~2.5x faster. A detector's MACs depend on the values (its proposals),
+    so it is cut and counted for real, on copies of one fresh model (building costs more)."""
     fresh = cache(lambda: build().eval())
     device = torch.device("meta" if from_shapes else "cpu")
 

@@ -134,11 +134,10 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
     headline = differ[0].headline
     theirs = sorted({f"{r.measured.baseline.metrics.get(headline)}" for r in differ
                      if r.measured})
-    cpus = sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})" for r in differ})
     raise PrunebenchError(
         f"baseline {baseline.path} ({headline} {baseline.measures.metrics.get(headline)}, "
         f"here on {here}) is not the one {len(differ)} finished cells in {results} started "
-        f"from ({headline} {', '.join(theirs)}, on {', '.join(cpus)}); training is not "
+        f"from ({headline} {', '.join(theirs)}, on {_cpus(differ)}); training is not "
         "bit-reproducible across CPUs, so pairing them would be wrong: put their checkpoint "
         "at that path (commit a board's baselines with its results), or delete it and run on "
         "a CPU like theirs, or leave this seed out with --seeds")
@@ -156,15 +155,20 @@ def check_retrainable(made_from: Iterable[Record], results: Path, capability: st
     if not missing or any(r.environment.cpu_capability in (capability, "unknown")
                           for r in missing):
         return
-    cpus = sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})" for r in missing})
     path = results / str(missing[0].baseline_checkpoint)
     raise PrunebenchError(
         f"baseline {path} is missing and would be retrained "
         f"here on {here}, but the {len(missing)} finished cells that started from it were made "
-        f"on {', '.join(cpus)}; training is not bit-reproducible across instruction sets, so "
+        f"on {_cpus(missing)}; training is not bit-reproducible across instruction sets, so "
         "the new cells would start from other weights: put their checkpoint at that path "
         "(commit a board's baselines with its results), or run on a CPU like theirs, or leave "
         "this seed out with --seeds")
+
+
+def _cpus(records: list[Record]) -> str:
+    """The CPUs, with their instruction sets, that made `records`."""
+    return ", ".join(sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})"
+                             for r in records}))
 
 
 def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:

@@ -365,3 +365,25 @@ def test_a_missing_baseline_is_not_retrained_on_another_instruction_set(tmp_path
     record_path.write_text(json.dumps(record))     # to the same weights
     assert main([*args, "--criteria", "l1,l2"]) == 0
     assert weights_digest(torch.load(checkpoint, weights_only=True)["state_dict"]) == digest
+
+
+def test_the_board_names_the_seeds_only_another_instruction_set_can_finish(tmp_path):
+    """A seed whose baseline checkpoint is gone can only be finished where it was trained: the
+    board says so beside its missing cells, and says nothing of a seed whose checkpoint is
+    there."""
+    results = tmp_path / "res"
+    args = ["run", "--budget", "smoke", "--no-scratch", "--results", str(results)]
+    assert main([*args, "--criteria", "l1", "--seeds", "0,1"]) == 0
+    assert main([*args, "--criteria", "l2", "--seeds", "0"]) == 0
+    board = results / "leaderboards" / "lenet5-digits.md"
+    assert "- Not run yet (no result file): `l2` seed 1.\n" in board.read_text()
+    assert "can only be finished" not in board.read_text()
+    [seed1] = (results / "baselines" / "lenet5-digits").glob("seed1--*.pt")
+    seed1.unlink()
+    assert main(["leaderboard", "--results", str(results)]) == 0
+    text = board.read_text()
+    assert (f"- Not run yet (no result file): `l2` seed 1.\n- Seed 1 can only be finished on "
+            f"a CPU with {torch.backends.cpu.get_cpu_capability()}: the baseline checkpoint its "
+            "cells started from is not in the results folder, and training is not "
+            "bit-reproducible across instruction sets") in text
+    assert "Seed 0 can" not in text

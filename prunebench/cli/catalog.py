@@ -138,7 +138,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise PrunebenchError(f"no usable result files in {args.results}; run `prunebench run` "
                               "(or `prunebench speed --results`) first")
     check_writable(out, "--out")
-    boards = build_boards(records, regenerate, references)
+    boards = build_boards(records, regenerate, references,
+                          saved=lambda name: (results / name).is_file())
     paths = [*write_boards(boards, out), *write_speed_boards(speed, out, regenerate),
              write_index(boards, speed, out, regenerate)]
     for path in paths:

@@ -174,7 +174,8 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
     if not records:
         console.print("no results to tabulate yet: other processes hold every cell")
         return code
-    board = build_boards(records, regenerate_command(options.results, out))[0]
+    board = build_boards(records, regenerate_command(options.results, out),
+                         saved=lambda name: (options.results / name).is_file())[0]
     paths = write_boards([board], out)
     print_board(board)
     console.print(f"results: {options.results}/   leaderboard: {', '.join(map(str, paths))}")

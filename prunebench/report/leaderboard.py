@@ -382,7 +382,10 @@ def widths_text(widths: Sequence[int]) -> str:
 
 
 def build_board(scenario: str, records: list[Record], regenerate: str,
-                references: Sequence[str] = REFERENCES) -> Board:
+                references: Sequence[str] = REFERENCES,
+                saved: Callable[[str], bool] | None = None) -> Board:
+    """`saved` says whether a baseline checkpoint (a record's `baseline_checkpoint`) is in the
+    results folder, for the reason a seed's cells are missing; None: not asked."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
         widths = r.widths if r.macs_reduction is None else ()  # global: one section
@@ -414,7 +417,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
-    _name_missing_cells(sections)
+    _name_missing_cells(sections, saved)
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
                                           if seed in after}
                          for target, s in scored.items()
@@ -426,10 +429,12 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                  _stability(levels), problems, headline)
 
 
-def _name_missing_cells(sections: list[Section]) -> None:
+def _name_missing_cells(sections: list[Section],
+                        saved: Callable[[str], bool] | None = None) -> None:
     """A board still being run (its results land in parts) names, under each table, the rows'
     seeds that have no result yet: every row of a track (fixed widths or global) is expected at
-    every seed any table of its budget has."""
+    every seed any table of its budget has; and, where `saved` tells, the seeds whose cells can
+    only be finished on another kind of CPU (`_stranded`)."""
     expected: dict[tuple[str, bool], tuple[set[str], set[int]]] = {}
     for s in sections:
         labels, seeds = expected.setdefault((s.budget, _is_global(s)), (set(), set()))
@@ -448,6 +453,29 @@ def _name_missing_cells(sections: list[Section]) -> None:
                    if (gone := seeds - have[label])]
         if missing:
             s.missing = [f"- Not run yet (no result file): {'; '.join(missing)}.", ""]
+        stranded: dict[str, list[int]] = defaultdict(list)
+        for seed in sorted(set().union(*(seeds - have[label] for label in labels))):
+            if saved is not None and (isas := _stranded(sections, s.budget, seed, saved)):
+                stranded[isas].append(seed)
+        for isas, which in sorted(stranded.items()):
+            s.missing[-1:-1] = [
+                f"- Seed{'s' if len(which) > 1 else ''} {', '.join(map(str, which))} can only "
+                f"be finished on a CPU with {isas}: the baseline checkpoint "
+                f"{'their' if len(which) > 1 else 'its'} cells started from is not in the "
+                "results folder, and training is not bit-reproducible "
+                "across instruction sets (put the checkpoint back, or resume on such a CPU)."]
+
+
+def _stranded(sections: list[Section], budget: str, seed: int,
+              saved: Callable[[str], bool]) -> str:
+    """The instruction sets that made a seed's finished cells when the baseline checkpoint
+    they started from is gone (retrained on another instruction set, it would be other
+    weights); empty when it is saved, or unknown."""
+    made = [r for s in sections if s.budget == budget for r in s.records
+            if r.seed == seed and r.baseline_checkpoint]
+    if not made or any(saved(str(r.baseline_checkpoint)) for r in made):
+        return ""
+    return " or ".join(sorted({r.environment.cpu_capability for r in made}))
 
 
 def _is_global(section: Section) -> bool:
@@ -646,11 +674,13 @@ def regenerate_command(results: Path | str, out: Path | str,
 
 
 def build_boards(records: list[Record], regenerate: str,
-                 references: Sequence[str] = REFERENCES) -> list[Board]:
+                 references: Sequence[str] = REFERENCES,
+                 saved: Callable[[str], bool] | None = None) -> list[Board]:
     by_scenario: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_scenario[r.scenario].append(r)
-    return [build_board(s, rs, regenerate, references) for s, rs in sorted(by_scenario.items())]
+    return [build_board(s, rs, regenerate, references, saved)
+            for s, rs in sorted(by_scenario.items())]
 
 
 def _summary_lines(board: Board) -> list[str]:
