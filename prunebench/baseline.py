@@ -122,8 +122,9 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
     """Refuse to pair new cells with finished ones of the same seed that started from other
     weights: a resumed run on another CPU retrains a missing baseline checkpoint, and training
     is not bit-reproducible across CPUs (seen: AVX2 gives 92.16% where AVX-512 gave 92.18%, and
-    an AVX-512 AMD EPYC 91.84% where an AVX-512 Intel Xeon gave 92.18%). Records compare by `baseline_digest`; older ones, without it, by the baseline's
-    metrics they recorded. `here` names this machine's CPU."""
+    an AVX-512 AMD EPYC 91.84% where an AVX-512 Intel Xeon gave 92.18%). Records compare by
+    `baseline_digest`; older ones, without it, by the baseline's metrics they recorded. `here`
+    names this machine's CPU."""
     name = str(baseline.path.relative_to(results))
     metrics = json.dumps(baseline.measures.metrics, sort_keys=True)  # NaN equals NaN here
     differ = [r for r in finished if r.baseline_checkpoint == name and r.measured is not None
