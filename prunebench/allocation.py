@@ -189,16 +189,20 @@ def macs_counter(build: Callable[[], nn.Module], groups: Sequence[str],
     cut and counted on the meta device, with no weights and no arithmetic: the same count, the
     ResNet-50 bisection ~2.5x faster. A detector's MACs depend on the values (its proposals),
     so it is cut and counted for real, on copies of one fresh model (building costs more)."""
-    fresh = cache(lambda: build().eval())
     device = torch.device("meta" if from_shapes else "cpu")
+    if from_shapes:
+        def unpruned() -> nn.Module:
+            with device:
+                return build().eval()
+    else:
+        fresh = cache(lambda: build().eval())
+
+        def unpruned() -> nn.Module:
+            return copy.deepcopy(fresh())
 
     @cache
     def macs_of(widths: tuple[int, ...]) -> int:
-        if from_shapes:
-            with device:
-                model = build().eval()
-        else:
-            model = copy.deepcopy(fresh())
+        model = unpruned()
         surgery.keep_first(model, groups, widths, torch.zeros(1, *input_shape, device=device),
                            prune_root)
         return count_macs(model.get_submodule(measure_root), input_shape)[0]

@@ -121,9 +121,10 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
                        here: str) -> None:
     """Refuse to pair new cells with finished ones of the same seed that started from other
     weights: a resumed run on another CPU retrains a missing baseline checkpoint, and training
-    is not bit-reproducible across instruction sets (seen: AVX2 gives 92.16% where AVX-512 gave
-    92.18%). Records compare by `baseline_digest`; older ones, without it, by the baseline's
-    metrics they recorded. `here` names this machine's CPU."""
+    is not bit-reproducible across CPUs (seen: AVX2 gives 92.16% where AVX-512 gave 92.18%, and
+    an AVX-512 AMD EPYC 91.84% where an AVX-512 Intel Xeon gave 92.18%). Records compare by
+    `baseline_digest`; older ones, without it, by the baseline's metrics they recorded. `here`
+    names this machine's CPU."""
     name = str(baseline.path.relative_to(results))
     metrics = json.dumps(baseline.measures.metrics, sort_keys=True)  # NaN equals NaN here
     differ = [r for r in finished if r.baseline_checkpoint == name and r.measured is not None
@@ -143,32 +144,31 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
         "a CPU like theirs, or leave this seed out with --seeds")
 
 
-def check_retrainable(made_from: Iterable[Record], results: Path, capability: str,
-                      here: str) -> None:
+def check_retrainable(made_from: Iterable[Record], results: Path, here: str) -> None:
     """Refuse, before its whole schedule runs, to retrain a missing baseline checkpoint that
     finished cells (`made_from`, those of the seed about to start) started from, when none of
-    them was made on a CPU with this instruction set (`capability`): the weights would differ
-    and `check_same_weights` would refuse them only after the training. A record that does not
-    say its instruction set, or one made on this one, lets the training go ahead."""
+    them was made on this CPU (`here`, its name and instruction set, `Environment.machine`):
+    the weights would differ and `check_same_weights` would refuse them only after the
+    training. A record that does not say its instruction set, or one made on a CPU like this
+    one, lets the training go ahead."""
     missing = [r for r in made_from if r.measured is not None and r.baseline_checkpoint
                and not (results / r.baseline_checkpoint).exists()]
-    if not missing or any(r.environment.cpu_capability in (capability, "unknown")
-                          for r in missing):
+    if not missing or any(r.environment.cpu_capability == "unknown"
+                          or r.environment.machine == here for r in missing):
         return
     path = results / str(missing[0].baseline_checkpoint)
     raise PrunebenchError(
         f"baseline {path} is missing and would be retrained "
         f"here on {here}, but the {len(missing)} finished cells that started from it were made "
-        f"on {_cpus(missing)}; training is not bit-reproducible across instruction sets, so "
-        "the new cells would start from other weights: put their checkpoint at that path "
-        "(commit a board's baselines with its results), or run on a CPU like theirs, or leave "
-        "this seed out with --seeds")
+        f"on {_cpus(missing)}; training is not bit-reproducible across CPUs, so the new cells "
+        "would start from other weights: put their checkpoint at that path (commit a board's "
+        "baselines with its results), or run on a CPU like theirs, or leave this seed out "
+        "with --seeds")
 
 
 def _cpus(records: list[Record]) -> str:
     """The CPUs, with their instruction sets, that made `records`."""
-    return ", ".join(sorted({f"{r.environment.cpu} ({r.environment.cpu_capability})"
-                             for r in records}))
+    return ", ".join(sorted({r.environment.machine for r in records}))
 
 
 def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:

@@ -140,6 +140,12 @@ class Environment:
     gpu: str | None
     cpu_capability: str = "unknown"  # AVX512, AVX2, ...: speed ratios depend on it
 
+    @property
+    def machine(self) -> str:
+        """The CPU and its instruction set, e.g. `AMD EPYC (AVX512)`: training on another one
+        gives other weights (even at the same instruction set), and other speed ratios."""
+        return f"{self.cpu} ({self.cpu_capability})"
+
 
 @dataclass(frozen=True)
 class Record:

@@ -82,7 +82,8 @@ class _Run:
 def run_matrix(plan: RunPlan, options: RunOptions | None = None,
                reporter: Reporter | None = None, data: Data | None = None) -> Outcome:
     """Run every cell of the plan this process takes; `data`, when the caller has loaded (and
-    so checked) it already, is the plan's data.
+    so checked) it already, is the plan's data, and such a caller has also checked the
+    baselines (`check_baselines_retrainable`) before its first output.
 
     Cells and baselines run in forked workers with the budget's thread count (worker.py); the
     data is loaded on one thread (`RunPlan.load_data`)."""
@@ -94,12 +95,14 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     matrix = build_matrix(plan, options)
-    data = distributed.for_ranks(data if data is not None else plan.load_data())
+    checked = data is not None
+    data = distributed.for_ranks(data if checked else plan.load_data())
     # in-process cells compute here; workers set the count themselves, and the parent, which
     # only reads checkpoints, stays on one thread
     torch.set_num_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
-    check_baselines_retrainable(plan, options, matrix)
+    if not checked:
+        check_baselines_retrainable(plan, options, matrix)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
     seeds = list(matrix.cells)
@@ -121,7 +124,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         redone = {c.config.hash() for c in todo}  # under --force their records are replaced
         check_same_weights(base, (r for r in read_results(options.results)
                                   if r.config_hash not in redone), options.results,
-                           f"{env['cpu']} ({env['cpu_capability']})")
+                           Environment(**env).machine)
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
@@ -132,7 +135,7 @@ def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
                                 matrix: Matrix | None = None) -> None:
     """Before any work (the command line calls it before its first output): each seed with
     cells left to run must be able to start them from the weights its finished cells started
-    from (`check_retrainable`). Only CPU runs: the instruction set is what decides there."""
+    from (`check_retrainable`). Only CPU runs: the CPU and its instruction set decide there."""
     if options.device.type != "cpu" or options.force or not options.results.is_dir():
         return
     matrix = matrix or build_matrix(plan, options)
@@ -142,8 +145,7 @@ def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
         hashes = {c.config.hash() for c in cells}
         made = [r for r in records if r.config_hash in hashes and r.done()]
         if len(made) < len(hashes):
-            check_retrainable(made, options.results, env["cpu_capability"],
-                              f"{env['cpu']} ({env['cpu_capability']})")
+            check_retrainable(made, options.results, Environment(**env).machine)
 
 
 def _trained(matrix: Matrix, seed: int, data: Data, relay: Progress) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -13,6 +14,12 @@ import torch
 from torch import nn
 
 from prunebench.criterion import ChannelGroup
+
+# The tests read what a user's pipe gets: 160 columns (prunebench/cli/console.py). A size set
+# in the environment, by a terminal or by pytest-xdist's workers (80 x 24), would fold it; the
+# consoles are made when prunebench.cli is first imported, after this.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 
 @pytest.fixture

@@ -141,7 +141,8 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
     try:
         options = replace(options, device=device)
         data = plan.load_data()  # missing, corrupt or unusable data: one line, before output
-        check_baselines_retrainable(plan, options)  # and a lost baseline that cannot be had
+        if not as_job:  # and a lost baseline that cannot be had (a job's parent checked it)
+            check_baselines_retrainable(plan, options)
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
             return 0, run_matrix(plan, options, data=data)  # torchrun stops it at another's
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""

@@ -434,7 +434,7 @@ def _name_missing_cells(sections: list[Section],
     """A board still being run (its results land in parts) names, under each table, the rows'
     seeds that have no result yet: every row of a track (fixed widths or global) is expected at
     every seed any table of its budget has; and, where `saved` tells, the seeds whose cells can
-    only be finished on another kind of CPU (`_stranded`)."""
+    only be finished on another CPU (`_stranded`)."""
     expected: dict[tuple[str, bool], tuple[set[str], set[int]]] = {}
     for s in sections:
         labels, seeds = expected.setdefault((s.budget, _is_global(s)), (set(), set()))
@@ -455,27 +455,27 @@ def _name_missing_cells(sections: list[Section],
             s.missing = [f"- Not run yet (no result file): {'; '.join(missing)}.", ""]
         stranded: dict[str, list[int]] = defaultdict(list)
         for seed in sorted(set().union(*(seeds - have[label] for label in labels))):
-            if saved is not None and (isas := _stranded(sections, s.budget, seed, saved)):
-                stranded[isas].append(seed)
-        for isas, which in sorted(stranded.items()):
+            if saved is not None and (cpus := _stranded(sections, s.budget, seed, saved)):
+                stranded[cpus].append(seed)
+        for cpus, which in sorted(stranded.items()):
             s.missing[-1:-1] = [
                 f"- Seed{'s' if len(which) > 1 else ''} {', '.join(map(str, which))} can only "
-                f"be finished on a CPU with {isas}: the baseline checkpoint "
+                f"be finished on a CPU like {cpus}: the baseline checkpoint "
                 f"{'their' if len(which) > 1 else 'its'} cells started from is not in the "
-                "results folder, and training is not bit-reproducible "
-                "across instruction sets (put the checkpoint back, or resume on such a CPU)."]
+                "results folder, and training is not bit-reproducible across CPUs, even of "
+                "one instruction set (put the checkpoint back, or resume on such a CPU)."]
 
 
 def _stranded(sections: list[Section], budget: str, seed: int,
               saved: Callable[[str], bool]) -> str:
-    """The instruction sets that made a seed's finished cells when the baseline checkpoint
-    they started from is gone (retrained on another instruction set, it would be other
+    """The CPUs (with their instruction sets) that made a seed's finished cells when the
+    baseline checkpoint they started from is gone (retrained on another CPU, it would be other
     weights); empty when it is saved, or unknown."""
     made = [r for s in sections if s.budget == budget for r in s.records
             if r.seed == seed and r.baseline_checkpoint]
     if not made or any(saved(str(r.baseline_checkpoint)) for r in made):
         return ""
-    return " or ".join(sorted({r.environment.cpu_capability for r in made}))
+    return " or ".join(sorted({r.environment.machine for r in made}))
 
 
 def _is_global(section: Section) -> bool:
@@ -595,7 +595,7 @@ def _provenance(records: list[Record], regenerate: str) -> list[str]:
         f"Made by: {distinct(r.command for r in records)}",
         f"Regenerate: `{regenerate}`",
         f"Commit: {distinct(e.git_commit for e in envs)}",
-        "Hardware: " + distinct(f"{e.cpu} ({e.cpu_capability}), {e.cpu_count} cores, "
+        "Hardware: " + distinct(f"{e.machine}, {e.cpu_count} cores, "
                                 f"{e.gpu or 'no GPU'}, ran on {e.device}" for e in envs),
         "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e.packages.items()))
                                 for e in envs),
