@@ -21,7 +21,7 @@ from prunebench.config import Budget
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import model_size
-from prunebench.record import Measures, Record
+from prunebench.record import Measures, Record, lost_baseline, made_on
 from prunebench.scenarios.base import Scenario
 from prunebench.store import baseline_path, exclusive, load_checkpoint, lock_path, save_checkpoint
 from prunebench.train import phase_generator, train
@@ -138,8 +138,8 @@ def check_same_weights(baseline: Baseline, finished: Iterable[Record], results: 
     raise PrunebenchError(
         f"baseline {baseline.path} ({headline} {baseline.measures.metrics.get(headline)}, "
         f"here on {here}) is not the one {len(differ)} finished cells in {results} started "
-        f"from ({headline} {', '.join(theirs)}, on {_cpus(differ)}); training is not "
-        "bit-reproducible across CPUs, so pairing them would be wrong: put their checkpoint "
+        f"from ({headline} {', '.join(theirs)}, on {', '.join(made_on(differ))}); training is "
+        "not bit-reproducible across CPUs, so pairing them would be wrong: put their checkpoint "
         "at that path (commit a board's baselines with its results), or delete it and run on "
         "a CPU like theirs, or leave this seed out with --seeds")
 
@@ -151,24 +151,18 @@ def check_retrainable(made_from: Iterable[Record], results: Path, here: str) -> 
     the weights would differ and `check_same_weights` would refuse them only after the
     training. A record that does not say its instruction set, or one made on a CPU like this
     one, lets the training go ahead."""
-    missing = [r for r in made_from if r.measured is not None and r.baseline_checkpoint
-               and not (results / r.baseline_checkpoint).exists()]
+    missing = lost_baseline(made_from, lambda name: (results / name).exists())
     if not missing or any(r.environment.cpu_capability == "unknown"
                           or r.environment.machine == here for r in missing):
         return
     path = results / str(missing[0].baseline_checkpoint)
     raise PrunebenchError(
-        f"baseline {path} is missing and would be retrained "
-        f"here on {here}, but the {len(missing)} finished cells that started from it were made "
-        f"on {_cpus(missing)}; training is not bit-reproducible across CPUs, so the new cells "
-        "would start from other weights: put their checkpoint at that path (commit a board's "
-        "baselines with its results), or run on a CPU like theirs, or leave this seed out "
-        "with --seeds")
-
-
-def _cpus(records: list[Record]) -> str:
-    """The CPUs, with their instruction sets, that made `records`."""
-    return ", ".join(sorted({r.environment.machine for r in records}))
+        f"baseline {path} is missing and would be retrained here on {here}, but the "
+        f"{len(missing)} finished cells that started from it were made on "
+        f"{', '.join(made_on(missing))}; training is not bit-reproducible across CPUs, so the "
+        "new cells would start from other weights: put their checkpoint at that path (commit "
+        "a board's baselines with its results), or run on a CPU like theirs, or leave this "
+        "seed out with --seeds")
 
 
 def _check_fits(scenario: Scenario, budget: Budget, state: dict, path: Path, init) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -250,6 +250,19 @@ class Record:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecordError(f"it is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def lost_baseline(records: Iterable[Record], saved: Callable[[str], bool]) -> list[Record]:
+    """The finished records whose baseline checkpoint is gone (`saved` says whether a path
+    relative to the results folder is there): training is not bit-reproducible across CPUs, so
+    only a CPU that made them (`made_on`) can retrain the weights their seed started from."""
+    return [r for r in records if r.measured is not None and r.baseline_checkpoint
+            and not saved(r.baseline_checkpoint)]
+
+
+def made_on(records: Iterable[Record]) -> list[str]:
+    """The distinct CPUs, with their instruction sets, that made `records`."""
+    return sorted({r.environment.machine for r in records})
 
 
 _REQUIRED: dict[str, type] = {

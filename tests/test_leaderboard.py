@@ -216,6 +216,45 @@ def test_a_board_still_being_run_names_the_cells_without_a_result():
     assert board.sections[0].missing[0] in render_markdown(board)
 
 
+def test_a_seed_that_cannot_be_finished_is_held_out_of_the_tables_it_does_not_complete():
+    """Seed 2 of RECORDS has only l1 (94) and weak (52); with its baseline checkpoint gone it
+    can never be completed, so the table averages seeds 0 and 1 only: l1 (90, 92) -> 91, weak
+    (50, 51) -> 50.5, the baseline (98, 99) -> 98.5, and l1's delta 91 - 98.5. A global
+    table that has seed 2 for every row keeps it, and its own seeds are not expected of the
+    fixed-width table."""
+    def made(r, seed_file):
+        return replace(r, baseline_checkpoint=seed_file.format(seed=r.seed),
+                       environment=replace(ENV, cpu="Old Xeon", cpu_capability="AVX512"))
+
+    fixed = [made(r, "seed{seed}.pt") for r in RECORDS]
+    glob = [replace(made(r, "seed{seed}.pt"), target="macs-2x", widths=(), macs_reduction=2.0,
+                    floor=0.1) for r in RECORDS if r.criterion.name in ("l1", "weak")]
+    glob += [replace(g, seed=5, baseline_checkpoint="seed5.pt") for g in glob if g.seed == 0]
+    board = build_boards(fixed + glob, "prunebench leaderboard",
+                         saved=lambda name: name != "seed2.pt")[0]
+    global_table, table = board.sections  # as much pruned: in order of target name
+    rows = {row.criterion: row for row in table.rows}
+    assert (rows["l1"].seeds, rows["l1"].after, rows["l1"].delta) == ("2", "91.00 ± 1.41",
+                                                                      "-7.50")
+    assert (rows["weak"].seeds, rows["weak"].after) == ("2", "50.50 ± 0.71")
+    assert rows["baseline (unpruned)"].after == "98.50 ± 0.71"
+    assert table.missing == [
+        "- Not run yet (no result file): `bn` seed 2; `crashy` seeds 1, 2; `random` seed 2.",
+        "- Seed 2 can only be finished on a CPU like Old Xeon (AVX512): the baseline "
+        "checkpoint its cells started from is not in the results folder, and training is not "
+        "bit-reproducible across CPUs, even of one instruction set (put the checkpoint back, "
+        "or resume on such a CPU).",
+        "- Held out of this table's numbers: 2 results of seed 2, which not every row has and "
+        "which cannot be finished here: means over other seeds for some rows than for others "
+        "would compare seeds, not criteria.", ""]
+    assert {r.seed for r in global_table.records} == {0, 1, 2, 5}
+    assert global_table.held == [] and global_table.missing == []
+    assert {row.criterion: row.seeds for row in global_table.rows if row.rank != "–"} == {
+        "l1": "4", "weak": "4"}
+    everything = build_boards(fixed + glob, "prunebench leaderboard")[0].sections[1]
+    assert {row.criterion: row.seeds for row in everything.rows}["l1"] == "3"
+
+
 def test_a_seed_whose_cells_started_from_different_baselines_is_named():
     """RECORDS' seed 0 baseline is 98.0: one weak cell that started from 97.5 (another CPU's
     retraining) splits seed 0; a digest-less record agrees with a digested one of the same

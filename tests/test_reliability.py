@@ -391,3 +391,4 @@ def test_the_board_names_the_seeds_only_another_cpu_can_finish(tmp_path):
             "cells started from is not in the results folder, and training is not "
             "bit-reproducible across CPUs") in text
     assert "Seed 0 can" not in text
+    assert "- Held out of this table's numbers: 1 result of seed 1, which not every row" in text

@@ -65,7 +65,7 @@ def section_findings(section: Section) -> list[str]:
 
 
 def _track(section: Section) -> str:
-    return "global" if section.records and section.records[0].macs_reduction else "fixed"
+    return "global" if section.is_global else "fixed"
 
 
 def order_findings(board: Board) -> list[str]:

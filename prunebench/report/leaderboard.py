@@ -19,7 +19,7 @@ from typing import Any
 
 from prunebench import scenarios
 from prunebench.errors import PrunebenchError
-from prunebench.record import UNIFORM, Measured, Record
+from prunebench.record import UNIFORM, Measured, Record, lost_baseline, made_on
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
 from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
@@ -85,7 +85,14 @@ class Section:
     budget: str = ""
     scores: Scores | None = None  # the scored rows' statistics (see findings.py)
     missing: list[str] = field(default_factory=list)  # cells without a result yet
+    #: results of seeds that cannot be finished and that some row lacks: kept out of the numbers
+    held: list[Record] = field(default_factory=list)
     mixed: list[str] = field(default_factory=list)  # seeds whose cells started apart
+
+    @property
+    def is_global(self) -> bool:
+        """Whether each row chose its own widths for a MACs target (the global track)."""
+        return any(r.macs_reduction is not None for r in self.records + self.held)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -124,9 +131,10 @@ class Board:
 
     def figures(self) -> list[Figure]:
         """Every figure the board links, in order."""
+        shown = [r for s in self.sections for r in s.records]  # the tables' numbers
         figures = [Figure("Accuracy after fine-tuning against MACs removed, per criterion",
                           f"{self.scenario}-accuracy-vs-macs.png",
-                          partial(_draw_accuracy, self.records))]
+                          partial(_draw_accuracy, shown))]
         for s in self.sections:
             ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
@@ -390,34 +398,38 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     for r in records:
         widths = r.widths if r.macs_reduction is None else ()  # global: one section
         groups[(r.target, widths, _budget(r))].append(r)
+    stranded = _stranded(records, saved) if saved is not None else {}
     sections: list[Section] = []
     levels: dict[str, dict[str, Scores]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         reduction = members[0].macs_reduction
         what = f"widths {widths_text(widths)}" if reduction is None else \
             f"MACs / {reduction:g}, widths chosen by each criterion's scores"
+        held = _held_seeds(members, {seed for b, seed in stranded if b == budget})
+        used = [r for r in members if r.seed not in held]
         section = Section(f"Target `{target}` ({what}), budget `{budget}`",
-                          members[0].headline, records=members,
+                          members[0].headline, records=used,
+                          held=[r for r in members if r.seed in held],
                           slug=f"{target}-{_budget_slug(budget)}", target=target, budget=budget)
-        if reduction is not None:
-            section.speed = allocation_lines(members)
-        base_mean, base_row = _baseline_row(members, section.headline)
-        section.mixed = mixed_baselines(members, section.headline)
+        if reduction is not None and used:
+            section.speed = allocation_lines(used)
+        base_mean, base_row = _baseline_row(used, section.headline)
+        section.mixed = mixed_baselines(used, section.headline)
         if base_row:
             section.rows.append(base_row)
-        rows, scores = _criterion_rows(members, section.headline, base_mean)
+        rows, scores = _criterion_rows(used, section.headline, base_mean)
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
         section.scores = scores
         if not any(row.onnx_mb for row in section.rows):  # run without --save-models
             section.fields = tuple(f for f in section.fields if f != "onnx_mb")
-        speed = architecture_speed(members) if reduction is None else None
+        speed = architecture_speed(used) if reduction is None else None
         if speed is not None:  # one architecture: its speed once, not a noisy copy per row
             section.fields = tuple(f for f in section.fields if f not in SPEED_FIELDS)
             section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
-    _name_missing_cells(sections, saved)
+    _name_missing_cells(sections, stranded)
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
                                           if seed in after}
                          for target, s in scored.items()
@@ -429,57 +441,67 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                  _stability(levels), problems, headline)
 
 
-def _name_missing_cells(sections: list[Section],
-                        saved: Callable[[str], bool] | None = None) -> None:
+def _held_seeds(members: list[Record], stranded: set[int]) -> set[int]:
+    """The stranded seeds (`_stranded`) that some row of the table lacks: they can never be
+    completed here, and a mean over other seeds for some rows than for others would compare
+    seeds (their baselines differ by tenths of a point), not criteria."""
+    labels = {r.label for r in members}
+    return {seed for seed in stranded
+            if {r.label for r in members if r.seed == seed} not in (labels, set())}
+
+
+def _name_missing_cells(sections: list[Section], stranded: dict[tuple[str, int], str]) -> None:
     """A board still being run (its results land in parts) names, under each table, the rows'
-    seeds that have no result yet: every row of a track (fixed widths or global) is expected at
-    every seed any table of its budget has; and, where `saved` tells, the seeds whose cells can
-    only be finished on another CPU (`_stranded`)."""
+    seeds that have no result yet: every row of a track (fixed widths or global) of a budget is
+    expected at every seed any table of that track has; the seeds whose cells can only be
+    finished on another CPU (`stranded`); and the results of such seeds held out of the table
+    (`_held_seeds`)."""
     expected: dict[tuple[str, bool], tuple[set[str], set[int]]] = {}
     for s in sections:
-        labels, seeds = expected.setdefault((s.budget, _is_global(s)), (set(), set()))
-        labels.update(r.label for r in s.records)
+        labels, seeds = expected.setdefault((s.budget, s.is_global), (set(), set()))
+        labels.update(r.label for r in s.records + s.held)
+        seeds.update(r.seed for r in s.records + s.held)
     for s in sections:
-        for (budget, _), (_, seeds) in expected.items():
-            if budget == s.budget:
-                seeds.update(r.seed for r in s.records)
-    for s in sections:
-        labels, seeds = expected[(s.budget, _is_global(s))]
+        labels, seeds = expected[(s.budget, s.is_global)]
         have: dict[str, set[int]] = defaultdict(set)
-        for r in s.records:
+        for r in s.records + s.held:
             have[r.label].add(r.seed)
         missing = [f"`{label}` seed{'s' if len(gone) > 1 else ''} "
                    f"{', '.join(map(str, sorted(gone)))}" for label in sorted(labels)
                    if (gone := seeds - have[label])]
         if missing:
             s.missing = [f"- Not run yet (no result file): {'; '.join(missing)}.", ""]
-        stranded: dict[str, list[int]] = defaultdict(list)
+        by_cpus: dict[str, list[int]] = defaultdict(list)
         for seed in sorted(set().union(*(seeds - have[label] for label in labels))):
-            if saved is not None and (cpus := _stranded(sections, s.budget, seed, saved)):
-                stranded[cpus].append(seed)
-        for cpus, which in sorted(stranded.items()):
+            if cpus := stranded.get((s.budget, seed)):
+                by_cpus[cpus].append(seed)
+        for cpus, which in sorted(by_cpus.items()):
             s.missing[-1:-1] = [
                 f"- Seed{'s' if len(which) > 1 else ''} {', '.join(map(str, which))} can only "
                 f"be finished on a CPU like {cpus}: the baseline checkpoint "
                 f"{'their' if len(which) > 1 else 'its'} cells started from is not in the "
                 "results folder, and training is not bit-reproducible across CPUs, even of "
                 "one instruction set (put the checkpoint back, or resume on such a CPU)."]
+        if s.held:
+            which = sorted({r.seed for r in s.held})
+            s.missing[-1:-1] = [
+                f"- Held out of this table's numbers: {len(s.held)} result"
+                f"{'s' if len(s.held) > 1 else ''} of seed{'s' if len(which) > 1 else ''} "
+                f"{', '.join(map(str, which))}, which not every "
+                "row has and which cannot be finished here: means over other seeds for some "
+                "rows than for others would compare seeds, not criteria."]
 
 
-def _stranded(sections: list[Section], budget: str, seed: int,
-              saved: Callable[[str], bool]) -> str:
-    """The CPUs (with their instruction sets) that made a seed's finished cells when the
-    baseline checkpoint they started from is gone (retrained on another CPU, it would be other
-    weights); empty when it is saved, or unknown."""
-    made = [r for s in sections if s.budget == budget for r in s.records
-            if r.seed == seed and r.baseline_checkpoint]
-    if not made or any(saved(str(r.baseline_checkpoint)) for r in made):
-        return ""
-    return " or ".join(sorted({r.environment.machine for r in made}))
-
-
-def _is_global(section: Section) -> bool:
-    return bool(section.records) and section.records[0].macs_reduction is not None
+def _stranded(records: list[Record], saved: Callable[[str], bool]) -> dict[tuple[str, int], str]:
+    """Per (budget, seed) whose baseline checkpoint is gone: the CPUs, with their instruction
+    sets, that made its finished cells (retrained on another CPU, it would be other weights).
+    `saved` says whether a checkpoint is in the results folder."""
+    made: dict[tuple[str, int], list[Record]] = defaultdict(list)
+    for r in records:
+        if r.measured is not None and r.baseline_checkpoint:
+            made[(_budget(r), r.seed)].append(r)
+    return {key: " or ".join(made_on(cells)) for key, cells in made.items()
+            if len(lost_baseline(cells, saved)) == len(cells)}
 
 
 def _budget(record: Record) -> str:
