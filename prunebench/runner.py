@@ -79,30 +79,45 @@ class _Run:
     reporter: Reporter
 
 
-def run_matrix(plan: RunPlan, options: RunOptions | None = None,
-               reporter: Reporter | None = None, data: Data | None = None) -> Outcome:
-    """Run every cell of the plan this process takes; `data`, when the caller has loaded (and
-    so checked) it already, is the plan's data, and such a caller has also checked the
-    baselines (`check_baselines_retrainable`) before its first output.
+@dataclass(frozen=True)
+class Prepared:
+    """What holds before a run's first output, made once per process by `prepare`: the plan's
+    data, loaded (missing, corrupt or unusable data refused in one line), and the baselines
+    checked (`check_baselines_retrainable`)."""
 
-    Cells and baselines run in forked workers with the budget's thread count (worker.py); the
-    data is loaded on one thread (`RunPlan.load_data`)."""
+    data: Data
+
+
+def prepare(plan: RunPlan, options: RunOptions, *, baselines: bool = True) -> Prepared:
+    """Load the data and check the baselines (`baselines=False`: a `--jobs` child, whose
+    parent checked them before starting it). The data is loaded on one thread
+    (`RunPlan.load_data`)."""
+    data = plan.load_data()
+    if baselines:
+        check_baselines_retrainable(plan, options)
+    return Prepared(data)
+
+
+def run_matrix(plan: RunPlan, options: RunOptions | None = None,
+               reporter: Reporter | None = None, prepared: Prepared | None = None) -> Outcome:
+    """Run every cell of the plan this process takes; `prepared`: what the caller made before
+    its first output, or None to make it here.
+
+    Cells and baselines run in forked workers with the budget's thread count (worker.py)."""
     options = options or RunOptions()
     reporter = reporter or Silent()
+    prepared = prepared or prepare(plan, options)
     if distributed.is_main():
         remove_orphaned_temporaries(options.results)
     contained = _contained(options)
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
     matrix = build_matrix(plan, options)
-    checked = data is not None
-    data = distributed.for_ranks(data if checked else plan.load_data())
+    data = distributed.for_ranks(prepared.data)
     # in-process cells compute here; workers set the count themselves, and the parent, which
     # only reads checkpoints, stays on one thread
     torch.set_num_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
-    if not checked:
-        check_baselines_retrainable(plan, options, matrix)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)
     seeds = list(matrix.cells)
@@ -131,14 +146,13 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     return outcome
 
 
-def check_baselines_retrainable(plan: RunPlan, options: RunOptions,
-                                matrix: Matrix | None = None) -> None:
-    """Before any work (the command line calls it before its first output): each seed with
-    cells left to run must be able to start them from the weights its finished cells started
-    from (`check_retrainable`). Only CPU runs: the CPU and its instruction set decide there."""
+def check_baselines_retrainable(plan: RunPlan, options: RunOptions) -> None:
+    """Before any work (`prepare`): each seed with cells left to run must be able to start them
+    from the weights its finished cells started from (`check_retrainable`). Only CPU runs: the
+    CPU and its instruction set decide there."""
     if options.device.type != "cpu" or options.force or not options.results.is_dir():
         return
-    matrix = matrix or build_matrix(plan, options)
+    matrix = build_matrix(plan, options)
     env = environment(options.device)
     records = read_results(options.results)
     for cells in matrix.cells.values():

@@ -29,7 +29,7 @@ from prunebench.cells.context import criterion_context
 from prunebench.config import Budget, CriterionSpec, Target
 from prunebench.data.arrays import ArrayData
 from prunebench.plan import RunOptions, RunPlan
-from prunebench.runner import run_matrix
+from prunebench.runner import prepare, run_matrix
 from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.tasks import Classification
 
@@ -172,18 +172,18 @@ def check_scenario(name: str, data_root: Path | None = None, results: Path | Non
         target = scenario.target(scenario.default_target)
         plan = RunPlan(scenario, (CriterionSpec(criterion),), (target,), (budget.seeds[0],),
                        budget, scratch=False, data_root=root)
+        options = RunOptions(results or folder / "results")
         try:
-            data = plan.load_data()
+            prepared = prepare(plan, options)
         except PrunebenchError as exc:
-            raise AssertionError(f"scenario '{name}': its data does not load: {exc}") from None
+            raise AssertionError(f"scenario '{name}' cannot run: {exc}") from None
         full = surgery.widths(scenario.model(budget), scenario.groups)
         widths = target.resolve(full, scenario.groups)
         macs_of = scenario_macs(scenario)
         assert macs_of(tuple(full)) > 0, f"scenario '{name}' counts no MACs"
         assert macs_of(widths) < macs_of(tuple(full)), \
             f"scenario '{name}': MACs do not drop at its target '{target.name}' ({widths})"
-        record = run_matrix(plan, RunOptions(results or folder / "results"),
-                            data=data).records[0]
+        record = run_matrix(plan, options, prepared=prepared).records[0]
         assert record.measured is not None, \
             f"scenario '{name}': a smoke cell of {criterion} failed: {record.error}"
         assert record.measured.pruned_widths == widths, \

@@ -29,7 +29,7 @@ from prunebench.report.leaderboard import (
     regenerate_command,
     write_boards,
 )
-from prunebench.runner import Outcome, check_baselines_retrainable, run_matrix
+from prunebench.runner import Outcome, prepare, run_matrix
 from prunebench.store import check_writable, read_result, scan_results
 
 
@@ -126,8 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs != 1:
         from prunebench.cli.jobs import run_jobs
 
-        plan.load_data()  # refused here, once, rather than by every job
-        check_baselines_retrainable(plan, options)
+        prepare(plan, options)  # refused here, once, rather than by every job
         code = run_jobs(plan, options, args.jobs, args.argv)
         return tabulate(plan, options, out, code, "some jobs' cells failed")
     code, _ = run_and_tabulate(plan, options, out, as_job=args.job_of is not None)
@@ -140,11 +139,11 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
     device = distributed.start(options.device)
     try:
         options = replace(options, device=device)
-        data = plan.load_data()  # missing, corrupt or unusable data: one line, before output
-        if not as_job:  # and a lost baseline that cannot be had (a job's parent checked it)
-            check_baselines_retrainable(plan, options)
+        # missing, corrupt or unusable data, or a lost baseline that cannot be had: one line,
+        # before any output (a job's parent checked the baselines)
+        prepared = prepare(plan, options, baselines=not as_job)
         if not distributed.is_main():  # rank 0 reports, writes and gives the exit code for all:
-            return 0, run_matrix(plan, options, data=data)  # torchrun stops it at another's
+            return 0, run_matrix(plan, options, prepared=prepared)  # torchrun stops at another's
         ranks = f" | {distributed.world_size()} ranks" if distributed.active() else ""
         if not as_job:
             console.print(f"[bold]{plan.scenario.name}[/]: "
@@ -153,7 +152,7 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
                           f"| seeds {','.join(map(str, plan.seeds))} | {options.device}{ranks}")
         with progress_bars(disable=as_job) as progress:
             outcome = run_matrix(plan, options, RichReporter(progress, show_skips=not as_job),
-                                 data)
+                                 prepared)
     finally:
         distributed.stop()
     if as_job:  # the parent tabulates
