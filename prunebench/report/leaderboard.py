@@ -628,20 +628,29 @@ def _provenance(records: list[Record], regenerate: str) -> list[str]:
 
 
 def _wall_times(records: list[Record]) -> list[str]:
-    """Per command: from its run's start to the last result it wrote (results record both)."""
-    spans: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    """Per command: each run's time from its start to the last result it wrote, summed.
+
+    A long board is one command resumed over days; the time between its runs is not its cost,
+    so each run (the results share its start) counts on its own.
+    """
+    runs: dict[str, dict[str, datetime]] = defaultdict(dict)
     cores: dict[str, int] = {}
     for r in records:
         if r.run_started and r.finished:
-            spans[r.command].append((r.run_started, r.finished))
+            ended = datetime.fromisoformat(r.finished)
+            last = runs[r.command].get(r.run_started, ended)
+            runs[r.command][r.run_started] = max(last, ended)
             cores.setdefault(r.command, r.environment.cpu_count)
     lines = []
-    for command, times in sorted(spans.items()):
-        start = min(datetime.fromisoformat(begun) for begun, _ in times)
-        end = max(datetime.fromisoformat(ended) for _, ended in times)
-        minutes = (end - start).total_seconds() / 60
-        lines.append(f"Wall time: {minutes:.1f} min from the start of `{command}` to its last "
-                     f"result ({start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC), "
+    for command, last_result in sorted(runs.items()):
+        starts = {datetime.fromisoformat(begun): ended for begun, ended in last_result.items()}
+        minutes = sum((ended - begun).total_seconds() for begun, ended in starts.items()) / 60
+        first, end = min(starts), max(starts.values())
+        span = f"{first:%Y-%m-%d %H:%M} to {end:%H:%M}" if first.date() == end.date() else \
+            f"{first:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+        said = (f"from the start of `{command}` to its last result" if len(starts) == 1 else
+                f"over {len(starts)} runs of `{command}`, each from its start to its last result")
+        lines.append(f"Wall time: {minutes:.1f} min {said} ({span} UTC), "
                      f"{cores[command]} CPU cores")
     return lines
 
