@@ -267,6 +267,8 @@ def test_a_seed_that_cannot_be_finished_is_held_out_of_the_tables_it_does_not_co
     assert global_table.held == [] and global_table.missing == []
     assert {row.criterion: row.seeds for row in global_table.rows if row.rank != "–"} == {
         "l1": "4", "weak": "4"}
+    assert ("Seeds: 4 (0, 1, 2, 5); the tables' numbers are over seeds 0, 1 (`prun1`) and "
+            "0, 1, 2, 5 (`macs-2x`); data: `digits`") in board.provenance
     everything = build_boards(fixed + glob, "prunebench leaderboard")[0].sections[1]
     assert {row.criterion: row.seeds for row in everything.rows}["l1"] == "3"
 

@@ -437,7 +437,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                 for budget, scored in levels.items()}
     problems = {b: p for b, p in problems.items() if any(len(r) > 1 for r in p.values())}
     headline = records[0].headline if records else "top1"
-    return Board(scenario, sections, _provenance(records, regenerate), records,
+    return Board(scenario, sections, _provenance(records, regenerate, sections), records,
                  _stability(levels), problems, headline)
 
 
@@ -607,7 +607,7 @@ def _by_mean(summaries: dict[str, Summary], name: str) -> tuple[float, str]:
     return -summaries[name].mean, name
 
 
-def _provenance(records: list[Record], regenerate: str) -> list[str]:
+def _provenance(records: list[Record], regenerate: str, sections: list[Section]) -> list[str]:
     def distinct(values: Iterable[str]) -> str:
         return ", ".join(f"`{v}`" for v in sorted(set(values)))
 
@@ -621,10 +621,25 @@ def _provenance(records: list[Record], regenerate: str) -> list[str]:
                                 f"{e.gpu or 'no GPU'}, ran on {e.device}" for e in envs),
         "Versions: " + distinct(", ".join(f"{k} {v}" for k, v in sorted(e.packages.items()))
                                 for e in envs),
-        f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); data: "
+        f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}){_seeds_per_table(sections)}; data: "
         f"{distinct(r.data for r in records)}",
         *_wall_times(records),
     ]
+
+
+def _seeds_per_table(sections: list[Section]) -> str:
+    """Which seeds each table's numbers are over, where the tables differ (a track that other
+    seeds complete, a seed held out of some tables)."""
+    targets: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    for s in sections:
+        seeds = tuple(sorted({r.seed for r in s.records}))
+        if s.target not in targets[seeds]:
+            targets[seeds].append(s.target)
+    if len(targets) < 2:
+        return ""
+    return "; the tables' numbers are over seeds " + " and ".join(
+        f"{', '.join(map(str, seeds))} ({', '.join(f'`{t}`' for t in names)})"
+        for seeds, names in sorted(targets.items()))
 
 
 def _wall_times(records: list[Record]) -> list[str]:
