@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from prunebench.data.synthetic import write_mnist_like
 HOSTILE = '''
 import os
 import sys
+import warnings
 import time
 
 import torch
@@ -338,10 +340,13 @@ def test_bad_input_is_one_line_exit_2_and_before_any_work(case, tmp_path, capsys
     make_args, message = BAD[case]
     args = make_args(tmp_path)
     capsys.readouterr()
-    assert main(args) == 2
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        assert main(args) == 2
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert err.startswith("prunebench: error: ") and message in err, err
+    assert not warned, [str(w.message) for w in warned]  # a user's stderr would show it too
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     if args[0] == "run":  # no progress drawn, no baseline trained
         assert captured.out == ""
