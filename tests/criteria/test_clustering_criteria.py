@@ -101,11 +101,15 @@ def test_deep_feature_model_b_is_a_setting_never_a_silent_fallback(tmp_path):
         DeepFeatureKMeans(model_b="resnet")
 
 
-def test_version_1_deep_feature_results_name_their_random_model_b_on_the_board():
+def test_the_published_board_names_deep_feature_kmeans_pretrained_model_b():
+    """The second edition replaced the first's random-init model B: the board names the one
+    ImageNet model B its rows used, by file and digest, and no random one."""
     from pathlib import Path
 
     board = (Path(__file__).parents[2] / "leaderboards" / "lenet5-fashionmnist.md").read_text()
-    assert "- *deep-feature-kmeans: model B: vgg16, random-init (seed 0)*" in board
+    assert ("- *deep-feature-kmeans: model B: efficientnet-lite0, imagenet "
+            "(efficientnet-lite0-57934424.pth, sha256 579344248a93e230)*") in board
+    assert "random-init" not in board
 
 
 def test_agglomerative_two_member_clusters_keep_the_lower_index():
