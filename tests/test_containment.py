@@ -23,7 +23,6 @@ from prunebench.data.synthetic import write_mnist_like
 HOSTILE = '''
 import os
 import sys
-import warnings
 import time
 
 import torch

@@ -92,7 +92,6 @@ def test_markdown_is_deterministic_and_says_where_it_came_from():
         assert fact in first
 
 
-
 def test_wall_time_counts_each_run_of_a_resumed_command_not_the_days_between():
     """Two runs of one command a day apart: 30 min (start 10:00, last result 10:30) plus 15 min
     (12:00 the next day to 12:15) is 45 min, not the 26 h 15 min from first start to last result."""
@@ -107,6 +106,7 @@ def test_wall_time_counts_each_run_of_a_resumed_command_not_the_days_between():
     one_run = render_markdown(build_boards(records[:2], "prunebench leaderboard")[0])
     assert ("Wall time: 30.0 min from the start of `prunebench run` to its last result "
             "(2026-11-22 10:00 to 10:30 UTC), 2 CPU cores") in one_run
+
 
 def test_every_row_is_compared_with_the_references_per_seed():
     board = build_boards(RECORDS, "prunebench leaderboard")[0]

@@ -648,21 +648,19 @@ def _wall_times(records: list[Record]) -> list[str]:
     A long board is one command resumed over days; the time between its runs is not its cost,
     so each run (the results share its start) counts on its own.
     """
-    runs: dict[str, dict[str, datetime]] = defaultdict(dict)
+    runs: dict[str, dict[datetime, datetime]] = defaultdict(dict)  # command: run start: last
     cores: dict[str, int] = {}
     for r in records:
         if r.run_started and r.finished:
-            ended = datetime.fromisoformat(r.finished)
-            last = runs[r.command].get(r.run_started, ended)
-            runs[r.command][r.run_started] = max(last, ended)
+            begun, ended = datetime.fromisoformat(r.run_started), datetime.fromisoformat(r.finished)
+            runs[r.command][begun] = max(runs[r.command].get(begun, ended), ended)
             cores.setdefault(r.command, r.environment.cpu_count)
     lines = []
-    for command, last_result in sorted(runs.items()):
-        starts = {datetime.fromisoformat(begun): ended for begun, ended in last_result.items()}
+    for command, starts in sorted(runs.items()):
         minutes = sum((ended - begun).total_seconds() for begun, ended in starts.items()) / 60
         first, end = min(starts), max(starts.values())
-        span = f"{first:%Y-%m-%d %H:%M} to {end:%H:%M}" if first.date() == end.date() else \
-            f"{first:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+        end_format = "%H:%M" if first.date() == end.date() else "%Y-%m-%d %H:%M"
+        span = f"{first:%Y-%m-%d %H:%M} to {end.strftime(end_format)}"
         said = (f"from the start of `{command}` to its last result" if len(starts) == 1 else
                 f"over {len(starts)} runs of `{command}`, each from its start to its last result")
         lines.append(f"Wall time: {minutes:.1f} min {said} ({span} UTC), "
