@@ -14,15 +14,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from prunebench.errors import PrunebenchError
+from prunebench.errors import PrunebenchError, did_you_mean
 
 BUDGETS = ("smoke", "quick", "paper")
+#: the rows a board shows beside the criteria, never criteria themselves (protocol v3):
+#: the unpruned baseline given the same fine-tuning, the pruned widths trained from scratch
+#: epoch-matched and MACs-matched, and on a global target `uniform (l1)`, one ratio per layer
+UNPRUNED_FT, SCRATCH_E, SCRATCH_B, UNIFORM = "unpruned-ft", "scratch-e", "scratch-b", "uniform"
+CONTROLS = (UNPRUNED_FT, SCRATCH_E, SCRATCH_B, UNIFORM)
+LEGACY_SCRATCH = "scratch"  # the first and second editions' name of `scratch-e`
 
 
 @dataclass(frozen=True)
 class Budget:
     """One schedule, identical for every criterion of a scenario. Epoch counts are per phase;
-    `finetune_epochs` is spent after every one of the `steps` pruning steps."""
+    `finetune_epochs` is spent after every one of the `steps` pruning steps, and `final_epochs`
+    once after the last (see `schedule.py` for the rates)."""
 
     name: str
     baseline_epochs: int
@@ -42,12 +49,41 @@ class Budget:
     #: CPU threads of every computation: a sum's order, and so its last bits, depends on it, so
     #: a cell run with another count is another cell (`--threads` sets it)
     threads: int = 1
+    #: how fine-tuning's learning rate moves: "constant" (finetune_lr throughout, the first and
+    #: second editions) or "cosine" (from finetune_lr down to finetune_lr_end)
+    finetune_schedule: str = "constant"
+    finetune_lr_end: float | None = None
+    #: whether the decay restarts at every pruning step (True) or runs once across all steps
+    finetune_restart: bool = True
+    #: a final fine-tuning after the last removal, with its own decay from finetune_lr
+    final_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.finetune_schedule not in SCHEDULES:
+            raise PrunebenchError(f"budget {self.name}: fine-tuning schedule "
+                                  f"'{self.finetune_schedule}' is none of {', '.join(SCHEDULES)}")
+        if (self.finetune_schedule == "cosine") != (self.finetune_lr_end is not None):
+            raise PrunebenchError(f"budget {self.name}: a cosine fine-tuning schedule needs an "
+                                  "end rate (finetune_lr_end), a constant one has none")
 
     def baseline_part(self) -> dict:
         """The fields that decide the baseline weights (its cache key)."""
         return {k: v for k, v in asdict(self).items()
                 if k in ("baseline_epochs", "baseline_lr", "batch_size", "train_limit",
                          "image_size", "momentum", "weight_decay", "threads")}
+
+    def hashed(self) -> dict[str, Any]:
+        """The fields a cell's hash takes: a field at the value every budget had before it
+        existed is left out, so the cells of those budgets keep their hashes."""
+        return {k: v for k, v in asdict(self).items()
+                if k != "seeds" and not (k in LEGACY and LEGACY[k] == v)}
+
+
+#: Budget fields added after the second edition, at the values that reproduce it: absent from
+#: an older result file's budget, they read as these, and at these they are left out of a hash
+LEGACY: dict[str, Any] = {"finetune_schedule": "constant", "finetune_lr_end": None,
+                          "finetune_restart": True, "final_epochs": 0}
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -146,7 +182,7 @@ class CellConfig:
         for key in ("settings", "criterion_version", "macs_reduction", "floor"):
             if payload[key] is None or payload[key] in ((), ""):  # absent: the hash as it was
                 del payload[key]
-        del payload["budget"]["seeds"]  # the budget's default seed list: this cell has its own
+        payload["budget"] = self.budget.hashed()  # its seed list left out: the cell has one
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
                               ).hexdigest()[:16]
 
@@ -273,6 +309,19 @@ def parse_criteria(text: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], 
         raise PrunebenchError("--criteria is empty; give comma-separated names")
     unique = {(name, tuple(pairs)): None for name, pairs in specs}
     return tuple(unique)
+
+
+def parse_controls(text: str) -> tuple[str, ...]:
+    """`--controls unpruned-ft,scratch-e` -> those controls; `none` -> no control rows."""
+    if text.strip() == "none":
+        return ()
+    names = parse_names(text, "--controls")
+    unknown = [n for n in names if n not in CONTROLS]
+    if unknown:
+        raise PrunebenchError(f"--controls: unknown control '{unknown[0]}'"
+                              f"{did_you_mean(unknown[0], CONTROLS)}; choose among "
+                              f"{', '.join(CONTROLS)}, or none")
+    return names
 
 
 def parse_names(text: str, option: str) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """A plan's matrix: which cells it holds, of which kind, and where each seed's baseline comes
-from. The one place that decides the kinds: a pruning cell per criterion, target and seed and a
-scratch cell per target and seed (on a global target also the `uniform` row, l1 at the widths
-one ratio gives, and scratch at those widths); or, for a row built on another row's pruned
-models, transfer cells (cells/transfer.py)."""
+from. The one place that decides the kinds: a pruning cell per criterion, target and seed; the
+plan's controls: `unpruned-ft` per seed, `scratch-e` and `scratch-b` per target and seed (on a
+global target also the `uniform` row, l1 at the widths one ratio gives, and the scratch rows at
+those widths); or, for a row built on another row's pruned models, transfer cells
+(cells/transfer.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from prunebench import allocation, plugins, surgery
 from prunebench.baseline import get_baseline
 from prunebench.cells.base import Cell, Matrix
 from prunebench.cells.pruning import PruneCell
-from prunebench.cells.scratch import SCRATCH, ScratchCell
+from prunebench.cells.scratch import ScratchCell
 from prunebench.cells.transfer import transfer_matrix
-from prunebench.config import CellConfig, CriterionSpec, in_shard
+from prunebench.cells.unpruned import UnprunedCell
+from prunebench.config import (
+    SCRATCH_B,
+    SCRATCH_E,
+    UNIFORM,
+    UNPRUNED_FT,
+    CellConfig,
+    CriterionSpec,
+    Target,
+    in_shard,
+)
 from prunebench.errors import CriterionError
 from prunebench.plan import RunOptions, RunPlan
 
@@ -38,6 +49,8 @@ def load_criteria(specs: tuple[CriterionSpec, ...], available: dict[str, plugins
 
 #: the criterion that chooses the filters of the global track's `uniform` reference row
 UNIFORM_BY = "l1"
+#: the target name of `unpruned-ft`'s cells, which keep every filter
+UNPRUNED_TARGET = "unpruned"
 
 
 def uniform_widths(plan: RunPlan, full: tuple[int, ...], reduction: float) -> tuple[int, ...]:
@@ -66,21 +79,23 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     uniform = {t.name: uniform_widths(plan, full, t.macs_reduction) for t in plan.targets
                if t.macs_reduction is not None}
     reference = load_criteria((CriterionSpec(UNIFORM_BY),), available) \
-        if uniform and UNIFORM_BY in available else {}
+        if uniform and UNIFORM in plan.controls and UNIFORM_BY in available else {}
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:
         row: list[Cell] = []
+        if UNPRUNED_FT in plan.controls:  # one per seed: it removes nothing, whatever the target
+            row.append(UnprunedCell(config(UNPRUNED_FT, (), Target(UNPRUNED_TARGET, full), seed)))
         for target in plan.targets:
             row += [PruneCell(config(s.name, s.settings, target, seed,
                                      available[s.name].version), found, available[s.name])
                     for s, found in loaded.items()]
             widths = uniform.get(target.name)
-            if plan.scratch and widths is not None:  # the global track's reference rows
+            if widths is not None:  # the global track's uniform row
                 row += [PruneCell(config(s.name, (), target, seed, available[s.name].version,
                                          widths), found, available[s.name])
                         for s, found in reference.items()]
-            if plan.scratch:
-                row.append(ScratchCell(config(SCRATCH, (), target, seed, widths=widths)))
+            row += [ScratchCell(config(name, (), target, seed, widths=widths), scenario)
+                    for name in (SCRATCH_E, SCRATCH_B) if name in plan.controls]
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
     return Matrix(cells, partial(_baseline, plan, options))
 

@@ -35,12 +35,20 @@ def suits_channels_last(model: nn.Module) -> bool:
 def cpu_channels_last(model: nn.Module, device: torch.device,
                       allowed: bool = True) -> Iterator[None]:
     """Hold `model` channels-last inside the block when it runs on a CPU, `allowed`, and its
-    architecture suits it."""
-    if device.type != "cpu" or not allowed or not suits_channels_last(model):
+    architecture suits it. A block inside another (an evaluation between training epochs)
+    leaves the layout to the outer one, so the training goes on in the layout it started in."""
+    if device.type != "cpu" or not allowed or not suits_channels_last(model) \
+            or getattr(model, _HELD, False):
         yield
         return
     model.to(memory_format=torch.channels_last)
+    setattr(model, _HELD, True)
     try:
         yield
     finally:
+        delattr(model, _HELD)
         model.to(memory_format=torch.contiguous_format)
+
+
+#: set on a model while a `cpu_channels_last` block holds it
+_HELD = "_prunebench_channels_last"

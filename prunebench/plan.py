@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from prunebench.config import Budget, CriterionSpec, Target
+from prunebench.config import CONTROLS, Budget, CriterionSpec, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.record import Record
@@ -30,14 +30,15 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class RunPlan:
     """A matrix: criteria (with their settings) x targets x seeds on one scenario and budget,
-    plus the scratch reference row of every target and seed."""
+    plus the control rows `controls` (config.CONTROLS): `unpruned-ft` once per seed, `scratch-e`
+    and `scratch-b` per target and seed, `uniform` per global target and seed."""
 
     scenario: Scenario
     criteria: tuple[CriterionSpec, ...]
     targets: tuple[Target, ...]
     seeds: tuple[int, ...]
     budget: Budget
-    scratch: bool = True
+    controls: tuple[str, ...] = CONTROLS
     data_root: Path | None = None
     download: bool = False
     backbone_from: Path | None = None  # results of the row a transfer row builds on
@@ -89,7 +90,7 @@ def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
 def plan_of_record(record: Record, data_root: Path | None = None, download: bool = False,
                    backbone_from: Path | None = None) -> RunPlan:
     """The one-cell plan that computes a result's cell again, exactly as recorded: its scenario,
-    criterion and settings (or the reference row), target widths, seed and whole budget, thread
+    criterion and settings (or the control row), target widths, seed and whole budget, thread
     count included."""
     from prunebench import scenarios
 
@@ -97,7 +98,8 @@ def plan_of_record(record: Record, data_root: Path | None = None, download: bool
                    () if record.reference else (record.criterion.spec,),
                    (Target(record.target, widths=record.widths or None,
                            macs_reduction=record.macs_reduction),), (record.seed,), record.budget,
-                   scratch=record.reference, data_root=data_root, download=download,
+                   controls=(record.label,) if record.reference else (), data_root=data_root,
+                   download=download,
                    backbone_from=backbone_from)
 
 

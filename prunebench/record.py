@@ -16,11 +16,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from prunebench.config import Budget, CriterionSpec
+from prunebench.config import (
+    LEGACY,
+    LEGACY_SCRATCH,
+    SCRATCH_E,
+    UNIFORM,
+    Budget,
+    CriterionSpec,
+)
+from prunebench.errors import PrunebenchError
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "not-applicable")
-UNIFORM = "uniform"  # the global track's reference row: one ratio for every layer
 DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
 #: what a name that becomes part of a file name may look like
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -114,6 +121,23 @@ class Measured:
     exports: dict[str, Any] = field(default_factory=dict)
     backbone_from: str | None = None  # transfer: the config hash of the backbone's cell
     pruned_by: Criterion | None = None  # transfer: who pruned the backbone
+    #: the headline after every epoch of the final phase (the budget's `final_epochs`); each
+    #: step's epochs are in its history entry's `curve`
+    final_curve: tuple[float, ...] = ()
+
+    def one_shot(self, headline: str) -> float | None:
+        """The headline right after the first removal from the unpruned baseline, before any
+        fine-tuning (after the criterion's own sparsity epochs, if it asks for any): how well
+        its choice does on its own. None for a cell that removed nothing (a control)."""
+        first = self.history[0] if self.history else {}
+        value = first.get(f"{headline}_before_finetune")
+        return value if isinstance(value, (int, float)) else None
+
+    def curve(self) -> list[float]:
+        """The headline after every fine-tuning epoch, the steps' and the final phase's, in
+        order; empty for a cell made before these were recorded."""
+        steps = [v for entry in self.history for v in entry.get("curve", ())]
+        return steps + list(self.final_curve)
 
 
 @dataclass(frozen=True)
@@ -193,6 +217,8 @@ class Record:
         `uniform` reference, `uniform (l1)`."""
         if self.macs_reduction is not None and self.widths and not self.reference:
             return f"{UNIFORM} ({self.criterion.label})"
+        if self.reference and self.criterion.name == LEGACY_SCRATCH:
+            return SCRATCH_E  # what the first two editions' scratch row was
         return self.criterion.label
 
     def done(self) -> bool:
@@ -228,7 +254,8 @@ class Record:
                 "history": list(m.history), "criterion_report": m.criterion_report})
             extra = {"model_file": m.model_file, "exports": m.exports or None,
                      "backbone_from": m.backbone_from,
-                     "pruned_by": asdict(m.pruned_by) if m.pruned_by else None}
+                     "pruned_by": asdict(m.pruned_by) if m.pruned_by else None,
+                     "final_curve": list(m.final_curve) or None}
             out.update({k: v for k, v in extra.items() if v is not None})
         return out
 
@@ -248,7 +275,7 @@ class Record:
             return _record(value)
         except RecordError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, PrunebenchError) as exc:
             raise RecordError(f"it is malformed ({type(exc).__name__}: {exc})") from None
 
 
@@ -286,15 +313,16 @@ def _record(v: dict[str, Any]) -> Record:
     if v["status"] not in STATUSES:
         raise RecordError(f"its status {v['status']!r} is none of {', '.join(STATUSES)}")
     budget = v["budget"]
-    lacking = [f"budget.{f.name}" for f in fields(Budget) if f.name not in budget]
-    if lacking:  # a version-2 budget is whole: a default would be a silent guess
-        raise RecordError(f"it lacks {', '.join(lacking)}")
+    lacking = [f"budget.{f.name}" for f in fields(Budget)
+               if f.name not in budget and f.name not in LEGACY]
+    if lacking:  # a version-2 budget is whole: a default would be a silent guess (fields added
+        raise RecordError(f"it lacks {', '.join(lacking)}")  # later read as they were before)
     cost = v.get("cost") or {}
     return Record(
         scenario=v["scenario"], task=v.get("task", ""), headline=v["headline"],
         criterion=Criterion(**v["criterion"]), target=v["target"]["name"],
         widths=tuple(v["target"]["widths"]), seed=v["seed"],
-        budget=Budget(**{**budget, "seeds": tuple(budget["seeds"]),
+        budget=Budget(**{**LEGACY, **budget, "seeds": tuple(budget["seeds"]),
                          "speed_batch_sizes": tuple(budget["speed_batch_sizes"])}),
         config_hash=v.get("config_hash", ""), data=v["data"], device=v.get("device", "cpu"),
         command=v["command"], environment=Environment(**v["environment"]), status=v["status"],
@@ -313,7 +341,8 @@ def _measured(v: dict[str, Any]) -> Measured:
         _measures(v["pruned"]), Cost(**cost), tuple(v.get("speed", ())),
         tuple(v.get("history", ())), dict(v.get("criterion_report") or {}), v.get("model_file"),
         dict(v.get("exports") or {}), v.get("backbone_from"),
-        Criterion(**v["pruned_by"]) if v.get("pruned_by") else None)
+        Criterion(**v["pruned_by"]) if v.get("pruned_by") else None,
+        tuple(v.get("final_curve") or ()))
 
 
 def _measures(v: dict[str, Any]) -> Measures:

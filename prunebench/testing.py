@@ -95,7 +95,7 @@ def check_criterion(name: str, settings: dict | None = None, results: Path | Non
 
 def _check_row(spec: CriterionSpec, loaded: plugins.LoadedCriterion, row: Row, results: Path,
                key: str) -> None:
-    plan = RunPlan(row.scenario, (spec,), (row.target,), (0,), row.budget, scratch=False)
+    plan = RunPlan(row.scenario, (spec,), (row.target,), (0,), row.budget, controls=())
     options = RunOptions(results, force=True)
     first = run_matrix(plan, options).records[0]
     where = f"criterion '{spec.label}' on {key}"
@@ -171,7 +171,7 @@ def check_scenario(name: str, data_root: Path | None = None, results: Path | Non
         budget = scenario.budget("smoke")
         target = scenario.target(scenario.default_target)
         plan = RunPlan(scenario, (CriterionSpec(criterion),), (target,), (budget.seeds[0],),
-                       budget, scratch=False, data_root=root)
+                       budget, controls=(), data_root=root)
         options = RunOptions(results or folder / "results")
         try:
             prepared = prepare(plan, options)

@@ -144,7 +144,7 @@ def test_a_plan_built_in_python_has_its_settings_checked_like_the_command_line(t
 
     def cells(*specs):
         plan = RunPlan(scenarios.get("lenet5-digits"), specs, (lenet5.TARGETS["prun1"],), (0,),
-                       lenet5.DIGITS_BUDGETS["smoke"], scratch=False)
+                       lenet5.DIGITS_BUDGETS["smoke"], controls=())
         return [c.config for c in build_matrix(plan, RunOptions(tmp_path)).cells[0]]
 
     plain, tuned, whole = cells(  # the default is the plain row's cell: one cell, not two

@@ -27,7 +27,7 @@ def good(install_dist):
 def smoke(tmp_path, criteria, seeds="0", force=False, isolate=True):
     """A smoke run; `isolate=False` runs cells in this process, where a test can see what a
     plugin module recorded."""
-    plan = make_plan(criteria=criteria, budget="smoke", seeds=seeds, scratch=False)
+    plan = make_plan(criteria=criteria, budget="smoke", seeds=seeds, controls="none")
     options = make_options(results=tmp_path / "results", force=force, isolate=isolate,
                            argv=["run", "--criteria", criteria])
     return run_matrix(plan, options)

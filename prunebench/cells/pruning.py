@@ -3,8 +3,9 @@
 Its main path, `PruneCell.run`, reads top to bottom: for each pruning step, the criterion
 prepares, trains its sparsity epochs (if it asks for any), selects the filters to keep; the
 surgery removes the others; a reconstruction criterion refits the consuming layers; the model
-is evaluated, fine-tuned and evaluated again. Then the pruned model is measured. Checkpoints
-between steps and torchrun's decisions live in `steps.py`.
+is evaluated, fine-tuned and evaluated again. After the last step a final phase fine-tunes the
+final architecture (`finetune.py`). Then the pruned model is measured. Checkpoints between steps
+and torchrun's decisions live in `steps.py`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from torch import nn
 from prunebench import allocation, surgery
 from prunebench.baseline import seed_everything
 from prunebench.cells.allocate import check_allocatable, step_allocation
-from prunebench.cells.base import EPOCH_CHECKPOINT, STEP_CHECKPOINT, Cell, CellEnv
+from prunebench.cells.base import STEP_CHECKPOINT, Cell, CellEnv
 from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
 from prunebench.cells.context import criterion_context
+from prunebench.cells.finetune import CURVE, finetune
 from prunebench.cells.measures import eager_speed
 from prunebench.cells.refit import refit_consumers
 from prunebench.cells.steps import StepLog, check_ranks_agree, choose
@@ -32,6 +34,7 @@ from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
 from prunebench.plugins import LoadedCriterion, PluginInfo
 from prunebench.record import Measured, Measures
+from prunebench.schedule import finetune_epochs
 from prunebench.train import phase_generator, train
 
 
@@ -48,7 +51,8 @@ class PruneCell(Cell):
 
     def epochs(self) -> float:
         extra = self.loaded.cls.sparsity_epochs if isinstance(self.loaded, LoadedCriterion) else 0
-        return self.config.budget.steps * (self.config.budget.finetune_epochs + math.ceil(extra))
+        budget = self.config.budget
+        return finetune_epochs(budget) + budget.steps * math.ceil(extra)
 
     def run(self, env: CellEnv) -> Measured:
         if isinstance(self.loaded, CriterionError):  # a plugin that failed to load
@@ -116,23 +120,24 @@ class PruneCell(Cell):
                 cost.criterion_seconds += spent
                 del original
             before = task.evaluate(model, data, device)[task.headline]
-            train(model, data, task, budget, epochs=budget.finetune_epochs, lr=budget.finetune_lr,
-                  generator=phase_generator(cell.seed, "finetune", step), device=device,
-                  on_epoch=env.progress.epoch, resume=env.files.with_suffix(EPOCH_CHECKPOINT),
-                  label=f"step {step}'s fine-tuning")
+            curve = finetune(model, env, budget, cell.seed, step)
             after = task.evaluate(model, data, device)
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
                            f"{task.headline}_before_finetune": before, **allocated, **refit,
-                           **after},
-                          model, scenario, last=step == budget.steps)
+                           CURVE: curve, **after},
+                          model, scenario, last=step == budget.steps and not budget.final_epochs)
+        final = finetune(model, env, budget, cell.seed, None)
 
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
         not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor",
-                       "allocated_by", "settled_by")
-        pruned = Measures.of_flat({**{k: v for k, v in log.history[-1].items()
-                                      if k not in not_metrics}, **size})
+                       "allocated_by", "settled_by", CURVE)
+        last = {k: v for k, v in log.history[-1].items() if k not in not_metrics}
+        if budget.final_epochs:  # the final phase's metrics; before it, the last step's
+            last = {**task.evaluate(model, data, device),
+                    f"{task.headline}_before_finetune": last[f"{task.headline}_before_finetune"]}
+        pruned = Measures.of_flat({**last, **size})
         baseline = env.baseline.measures
         model_file, exports = None, {}
         if env.save_models:  # the weights, and every export with the unpruned model's size
@@ -147,4 +152,4 @@ class PruneCell(Cell):
             speed=eager_speed(scenario, budget, model, (baseline.macs, pruned.macs),
                               data.input_shape, device),
             history=tuple(log.history), criterion_report=checked_report(name, criterion),
-            model_file=model_file, exports=exports)
+            model_file=model_file, exports=exports, final_curve=tuple(final))

@@ -1,11 +1,14 @@
-"""The `scratch` reference row of every target and seed: does a criterion add anything over the
-architecture it ends with?
+"""The `scratch-e` and `scratch-b` control rows of every target and seed: does a criterion add
+anything over the architecture it ends with?
 
-Scratch-B of Liu et al., "Rethinking the value of network pruning" (ICLR'19): the pruned
-architecture (the cell's target widths), every layer re-initialised by its own
-`reset_parameters()`, trained with the baseline's schedule (learning rate, cosine decay) for as many
-epochs as the baseline and all of a criterion's fine-tuning together. A criterion whose pruned
-model does not beat this row has only chosen an architecture, which plain training finds as well.
+Liu et al., "Rethinking the value of network pruning" (ICLR'19): the pruned architecture (the
+cell's target widths), every layer re-initialised by its own `reset_parameters()`, trained with
+the baseline's schedule (learning rate, cosine decay). `scratch-e` trains as many epochs as the
+baseline and all of a criterion's fine-tuning together (epoch-matched to the whole pipeline;
+Liu et al.'s Scratch-E matches the baseline's alone); `scratch-b` as many as the unpruned
+baseline's training MACs buy at the pruned MACs, capped (`schedule.scratch_b_epochs`). A
+criterion whose pruned model does not beat them has only chosen an architecture, which plain
+training finds as well. Result files of the first two editions name `scratch-e` `scratch`.
 """
 
 from __future__ import annotations
@@ -16,22 +19,20 @@ import torch
 from torch import nn
 
 import prunebench
-from prunebench import surgery
+from prunebench import allocation, surgery
 from prunebench.baseline import train_model
 from prunebench.cells.base import SCRATCH_CHECKPOINT, Cell, CellEnv
 from prunebench.cells.measures import eager_speed
-from prunebench.config import Budget, CellConfig
+from prunebench.config import SCRATCH_B, CellConfig
 from prunebench.plugins import PluginInfo
 from prunebench.record import Cost, Measured, Measures
-
-SCRATCH = "scratch"
-INFO = PluginInfo(SCRATCH, "prunebench.cells.scratch:ScratchCell", "prunebench (reference)",
-                  prunebench.__version__)
+from prunebench.scenarios.base import Scenario
+from prunebench.schedule import scratch_b_epochs, scratch_e_epochs
 
 
-def scratch_epochs(budget: Budget) -> int:
-    """The baseline's epochs plus every pruning step's fine-tuning."""
-    return budget.baseline_epochs + budget.steps * budget.finetune_epochs
+def control_info(name: str, entry: str) -> PluginInfo:
+    """A control row's provenance: prunebench itself."""
+    return PluginInfo(name, entry, "prunebench (control)", prunebench.__version__)
 
 
 def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, ...],
@@ -48,18 +49,25 @@ def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, .
 class ScratchCell(Cell):
     """The target architecture trained from random weights, checkpointed every epoch."""
 
-    info = INFO
     reference = True
 
-    def __init__(self, config: CellConfig) -> None:
+    def __init__(self, config: CellConfig, scenario: Scenario) -> None:
         self.config = config
+        self.info = control_info(config.criterion, "prunebench.cells.scratch:ScratchCell")
+        budget = config.budget
+        if config.criterion == SCRATCH_B:
+            macs_of = allocation.scenario_macs(scenario)
+            full = surgery.widths(scenario.model(budget), scenario.groups)
+            self._epochs = scratch_b_epochs(budget, macs_of(full), macs_of(config.widths))
+        else:
+            self._epochs = scratch_e_epochs(budget)
 
     def epochs(self) -> int:
-        return scratch_epochs(self.config.budget)
+        return self._epochs
 
     def run(self, env: CellEnv) -> Measured:
         cell, scenario, data = self.config, env.scenario, env.data
-        env.progress.phase(f"{SCRATCH}, seed {cell.seed}", self.epochs())
+        env.progress.phase(f"{cell.criterion}, seed {cell.seed}", self.epochs())
         example = torch.zeros(1, *data.input_shape)
         model, metrics = train_model(
             scenario, data, replace(cell.budget, baseline_epochs=self.epochs()), cell.seed,

@@ -88,9 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds after which a cell is stopped and recorded as failed")
     run.add_argument("--backbone-from", help="for fasterrcnn-coco-transfer: the results folder "
                                              "of resnet50-imagenet runs made with --save-models")
-    run.add_argument("--no-scratch", dest="scratch", action="store_false",
-                     help="leave out the reference rows: scratch (the target architecture "
-                     "trained from random weights) and, on a macs-Fx target, uniform (l1)")
+    run.add_argument("--controls", help="the control rows, comma-separated, or none (default: "
+                     "all): unpruned-ft (the baseline given the same fine-tuning), scratch-e and "
+                     "scratch-b (the pruned widths trained from random weights, epoch- and "
+                     "MACs-matched) and, on a macs-Fx target, uniform (l1)")
+    run.add_argument("--no-scratch", dest="controls", action="store_const", const="none",
+                     help="the same as --controls none")
     run.add_argument("--jobs", type=int, default=1,
                      help="run the matrix as N local processes sharing the CPU cores (shards of "
                      "one results folder); cheaper than threads for small models")

@@ -12,12 +12,14 @@ from pathlib import Path
 import torch
 
 from prunebench import allocation, plugins, scenarios
-from prunebench.cells.scratch import SCRATCH
 from prunebench.config import (
+    CONTROLS,
+    LEGACY_SCRATCH,
     CriterionSpec,
     Setting,
     Target,
     macs_target,
+    parse_controls,
     parse_criteria,
     parse_names,
     parse_ratio,
@@ -81,11 +83,12 @@ def make_targets(scenario: Scenario, target: str | None, widths: str | None,
     return tuple(make_target(scenario, name, widths, ratio, round_to) for name in names)
 
 
-def criteria_specs(text: str | None, scratch: bool,
+def criteria_specs(text: str | None, controls: tuple[str, ...],
                    paper: Mapping[str, tuple[Setting, ...]]) -> tuple[CriterionSpec, ...]:
     """The criteria `--criteria` names, each loaded and its settings checked against its
-    constructor; `scratch` alone names the reference row. Without it every installed criterion,
-    with the settings the papers use on the row (`paper`, else its defaults)."""
+    constructor; a control's name there (or `scratch`, the old name of `scratch-e`) is accepted
+    when `controls` runs it. Without it every installed criterion, with the settings the papers
+    use on the row (`paper`, else its defaults)."""
     available = plugins.discover()
     if text is None:
         if not available:
@@ -94,10 +97,11 @@ def criteria_specs(text: str | None, scratch: bool,
         return tuple(CriterionSpec(name, paper.get(name, ())) for name in available)
     specs = []
     for name, settings in parse_criteria(text):
-        if name == SCRATCH:
-            if not scratch:
-                raise PrunebenchError(f"--criteria names '{SCRATCH}' and --no-scratch leaves it "
-                                      "out; give one of them")
+        if name in CONTROLS or name == LEGACY_SCRATCH:
+            if (name if name != LEGACY_SCRATCH else "scratch-e") not in controls:
+                raise PrunebenchError(f"--criteria names the control '{name}' and --controls "
+                                      "leaves it out; give it in --controls (controls are rows "
+                                      "of their own, not criteria)")
             continue
         try:
             loaded = plugins.load(name, available)
@@ -112,15 +116,17 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               target: str | None = None, widths: str | None = None, ratio: str | None = None,
               round_to: int | None = None, seeds: str | None = None, budget: str = "quick",
               threads: int | None = None, data_root: str | None = None, download: bool = False,
-              scratch: bool = True, backbone_from: str | None = None) -> RunPlan:
-    """What to compute; unset choices default to the scenario's and to all installed criteria."""
+              controls: str | None = None, backbone_from: str | None = None) -> RunPlan:
+    """What to compute; unset choices default to the scenario's, to all installed criteria and
+    to every control row (`controls`: comma-separated names, or `none`)."""
     row = usable(scenario)
     chosen_budget = row.budget(budget)
     if threads is not None:
         if threads < 1:
             raise PrunebenchError(f"--threads {threads} must be a positive number of threads")
         chosen_budget = replace(chosen_budget, threads=threads)
-    specs = criteria_specs(criteria, scratch, row.paper_settings)
+    chosen_controls = parse_controls(controls) if controls is not None else CONTROLS
+    specs = criteria_specs(criteria, chosen_controls, row.paper_settings)
     if row.backbone_source and backbone_from is None:
         raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "
                               f"{row.backbone_source} runs made with --save-models")
@@ -136,7 +142,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
     return RunPlan(
         scenario=row, criteria=specs, targets=chosen_targets,
         seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
-        budget=chosen_budget, scratch=scratch and not row.backbone_source,
+        budget=chosen_budget, controls=() if row.backbone_source else chosen_controls,
         data_root=Path(data_root) if data_root else None, download=download,
         backbone_from=backbone_folder(backbone_from))
 

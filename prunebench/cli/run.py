@@ -104,7 +104,7 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
     plan = make_plan(scenario=args.scenario, criteria=args.criteria, target=target,
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
                      seeds=args.seeds, budget=args.budget, threads=args.threads,
-                     data_root=args.data_root, download=args.download, scratch=args.scratch,
+                     data_root=args.data_root, download=args.download, controls=args.controls,
                      backbone_from=args.backbone_from)
     options = make_options(results=args.results, device=args.device, force=args.force,
                            cell_timeout=args.cell_timeout, shard=args.shard, job=job_of[2],
@@ -185,7 +185,7 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
 
 
 REASON_WIDTH = 22  # the before-FT column, where a failed row's reason stands: cut, one line
-TERMINAL_FIELDS = ("rank", "criterion", "seeds", "before", "after", "macs_kept",
+TERMINAL_FIELDS = ("rank", "criterion", "seeds", "one_shot", "before", "after", "macs_kept",
                    "extra_epochs")  # the Row fields the terminal shows: 100 columns hold them
 
 

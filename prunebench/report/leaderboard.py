@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import scenarios
+from prunebench.config import SCRATCH_E, UNIFORM, UNPRUNED_FT
 from prunebench.errors import PrunebenchError
-from prunebench.record import UNIFORM, Measured, Record, lost_baseline, made_on
+from prunebench.record import Measured, Record, lost_baseline, made_on
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
+from prunebench.report.protocol import mean_curves, protocol_lines
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
 from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
 from prunebench.store import inside, write_text
@@ -39,6 +41,7 @@ class Row:
     criterion: str = _column("criterion")
     plugin: str = _column("plugin")
     seeds: str = _column("seeds")
+    one_shot: str = _column("{h} one-shot")  # right after the first removal, no training
     before: str = _column("{h} before FT")  # a failed row: its status and error
     after: str = _column("{h} after FT")
     interval: str = _column("{h} after FT, 95% CI")
@@ -61,7 +64,7 @@ class Row:
 FIELDS = tuple(f.name for f in fields(Row))
 PERCENT = (0.0, 100.0)  # every headline metric (accuracy, COCO AP) is a percentage
 #: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
-REFERENCES = ("l1", "random", "scratch", "uniform (l1)")
+REFERENCES = ("l1", "random", SCRATCH_E, "uniform (l1)")
 
 
 def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
@@ -88,6 +91,7 @@ class Section:
     #: results of seeds that cannot be finished and that some row lacks: kept out of the numbers
     held: list[Record] = field(default_factory=list)
     mixed: list[str] = field(default_factory=list)  # seeds whose cells started apart
+    protocol: list[str] = field(default_factory=list)  # the schedule and the controls' epochs
 
     @property
     def is_global(self) -> bool:
@@ -138,14 +142,21 @@ class Board:
         for s in self.sections:
             ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
-            if ok and s.records[0].macs_reduction is not None:  # each row its own widths
+            if ok and s.is_global:  # each row its own widths
+                pruned = [r for r in s.records if r.label != UNPRUNED_FT]
                 figures.append(Figure(f"Fraction of each layer's filters kept, per criterion: "
                                       f"{s.slug}", f"{self.scenario}-{s.slug}-kept-per-layer.png",
-                                      partial(_draw_kept, s.records, title)))
+                                      partial(_draw_kept, pruned, title)))
             elif ok:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
                                       partial(_draw_layer_macs, ok[0], title)))
+            curves = mean_curves(s.records)
+            if curves:
+                figures.append(Figure(f"Accuracy after every fine-tuning epoch, mean over "
+                                      f"seeds, per row: {s.slug}",
+                                      f"{self.scenario}-{s.slug}-finetuning.png",
+                                      partial(_draw_curves, curves, s.headline, title)))
             timed = [r for r in s.records if r.measured is not None and r.measured.speed]
             if timed:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
@@ -269,19 +280,21 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
                 problems[(r.status.replace("-", " "), str(r.error))].append(r.seed)
         for (status, error), seeds in sorted(problems.items()):
             seeds_text = f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})"
-            failed.append(Row("–", name, plugin, seeds_text, f"{status}: {error}"))
+            failed.append(Row("–", name, plugin, seeds_text, before=f"{status}: {error}"))
         if not ok:
             continue
         seeds = [r.seed for r in runs if r.measured is not None]
         afters = [m.pruned.metrics[headline] for m in ok]
         befores = [m.pruned.metrics[f"{headline}_before_finetune"] for m in ok]
+        one_shots = [m.one_shot(headline) for m in ok]
         after_by_seed[name] = dict(zip(seeds, afters))
         if all(v is not None for v in befores):
             before_by_seed[name] = dict(zip(seeds, befores))
         after = summaries[name] = summarise(afters)
         pruned = ok[0].pruned
         scored.append((after.mean, name, Row(
-            "", name, plugin, str(len(ok)), before=_mean_std(befores), after=_mean_std(afters),
+            "", name, plugin, str(len(ok)), one_shot=_mean_std(one_shots),
+            before=_mean_std(befores), after=_mean_std(afters),
             interval=after.interval_text(bounds=PERCENT), delta=f"{after.mean - base_mean:+.2f}",
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
@@ -314,11 +327,13 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
         return float("nan"), None
     values = [b.metrics[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
-    row = Row("–", "baseline (unpruned)", "–", str(len(values)), "–", _mean_std(values),
-              summarise(values).interval_text(bounds=PERCENT), "–", f"{first.params:,}",
-              f"{first.macs:,}", "100.0%", f"{first.trm_bytes[64] / 1e6:.2f}", "–", "–", "–",
-              "–", _onnx_size([r.measured for r in records if r.measured is not None],
-                              "bytes_original"))
+    row = Row("–", "baseline (unpruned)", "–", str(len(values)), one_shot="–", before="–",
+              after=_mean_std(values), interval=summarise(values).interval_text(bounds=PERCENT),
+              delta="–", params=f"{first.params:,}", macs=f"{first.macs:,}", macs_kept="100.0%",
+              trm=f"{first.trm_bytes[64] / 1e6:.2f}", cpu_speedup="–", gpu_speedup="–",
+              criterion_seconds="–", extra_epochs="–",
+              onnx_mb=_onnx_size([r.measured for r in records if r.measured is not None],
+                                 "bytes_original"))
     return _mean(values), row
 
 
@@ -395,7 +410,11 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     """`saved` says whether a baseline checkpoint (a record's `baseline_checkpoint`) is in the
     results folder, for the reason a seed's cells are missing; None: not asked."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
+    ceiling: dict[str, list[Record]] = defaultdict(list)  # unpruned-ft: in every table
     for r in records:
+        if r.label == UNPRUNED_FT:
+            ceiling[_budget(r)].append(r)
+            continue
         widths = r.widths if r.macs_reduction is None else ()  # global: one section
         groups[(r.target, widths, _budget(r))].append(r)
     stranded = _stranded(records, saved) if saved is not None else {}
@@ -403,6 +422,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     levels: dict[str, dict[str, Scores]] = defaultdict(dict)
     for (target, widths, budget), members in sorted(groups.items(), key=_by_compression):
         reduction = members[0].macs_reduction
+        members = members + ceiling[budget]
         what = f"widths {widths_text(widths)}" if reduction is None else \
             f"MACs / {reduction:g}, widths chosen by each criterion's scores"
         held = _held_seeds(members, {seed for b, seed in stranded if b == budget})
@@ -415,15 +435,18 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             section.speed = allocation_lines(used)
         base_mean, base_row = _baseline_row(used, section.headline)
         section.mixed = mixed_baselines(used, section.headline)
+        section.protocol = protocol_lines(used)
         if base_row:
             section.rows.append(base_row)
         rows, scores = _criterion_rows(used, section.headline, base_mean)
         section.rows.extend(rows)
         section.paired = paired_lines(scores, references)
         section.scores = scores
-        if not any(row.onnx_mb for row in section.rows):  # run without --save-models
-            section.fields = tuple(f for f in section.fields if f != "onnx_mb")
-        speed = architecture_speed(used) if reduction is None else None
+        hidden = [name for name in ("onnx_mb", "one_shot")  # run without --save-models; a
+                  if not any(getattr(row, name) not in ("", "–") for row in section.rows)]
+        section.fields = tuple(f for f in section.fields if f not in hidden)  # control only
+        speed = architecture_speed([r for r in used if r.label != UNPRUNED_FT]) \
+            if reduction is None else None
         if speed is not None:  # one architecture: its speed once, not a noisy copy per row
             section.fields = tuple(f for f in section.fields if f not in SPEED_FIELDS)
             section.speed = speed
@@ -671,20 +694,25 @@ def _wall_times(records: list[Record]) -> list[str]:
 def render_markdown(board: Board) -> str:
     lines = [f"# Leaderboard: {board.scenario}", "",
              "<!-- generated by `prunebench leaderboard`; edit the results, not this file -->", "",
-             "Values are mean ± standard deviation over seeds. *Before FT* is accuracy right after "
-             "the last pruning step (how well the criterion ranks filters on its own), *after FT* "
-             "after its fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
+             "Values are mean ± standard deviation over seeds. *One-shot* is accuracy right "
+             "after the first removal from the unpruned baseline, before any training (after a "
+             "criterion's own sparsity epochs, if it asks for any): how well it ranks filters on "
+             "its own. *Before FT* is accuracy right after the last pruning step, *after FT* "
+             "after all fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
              "*Rank* is 1 + the number of rows that beat the row in a paired t-test over the "
              "seeds both have, Holm-corrected over every pair of the table at the 5% level: each "
              "seed gives every row the same baseline and data order, so per-seed differences, "
              "not overlapping intervals, are what can tell rows apart; rows no test separates "
-             "share a rank, marked `=`. Under each table, every row's paired difference to "
-             "`l1`, `random` and `scratch`. *scratch* is the reference row: the same "
-             "architecture trained from random weights for the baseline's and the "
-             "fine-tuning's epochs together (Scratch-B, Liu et al., ICLR'19); *random* keeps a "
-             "random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are of the pruned model; "
-             "*criterion s* is the criterion's own wall time; *extra epochs* are the sparsity "
-             "epochs it asked for, its training cost.", ""]
+             "share a rank, marked `=`. Under each table, the fine-tuning schedule every row "
+             "shared, the control rows' epochs, and every row's paired difference to `l1`, "
+             "`random` and `scratch-e`. The control rows are not criteria: *unpruned-ft* is the "
+             "baseline given the same fine-tuning with nothing removed (the ceiling); "
+             "*scratch-e* and *scratch-b* train the pruned architecture from random weights, "
+             "epoch-matched to the whole pipeline and matched to the baseline's training MACs "
+             "(Liu et al., ICLR'19; result files before protocol v3 call scratch-e `scratch`); "
+             "*random* keeps a random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are "
+             "of the pruned model; *criterion s* is the criterion's own wall time; *extra "
+             "epochs* are the sparsity epochs it asked for, its training cost.", ""]
     for section in board.sections:
         lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
                   "|" + "|".join("---" for _ in section.columns) + "|"]
@@ -692,7 +720,7 @@ def render_markdown(board: Board) -> str:
                                     for cell in row.cells(section.fields)) + " |"
                   for row in section.rows]
         lines.append("")
-        lines += section.missing + section.mixed + section.speed
+        lines += section.missing + section.mixed + section.protocol + section.speed
         notes = section.notes()
         if notes:
             lines += [f"- *{note}*" for note in notes] + [""]
@@ -756,6 +784,13 @@ def _draw_profile(problems: dict[Problem, dict[str, float]], headline: str, titl
     taus = sorted(gaps | {0.0})
     return plots.performance_profile(performance_profile(problems, taus), taus, headline,
                                      title, path)
+
+
+def _draw_curves(curves: dict[str, list[float]], headline: str, title: str,
+                 path: Path) -> Path:
+    from prunebench.report import plots
+
+    return plots.accuracy_vs_epochs(curves, headline, title, path)
 
 
 def _draw_accuracy(records: list[Record], path: Path) -> Path:

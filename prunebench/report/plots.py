@@ -191,3 +191,18 @@ def performance_profile(profiles: dict[str, list[float]], taus: Sequence[float],
     _legend(ax)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def accuracy_vs_epochs(curves: dict[str, list[float]], headline: str, title: str,
+                       path: Path) -> Path:
+    """Per row: the mean headline metric after every fine-tuning epoch (the steps' and the
+    final phase's), so a schedule that knocks a model out of its minimum shows as a dip."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, curve in curves.items():
+        ax.plot(range(1, len(curve) + 1), curve, marker=".", linewidth=1, label=label)
+    ax.set_xlabel("fine-tuning epoch (all steps, then the final phase)")
+    ax.set_ylabel(f"{headline}, mean over seeds")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    return _save(fig, path)
