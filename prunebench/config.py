@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from prunebench.errors import PrunebenchError, did_you_mean
@@ -57,6 +57,8 @@ class Budget:
     finetune_restart: bool = True
     #: a final fine-tuning after the last removal, with its own decay from finetune_lr
     final_epochs: int = 0
+    #: the one-shot track: one removal from the baseline, no training at all (`one_shot`)
+    one_shot: bool = False
 
     def __post_init__(self) -> None:
         if self.finetune_schedule not in SCHEDULES:
@@ -82,7 +84,7 @@ class Budget:
 #: Budget fields added after the second edition, at the values that reproduce it: absent from
 #: an older result file's budget, they read as these, and at these they are left out of a hash
 LEGACY: dict[str, Any] = {"finetune_schedule": "constant", "finetune_lr_end": None,
-                          "finetune_restart": True, "final_epochs": 0}
+                          "finetune_restart": True, "final_epochs": 0, "one_shot": False}
 SCHEDULES = ("constant", "cosine")
 
 
@@ -106,6 +108,26 @@ class Target:
             return tuple(self.widths)
         assert self.ratio is not None
         return tuple(max(1, n - math.floor(n * self.ratio + 1e-9)) for n in full)
+
+
+def ratio_target(name: str) -> Target | None:
+    """`ratio-0.3`: that fraction of every layer's filters removed; None for any other name."""
+    found = re.fullmatch(r"ratio-(\d*\.?\d+)", name)
+    if found is None:
+        return None
+    return Target(name, ratio=parse_ratio(found.group(1)))
+
+
+def one_shot(budget: Budget) -> Budget:
+    """The one-shot track's budget beside `budget`: the same baseline (its cache key is
+    unchanged), one removal and no training at all, so a cell costs calibration, scoring and
+    evaluation; `<name>-one-shot` keeps its tables apart."""
+    return replace(budget, name=f"{budget.name}-one-shot", steps=1, finetune_epochs=0,
+                   final_epochs=0, one_shot=True)
+
+
+#: the one-shot track's default targets: a sweep of uniform fractions and two global targets
+ONE_SHOT_SWEEP = (*(f"ratio-0.{i}" for i in range(1, 10)), "macs-2x", "macs-4x")
 
 
 def macs_target(name: str) -> Target | None:

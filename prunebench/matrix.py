@@ -17,6 +17,7 @@ from prunebench.cells.scratch import ScratchCell
 from prunebench.cells.transfer import transfer_matrix
 from prunebench.cells.unpruned import UnprunedCell
 from prunebench.config import (
+    LEGACY_SCRATCH,
     SCRATCH_B,
     SCRATCH_E,
     UNIFORM,
@@ -95,7 +96,7 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
                                          widths), found, available[s.name])
                         for s, found in reference.items()]
             row += [ScratchCell(config(name, (), target, seed, widths=widths), scenario)
-                    for name in (SCRATCH_E, SCRATCH_B) if name in plan.controls]
+                    for name in (SCRATCH_E, SCRATCH_B, LEGACY_SCRATCH) if name in plan.controls]
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
     return Matrix(cells, partial(_baseline, plan, options))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from prunebench.config import CONTROLS, Budget, CriterionSpec, Target
+from prunebench.config import CONTROLS, UNIFORM, Budget, CriterionSpec, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
 from prunebench.record import Record
@@ -31,7 +31,8 @@ def utc_now() -> str:
 class RunPlan:
     """A matrix: criteria (with their settings) x targets x seeds on one scenario and budget,
     plus the control rows `controls` (config.CONTROLS): `unpruned-ft` once per seed, `scratch-e`
-    and `scratch-b` per target and seed, `uniform` per global target and seed."""
+    and `scratch-b` per target and seed, `uniform` per global target and seed (`scratch`, the
+    old name of `scratch-e`, only to rerun an old record as it was)."""
 
     scenario: Scenario
     criteria: tuple[CriterionSpec, ...]
@@ -94,12 +95,13 @@ def plan_of_record(record: Record, data_root: Path | None = None, download: bool
     count included."""
     from prunebench import scenarios
 
+    uniform = record.label.startswith(UNIFORM)  # the global track's l1 at one ratio per layer
+    controls = (record.criterion.name,) if record.reference else (UNIFORM,) if uniform else ()
     return RunPlan(scenarios.get(record.scenario),
-                   () if record.reference else (record.criterion.spec,),
+                   () if record.reference or uniform else (record.criterion.spec,),
                    (Target(record.target, widths=record.widths or None,
                            macs_reduction=record.macs_reduction),), (record.seed,), record.budget,
-                   controls=(record.label,) if record.reference else (), data_root=data_root,
-                   download=download,
+                   controls=controls, data_root=data_root, download=download,
                    backbone_from=backbone_from)
 
 

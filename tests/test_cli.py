@@ -28,7 +28,7 @@ def run_cli(*args, cwd=None, env=None):
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["run", "--target", "prun1,nosuch"], "unknown target 'nosuch' for lenet5-digits"),
     (["run", "--criteria", "scratch", "--no-scratch"],
-     "--criteria names 'scratch' and --no-scratch"),
+     "--criteria names the control 'scratch' and --controls leaves it out"),
     (["run", "--jobs", "0"], "--jobs 0 must be a positive number of processes"),
     (["run", "--jobs", "2", "--shard", "1/2"], "--jobs makes its own shards"),
     (["run", "--scenario", "lenet5-mnist", "--data-root", "/nonexistent"],

@@ -53,34 +53,36 @@ def test_scratch_reinitialises_for_the_narrow_shape():
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
-def test_one_run_covers_several_targets_with_the_scratch_row(tmp_path, capsys):
+def test_one_run_covers_several_targets_with_the_control_rows(tmp_path, capsys):
     results = tmp_path / "res"
     assert main(["run", "--budget", "smoke", "--criteria", "l1", "--target", "prun1,prun2",
-                 "--results", str(results)]) == 0
+                 "--results", str(results), "--controls", "scratch-e,unpruned-ft"]) == 0
     records = [json.loads(p.read_text())
                for p in sorted((results / "lenet5-digits").glob("*.json"))]
     assert sorted((r["criterion"]["name"], r["target"]["name"]) for r in records) == [
-        ("l1", "prun1"), ("l1", "prun2"), ("scratch", "prun1"), ("scratch", "prun2")]
-    scratch = next(r for r in records if r["criterion"]["name"] == "scratch"
+        ("l1", "prun1"), ("l1", "prun2"), ("scratch-e", "prun1"), ("scratch-e", "prun2"),
+        ("unpruned-ft", "unpruned")]  # one unpruned-ft per seed, shown in every table
+    scratch = next(r for r in records if r["criterion"]["name"] == "scratch-e"
                    and r["target"]["name"] == "prun2")
     assert scratch["reference"] and scratch["status"] == "ok"
     assert scratch["widths"]["pruned"] == [3, 8] and scratch["pruned"]["macs"] == 150_600
     assert scratch["pruned"]["metrics"]["top1_before_finetune"] is None
-    assert scratch["cost"]["training_epochs"] == 2 + 1 * 1  # smoke: baseline 2, 1 step of 1
+    assert scratch["cost"]["training_epochs"] == 2 + 1 * 1 + 1  # smoke: baseline 2, 1 x 1, final 1
     assert all(r["run_started"] <= r["finished"] for r in records)
     board = (results / "leaderboards" / "lenet5-digits.md").read_text()
-    assert board.count("| scratch | prunebench (reference) ") == 2
+    assert board.count("| scratch-e | prunebench (control) ") == 2
+    assert board.count("| unpruned-ft | prunebench (control) ") == 2
     assert "## Rank stability across compression levels" in board and "Wall time:" in board
     capsys.readouterr()
-    # `--criteria scratch` runs the reference row alone, and a finished one is not redone
-    assert main(["run", "--budget", "smoke", "--criteria", "scratch", "--target", "prun1",
-                 "--results", str(results)]) == 0
-    assert "scratch, seed 0: skipped, done before" in capsys.readouterr().out
+    # `--controls scratch-e` runs that control alone, and a finished one is not redone
+    assert main(["run", "--budget", "smoke", "--controls", "scratch-e", "--criteria", "scratch-e",
+                 "--target", "prun1", "--results", str(results)]) == 0
+    assert "scratch-e, seed 0: skipped, done before" in capsys.readouterr().out
 
 
 def test_jobs_share_the_matrix_under_one_command(tmp_path):
     args = ["run", "--budget", "smoke", "--criteria", "l1,random", "--seeds", "0,1",
-            "--results", "res", "--jobs", "2"]
+            "--results", "res", "--jobs", "2", "--controls", "scratch-e"]
     done = subprocess.run([sys.executable, "-m", "prunebench", *args], capture_output=True,
                           text=True, cwd=tmp_path, timeout=300,
                           env={**os.environ, "COLUMNS": "200"})
@@ -88,7 +90,7 @@ def test_jobs_share_the_matrix_under_one_command(tmp_path):
     records = [json.loads(p.read_text())
                for p in (tmp_path / "res" / "lenet5-digits").glob("*.json")]
     cells = sorted((r["criterion"]["name"], r["seed"]) for r in records)
-    assert cells == sorted((c, s) for c in ("l1", "random", "scratch") for s in (0, 1))
+    assert cells == sorted((c, s) for c in ("l1", "random", "scratch-e") for s in (0, 1))
     assert {r["command"] for r in records} == {"prunebench " + " ".join(args)}
     assert {r["environment"]["torch_threads"] for r in records} == {1}  # the budget's threads
     assert {r["budget"]["threads"] for r in records} == {1}

@@ -29,6 +29,7 @@ from prunebench.cells.measures import eager_speed
 from prunebench.cells.refit import refit_consumers
 from prunebench.cells.steps import StepLog, check_ranks_agree, choose
 from prunebench.config import CellConfig
+from prunebench.criterion import NotApplicable
 from prunebench.errors import CriterionError
 from prunebench.export import save_pruned
 from prunebench.measure.architecture import model_size
@@ -50,8 +51,9 @@ class PruneCell(Cell):
         self.config, self.loaded, self.info = config, loaded, info
 
     def epochs(self) -> float:
-        extra = self.loaded.cls.sparsity_epochs if isinstance(self.loaded, LoadedCriterion) else 0
         budget = self.config.budget
+        extra = self.loaded.cls.sparsity_epochs \
+            if isinstance(self.loaded, LoadedCriterion) and not budget.one_shot else 0
         return finetune_epochs(budget) + budget.steps * math.ceil(extra)
 
     def run(self, env: CellEnv) -> Measured:
@@ -77,6 +79,9 @@ class PruneCell(Cell):
             if cell.macs_reduction and not cell.widths else None
         if macs_of is not None:
             check_allocatable(criterion)
+        if budget.one_shot and cls.sparsity_epochs > 0:
+            raise NotApplicable(f"it trains before it chooses ({cls.sparsity_epochs:g} sparsity "
+                                "epochs), and the one-shot track trains nothing")
         for step in range(log.done + 1, budget.steps + 1):
             target = step_widths(full, cell.widths, step, budget.steps) if macs_of is None \
                 else ()

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "MACs-matched) and, on a macs-Fx target, uniform (l1)")
     run.add_argument("--no-scratch", dest="controls", action="store_const", const="none",
                      help="the same as --controls none")
+    run.add_argument("--track", default="fine-tune", help="fine-tune (default) or one-shot: "
+                     "one removal from the baseline and no training at all, by default at "
+                     "ratio-0.1 ... ratio-0.9, macs-2x and macs-4x (how well the scores alone "
+                     "rank filters)")
     run.add_argument("--jobs", type=int, default=1,
                      help="run the matrix as N local processes sharing the CPU cores (shards of "
                      "one results folder); cheaper than threads for small models")

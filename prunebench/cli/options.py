@@ -15,10 +15,13 @@ from prunebench import allocation, plugins, scenarios
 from prunebench.config import (
     CONTROLS,
     LEGACY_SCRATCH,
+    ONE_SHOT_SWEEP,
+    UNIFORM,
     CriterionSpec,
     Setting,
     Target,
     macs_target,
+    one_shot,
     parse_controls,
     parse_criteria,
     parse_names,
@@ -26,6 +29,7 @@ from prunebench.config import (
     parse_seeds,
     parse_shard,
     parse_widths,
+    ratio_target,
     rounded,
 )
 from prunebench.errors import CriterionError, PrunebenchError
@@ -33,6 +37,9 @@ from prunebench.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
 from prunebench.scenarios.base import Scenario
 from prunebench.scenarios.check import usable
 from prunebench.store import check_results_dir, check_writable
+
+#: `--track`: fine-tuned cells (the default), or one removal with no training at all
+TRACKS = ("fine-tune", "one-shot")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,6 +80,9 @@ def _named_target(scenario: Scenario, target: str | None, widths: str | None,
         assert found.macs_reduction is not None
         allocation.check_reachable(scenario, found.macs_reduction)
         return found
+    if target is not None and target not in scenario.targets \
+            and (fraction := ratio_target(target)) is not None:
+        return fraction
     return scenario.target(target or scenario.default_target)
 
 
@@ -116,9 +126,14 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               target: str | None = None, widths: str | None = None, ratio: str | None = None,
               round_to: int | None = None, seeds: str | None = None, budget: str = "quick",
               threads: int | None = None, data_root: str | None = None, download: bool = False,
-              controls: str | None = None, backbone_from: str | None = None) -> RunPlan:
+              controls: str | None = None, backbone_from: str | None = None,
+              track: str = "fine-tune") -> RunPlan:
     """What to compute; unset choices default to the scenario's, to all installed criteria and
-    to every control row (`controls`: comma-separated names, or `none`)."""
+    to every control row (`controls`: comma-separated names, or `none`). The `one-shot` track
+    trains nothing: its budget is `config.one_shot`'s, its default targets the sweep
+    `ONE_SHOT_SWEEP`, and its only control is `uniform` (nothing else applies untrained)."""
+    if track not in TRACKS:
+        raise PrunebenchError(f"--track {track}: choose one of {', '.join(TRACKS)}")
     row = usable(scenario)
     chosen_budget = row.budget(budget)
     if threads is not None:
@@ -126,6 +141,15 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
             raise PrunebenchError(f"--threads {threads} must be a positive number of threads")
         chosen_budget = replace(chosen_budget, threads=threads)
     chosen_controls = parse_controls(controls) if controls is not None else CONTROLS
+    if track == "one-shot":
+        trained = [c for c in chosen_controls if c != UNIFORM]
+        if controls is not None and trained:
+            raise PrunebenchError(f"--controls {trained[0]} trains, and the one-shot track "
+                                  f"trains nothing; give --controls {UNIFORM} or none")
+        chosen_controls = tuple(c for c in chosen_controls if c == UNIFORM)
+        chosen_budget = one_shot(chosen_budget)
+        if target is None and widths is None and ratio is None:
+            target = ",".join(ONE_SHOT_SWEEP)
     specs = criteria_specs(criteria, chosen_controls, row.paper_settings)
     if row.backbone_source and backbone_from is None:
         raise PrunebenchError(f"{row.name} needs --backbone-from RESULTS, a results folder with "

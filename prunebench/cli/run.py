@@ -25,7 +25,6 @@ from prunebench.record import Record
 from prunebench.report.leaderboard import (
     Board,
     build_boards,
-    column_titles,
     regenerate_command,
     write_boards,
 )
@@ -105,7 +104,7 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
                      seeds=args.seeds, budget=args.budget, threads=args.threads,
                      data_root=args.data_root, download=args.download, controls=args.controls,
-                     backbone_from=args.backbone_from)
+                     backbone_from=args.backbone_from, track=args.track)
     options = make_options(results=args.results, device=args.device, force=args.force,
                            cell_timeout=args.cell_timeout, shard=args.shard, job=job_of[2],
                            save_models=args.save_models, argv=args.argv, command=job_of[0],
@@ -234,8 +233,9 @@ def print_board(board: Board, to: Console | None = None) -> None:
     for section in board.sections:
         table = Table(title=f"{board.scenario}: {section.title.replace('`', '')}")
         names = max((len(row.criterion) for row in section.rows), default=0)
-        for field_name, title in zip(TERMINAL_FIELDS,
-                                     column_titles(section.headline, TERMINAL_FIELDS)):
+        shown = [name for name in TERMINAL_FIELDS if name in section.fields]
+        titles = dict(zip(section.fields, section.columns))
+        for field_name, title in ((name, titles[name]) for name in shown):
             if field_name == "criterion":  # whole
                 table.add_column(title, no_wrap=True, min_width=names)
             elif field_name == "before":  # one line; a failure's reason is cut
@@ -247,5 +247,5 @@ def print_board(board: Board, to: Console | None = None) -> None:
             else:  # short values; their titles may wrap
                 table.add_column(title, min_width=5)
         for row in section.rows:
-            table.add_row(*(escape(cell) for cell in row.cells(TERMINAL_FIELDS)))
+            table.add_row(*(escape(cell) for cell in row.cells(shown)))
         (to or console).print(table)

@@ -21,6 +21,7 @@ from prunebench import scenarios
 from prunebench.config import SCRATCH_E, UNIFORM, UNPRUNED_FT
 from prunebench.errors import PrunebenchError
 from prunebench.record import Measured, Record, lost_baseline, made_on
+from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
 from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.protocol import mean_curves, protocol_lines
 from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
@@ -92,6 +93,8 @@ class Section:
     held: list[Record] = field(default_factory=list)
     mixed: list[str] = field(default_factory=list)  # seeds whose cells started apart
     protocol: list[str] = field(default_factory=list)  # the schedule and the controls' epochs
+    titles: dict[str, str] = field(default_factory=dict)  # column titles other than FIELDS'
+    sweep: Sweep | None = None  # the one-shot track's table: its curves
 
     @property
     def is_global(self) -> bool:
@@ -100,7 +103,8 @@ class Section:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return column_titles(self.headline, self.fields)
+        return tuple(self.titles.get(name, title) for name, title in
+                     zip(self.fields, column_titles(self.headline, self.fields)))
 
     def notes(self) -> list[str]:
         """What the criteria said of how they ran (their report's `note`: which model B, ...),
@@ -142,6 +146,13 @@ class Board:
         for s in self.sections:
             ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
+            if s.sweep is not None:
+                if ok:
+                    figures.append(Figure(f"Top-1 against the fraction removed, no training, "
+                                          f"mean and standard deviation over seeds: {s.slug}",
+                                          f"{self.scenario}-{s.slug}.png",
+                                          partial(_draw_sweep, s.sweep, title)))
+                continue
             if ok and s.is_global:  # each row its own widths
                 pruned = [r for r in s.records if r.label != UNPRUNED_FT]
                 figures.append(Figure(f"Fraction of each layer's filters kept, per criterion: "
@@ -274,13 +285,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
     before_by_seed: dict[str, dict[int, float]] = {}
     for (name, plugin), runs in sorted(by_criterion.items(), key=lambda kv: kv[0][0]):
         ok = [r.measured for r in runs if r.measured is not None]
-        problems: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for r in runs:
-            if not r.ok:
-                problems[(r.status.replace("-", " "), str(r.error))].append(r.seed)
-        for (status, error), seeds in sorted(problems.items()):
-            seeds_text = f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})"
-            failed.append(Row("–", name, plugin, seeds_text, before=f"{status}: {error}"))
+        failed += _failed_rows(name, plugin, runs)
         if not ok:
             continue
         seeds = [r.seed for r in runs if r.measured is not None]
@@ -308,6 +313,59 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
     scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
     return ([replace(row, rank=texts[name]) for _, name, row in scored] + failed,
             Scores(summaries, ranks, after_by_seed, before_by_seed))
+
+
+def _failed_rows(name: str, plugin: str, runs: list[Record]) -> list[Row]:
+    """A row's cells that failed or do not apply: a table row per distinct reason, with its
+    seeds."""
+    problems: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for r in runs:
+        if not r.ok:
+            problems[(r.status.replace("-", " "), str(r.error))].append(r.seed)
+    return [Row("–", name, plugin, f"{len(set(seeds))} ({', '.join(map(str, sorted(set(seeds))))})",
+                before=f"{status}: {error}") for (status, error), seeds in sorted(problems.items())]
+
+
+def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
+    """The one-shot track's table of a budget and kind: each row's area under its top-1 curve
+    (one_shot.py) with the accuracy tracks' paired statistics, and its curve under it."""
+    headline = sweep.records[0].headline
+    areas = sweep.areas()
+    summaries = {name: summarise(list(by_seed.values())) for name, by_seed in areas.items()}
+    ranks = paired_ranks(areas)
+    texts = rank_texts(ranks)
+    plugins = {r.label: r.criterion.plugin for r in sweep.records}
+    rows = [Row(texts[name], name, plugins[name], str(summaries[name].n),
+                after=_mean_std(list(areas[name].values())),
+                interval=summaries[name].interval_text(bounds=PERCENT))
+            for name in sorted(areas, key=lambda n: (ranks[n], -summaries[n].mean, n))]
+    by_row: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in sweep.records:
+        by_row[(r.label, r.criterion.plugin)].append(r)
+    for (name, plugin), runs in sorted(by_row.items()):
+        rows += _failed_rows(name, plugin, runs)
+    base = {r.seed: r.measured.baseline.metrics[headline] for r in sweep.records
+            if r.measured is not None}
+    if base:
+        rows.insert(0, Row("–", "baseline (unpruned)", "–", str(len(base)),
+                           after=_mean_std(list(base.values()))))
+    what = "every layer's filters" if sweep.kind == UNIFORM_SWEEP else "the MACs"
+    section = Section(
+        f"One-shot track, {sweep.kind} sweep of {what}, budget `{sweep.budget}`", headline,
+        rows=rows, records=sweep.records,
+        slug=f"one-shot-{sweep.kind}-{_budget_slug(sweep.budget)}",
+        fields=("rank", "criterion", "plugin", "seeds", "after", "interval", "before"),
+        target=f"one-shot-{sweep.kind}", budget=sweep.budget, sweep=sweep,
+        titles={"after": f"{headline} area (mean over the sweep)", "interval": "95% CI",
+                "before": "note"})
+    section.speed = [f"- No training at all: each cell removes filters from the unpruned "
+                     f"baseline once and is evaluated. *Area* is the trapezoid of {headline} "
+                     "over the fraction removed, divided by the sweep's span (the mean "
+                     f"{headline} across it), per seed; ranks and paired differences are over "
+                     "it.", "", *curve_lines(sweep)]
+    scores = Scores(summaries, ranks, areas, {})
+    section.scores, section.paired = scores, paired_lines(scores, references, "area")
+    return section
 
 
 def _onnx_size(runs: list[Measured], key: str) -> str:
@@ -412,6 +470,8 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     groups: dict[tuple, list[Record]] = defaultdict(list)
     ceiling: dict[str, list[Record]] = defaultdict(list)  # unpruned-ft: in every table
     for r in records:
+        if r.budget.one_shot:  # the one-shot track: its own tables, after the others
+            continue
         if r.label == UNPRUNED_FT:
             ceiling[_budget(r)].append(r)
             continue
@@ -452,6 +512,8 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             section.speed = speed
         sections.append(section)
         levels[budget][target] = scores
+    sections += [_one_shot_section(sweep, references)
+                 for sweep in sweeps([r for r in records if r.budget.one_shot], _budget)]
     _name_missing_cells(sections, stranded)
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
                                           if seed in after}
@@ -547,17 +609,19 @@ def _by_compression(item: tuple) -> tuple:
     return budget, -kept, target
 
 
-def paired_lines(scores: Scores, chosen: Sequence[str] = REFERENCES) -> list[str]:
+def paired_lines(scores: Scores, chosen: Sequence[str] = REFERENCES,
+                 measure: str = "after FT") -> list[str]:
     """Markdown lines: each row's per-seed difference to the reference rows present (mean,
-    Student's t 95% interval, and P(row > reference) over seeds), after and before fine-tuning,
-    and the smallest after-FT difference to the first reference these seeds detect."""
+    Student's t 95% interval, and P(row > reference) over seeds), after and before fine-tuning
+    (`measure` names what `scores.after` holds), and the smallest such difference to the first
+    reference these seeds detect."""
     references = [r for r in chosen if r in scores.after]
     if not references:
         return []
     names = sorted(scores.after, key=lambda n: (scores.ranks[n], -scores.summaries[n].mean, n))
     header = ["criterion"]
     for ref in references:
-        header += [f"Δ after FT vs {ref}, 95% CI", f"P(> {ref})"]
+        header += [f"Δ {measure} vs {ref}, 95% CI", f"P(> {ref})"]
         if ref in scores.before:
             header.append(f"Δ before FT vs {ref}, 95% CI")
     lines = ["Paired differences, per seed (row minus reference):", "",
@@ -574,11 +638,11 @@ def paired_lines(scores: Scores, chosen: Sequence[str] = REFERENCES) -> list[str
                 cells.append(before.text() if before else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    return lines + _power_line(scores, references[0]) + [""]
+    return lines + _power_line(scores, references[0], measure) + [""]
 
 
-def _power_line(scores: Scores, ref: str) -> list[str]:
-    """The smallest after-FT difference to `ref` a paired t-test over these seeds detects."""
+def _power_line(scores: Scores, ref: str, measure: str) -> list[str]:
+    """The smallest difference to `ref` a paired t-test over these seeds detects."""
     pairs = [compare(scores.after[n], scores.after[ref]) for n in scores.after if n != ref]
     usable = [p for p in pairs if p is not None and p.n >= 2]
     if not usable:
@@ -587,7 +651,8 @@ def _power_line(scores: Scores, ref: str) -> list[str]:
     std = statistics.median(p.std for p in usable)
     n = int(statistics.median(p.n for p in usable))
     return [f"- Power: with {n} seeds and the median paired standard deviation against {ref} "
-            f"({std:.2f}), a true after-FT difference below {detectable_difference(std, n):.2f} "
+            f"({std:.2f}), a true {measure.replace(' ', '-')} difference below "
+            f"{detectable_difference(std, n):.2f} "
             "is detected with less than 80% probability at the 5% level, so a tie here is no "
             "evidence of equality."]
 
@@ -784,6 +849,15 @@ def _draw_profile(problems: dict[Problem, dict[str, float]], headline: str, titl
     taus = sorted(gaps | {0.0})
     return plots.performance_profile(performance_profile(problems, taus), taus, headline,
                                      title, path)
+
+
+def _draw_sweep(sweep: Sweep, title: str, path: Path) -> Path:
+    from prunebench.report import plots
+
+    curves = {row: sweep.mean_curve(row) for row in sorted(sweep.points)}
+    what = "filters removed per layer" if sweep.kind == UNIFORM_SWEEP else "MACs removed"
+    return plots.one_shot_sweep(curves, sweep.records[0].headline, f"fraction of {what}",
+                                title, path)
 
 
 def _draw_curves(curves: dict[str, list[float]], headline: str, title: str,

@@ -206,3 +206,21 @@ def accuracy_vs_epochs(curves: dict[str, list[float]], headline: str, title: str
     ax.grid(alpha=0.3)
     _legend(ax)
     return _save(fig, path)
+
+
+def one_shot_sweep(curves: dict[str, tuple[list[float], list[float], list[float]]],
+                   headline: str, xlabel: str, title: str, path: Path) -> Path:
+    """Per row: mean headline metric against the fraction removed with no training, and a band
+    of one standard deviation over seeds."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, (xs, means, stds) in curves.items():
+        pct = [100 * x for x in xs]
+        line, = ax.plot(pct, means, marker=".", linewidth=1, label=label)
+        ax.fill_between(pct, [m - s for m, s in zip(means, stds)],
+                        [m + s for m, s in zip(means, stds)], color=line.get_color(), alpha=0.12)
+    ax.set_xlabel(f"{xlabel} (%)")
+    ax.set_ylabel(f"{headline}, no training")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    return _save(fig, path)
