@@ -25,6 +25,11 @@ CONTROLS = (UNPRUNED_FT, SCRATCH_E, SCRATCH_B, UNIFORM)
 LEGACY_SCRATCH = "scratch"  # the first and second editions' name of `scratch-e`
 
 
+def is_control(row: str) -> bool:
+    """Whether a board's row name is a control's (`uniform (l1)` included), not a criterion's."""
+    return row in CONTROLS or row.startswith(f"{UNIFORM} (")
+
+
 @dataclass(frozen=True)
 class Budget:
     """One schedule, identical for every criterion of a scenario. Epoch counts are per phase;

@@ -205,19 +205,24 @@ def test_the_terminal_board_fits_100_columns_with_whole_names_and_one_line_reaso
 
 
 def test_dry_run_counts_the_cells_and_epochs_a_run_would_train(tmp_path, capsys):
-    """lenet5-digits smoke (baseline 2 epochs, one step of 1 fine-tuning epoch), l1 and random at
-    prun1 and macs-2x, seed 0: 4 criterion cells of 1 epoch; reference rows scratch x 2 (2 + 1
-    epochs each) and uniform (l1) at macs-2x (1); one baseline of 2. Nothing is trained or
-    written; once a cell has its result, the count leaves it out."""
+    """lenet5-digits smoke (baseline 2 epochs, one step of 1 fine-tuning epoch, a final phase of
+    1), l1 and random at prun1 and macs-2x, seed 0: 4 criterion cells of 2 epochs; the controls
+    scratch-e x 2 (2 + 1 + 1 epochs each), scratch-b x 2 (2 x 8.7 MACs ratio at prun1, capped at
+    2 x 4 = 8; 2 x 2.0 = 4 at macs-2x), uniform (l1) at macs-2x (2) and unpruned-ft once (2);
+    one baseline of 2. Nothing is trained or written; once a cell has its result, the count
+    leaves it out."""
     run = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--seeds", "0",
            "--criteria", "l1,random", "--target", "prun1,macs-2x", "--results", str(tmp_path)]
     capsys.readouterr()
     assert main([*run, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"baselines\s+│\s+1\s+│\s+2\b", out)
-    assert re.search(r"criteria\s+│\s+4\s+│\s+4\b", out)
-    assert re.search(r"reference rows\s+│\s+3\s+│\s+7\b", out)
-    assert re.search(r"total\s+│\s+7\s+│\s+13\b", out)
+    assert re.search(r"criteria\s+│\s+4\s+│\s+8\b", out)
+    assert re.search(r"control scratch-e\s+│\s+2\s+│\s+8\b", out)
+    assert re.search(r"control scratch-b\s+│\s+2\s+│\s+12\b", out)
+    assert re.search(r"control uniform \(l1\)\s+│\s+1\s+│\s+2\b", out)
+    assert re.search(r"control unpruned-ft\s+│\s+1\s+│\s+2\b", out)
+    assert re.search(r"total\s+│\s+10\s+│\s+34\b", out)
     assert not list(tmp_path.glob("*/*.json")) and not list(tmp_path.glob("baselines/*/*"))
     assert main(["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--seeds", "0",
                  "--criteria", "l1", "--target", "prun1", "--no-scratch", "--results",
@@ -227,4 +232,4 @@ def test_dry_run_counts_the_cells_and_epochs_a_run_would_train(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "(1 cell done already)" in " ".join(out.split())
     assert re.search(r"baselines\s+│\s+0\s+│\s+0\b", out)  # cached now
-    assert re.search(r"criteria\s+│\s+3\s+│\s+3\b", out)
+    assert re.search(r"criteria\s+│\s+3\s+│\s+6\b", out)

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from prunebench.config import Budget
 from prunebench.record import Cost, Criterion, Environment, Measured, Measures, Record
-from prunebench.report.leaderboard import FIELDS, build_boards, render_markdown
+from prunebench.report.leaderboard import build_boards, render_markdown
 
 ENV = Environment(prunebench="0.1", git_commit="abc123", python="3.11", packages={"torch": "2.x"},
                   platform="Linux", cpu="Test CPU", cpu_count=2, torch_threads=1, device="cpu",
@@ -42,30 +42,32 @@ RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
            record("weak", 0, 50.0), record("weak", 1, 51.0), record("weak", 2, 52.0)]
 
 
-def test_mean_std_intervals_paired_ranks_and_failures():
-    """t(0.975, 2) = 4.3027 and t(0.975, 1) = 12.706: l1's [90, 92, 94] gives 92 ± 4.97 and
-    random's [80, 82] gives 81 ± 12.71, so their intervals overlap; but per seed l1 beats random
-    by exactly 10 both times and weak (50, 51, 52) by 40-42, and random beats weak by 30 and 31
-    (paired t = 61 on 1 degree of freedom, p = 0.0104): all three pairs stay significant after
-    Holm's correction (0.0104 is the largest p, multiplied by 1), so the ranks are 1, 2, 3."""
+def test_mean_std_intervals_letters_and_failures():
+    """t(0.975, 2) = 4.3027: l1's [90, 92, 94] gives 92 ± 4.97 and random's [80, 82] gives 81 ±
+    12.71. The blocked model takes the rows with every seed (l1 and weak; random lacks seed 2):
+    per seed l1 beats weak by 40, 41, 42, so Tukey's letters part them (a, b) and every
+    bootstrap of the seeds ranks l1 first. Rows are listed by mean; random, outside the model,
+    has no letter."""
     board = build_boards(RECORDS, "prunebench leaderboard")[0]
-    rows = board.sections[0].rows
-    rows = [row.cells(tuple(f for f in FIELDS if f != "one_shot")) for row in rows]
-    assert all(row.one_shot in ("", "–") for row in board.sections[0].rows)  # no history
+    rows = {row.criterion: row for row in board.sections[0].rows}
+    assert [row.criterion for row in board.sections[0].rows] == [
+        "baseline (unpruned)", "l1", "random", "weak", "bn", "crashy"]
+    base = rows["baseline (unpruned)"]
     # 99 -+ 2.48 would reach 101.48: an accuracy's interval stops at 100
-    assert rows[0][:7] == ("–", "baseline (unpruned)", "–", "3", "–", "99.00 ± 1.00",
-                           "[96.52, 100.00]")
-    assert rows[0][11] == "5.62"
-    assert rows[1][:8] == ("1", "l1", "dist 1.0", "3", "50.00 ± 0.00", "92.00 ± 2.00",
-                           "[87.03, 96.97]", "-7.00")
-    assert rows[1][8:12] == ("119,028", "264,200", "11.5%", "2.50")
-    assert rows[2][:7] == ("2", "random", "dist 1.0", "2", "20.00 ± 14.14", "81.00 ± 1.41",
-                           "[68.29, 93.71]")
-    assert rows[3][:7] == ("3", "weak", "dist 1.0", "3", "50.00 ± 0.00", "51.00 ± 1.00",
-                           "[48.52, 53.48]")
-    assert rows[4][:5] == ("–", "bn", "dist 1.0", "2 (0, 1)", "not applicable: no BN")
-    assert rows[5][:5] == ("–", "crashy", "dist 1.0", "1 (0)",
-                           "failed: criterion 'crashy': boom | bang")
+    assert (base.seeds, base.after, base.interval, base.trm) == (
+        "3", "99.00 ± 1.00", "[96.52, 100.00]", "5.62")
+    l1 = rows["l1"]
+    assert (l1.group, l1.rank_ci, l1.seeds, l1.before, l1.after, l1.interval, l1.delta) == (
+        "a", "1", "3", "50.00 ± 0.00", "92.00 ± 2.00", "[87.03, 96.97]", "-7.00")
+    assert (l1.params, l1.macs, l1.macs_kept, l1.trm) == ("119,028", "264,200", "11.5%", "2.50")
+    assert (rows["random"].group, rows["random"].after, rows["random"].interval) == (
+        "", "81.00 ± 1.41", "[68.29, 93.71]")
+    assert (rows["weak"].group, rows["weak"].rank_ci, rows["weak"].after) == (
+        "b", "2", "51.00 ± 1.00")
+    assert (rows["bn"].group, rows["bn"].seeds, rows["bn"].before) == (
+        "–", "2 (0, 1)", "not applicable: no BN")
+    assert rows["crashy"].before == "failed: criterion 'crashy': boom | bang"
+    assert all(row.one_shot in ("", "–") for row in rows.values())  # no history recorded
 
 
 def test_rank_stability_across_compression_levels():
@@ -76,7 +78,7 @@ def test_rank_stability_across_compression_levels():
     assert [s.slug for s in board.sections] == ["prun1-quick", "prun2-quick"]  # least pruned first
     text = "\n".join(board.stability)
     assert "| criterion | rank at `prun1` | rank at `prun2` |" in text
-    assert "| weak | 3 | 2 |" in text and "| random | 2 | 3 |" in text
+    assert "| weak | 2 | 2 |" in text and "| random | – | – |" in text  # random: 2 seeds
     assert "`prun1` vs `prun2`: +0.33 over 3 rows" in text
     assert "## Rank stability across compression levels" in render_markdown(board)
 
@@ -86,7 +88,8 @@ def test_markdown_is_deterministic_and_says_where_it_came_from():
     again = render_markdown(build_boards(list(reversed(RECORDS)),
                                          "prunebench leaderboard --results r")[0])
     assert first == again
-    assert "| – | crashy | dist 1.0 | 1 (0) | failed: criterion 'crashy': boom \\| bang |" in first
+    assert "| – | crashy | dist 1.0 | 1 (0) |  | failed: criterion 'crashy': boom \\| bang |" \
+        in first
     for fact in ("Made by: `prunebench run`", "Commit: `abc123`", "Seeds: 3 (0, 1, 2)",
                  "Hardware: `Test CPU (unknown), 2 cores, no GPU, ran on cpu`",
                  "Regenerate: `prunebench leaderboard --results r`"):
@@ -109,25 +112,31 @@ def test_wall_time_counts_each_run_of_a_resumed_command_not_the_days_between():
             "(2026-11-22 10:00 to 10:30 UTC), 2 CPU cores") in one_run
 
 
-def test_every_row_is_compared_with_the_references_per_seed():
-    board = build_boards(RECORDS, "prunebench leaderboard")[0]
-    text = render_markdown(board)
-    # random - l1 per seed: 80 - 90, 82 - 92: -10 exactly, no spread; P(random > l1) = 0
-    assert "| random | -10.00 [-10.00, -10.00] | 0.00 |" in text
-    # weak - l1: -40, -41, -42: mean -41, s = 1, half-width 4.3027 / sqrt(3) = 2.48
-    assert "| weak | -41.00 [-43.48, -38.52] | 0.00 |" in text
-    # medians over the two rows compared with l1: 2.5 seeds (taken as 2) and s = 0.5
-    assert ("- Power: with 2 seeds and the median paired standard deviation against l1 (0.50), "
-            "a true after-FT difference below 5.77 is detected") in text
+def test_every_row_is_compared_with_the_references_on_the_blocked_model():
+    """l1 and weak over seeds 0-2 (random, with 2 seeds, is left out): weak - l1 = -40, -41, -42,
+    so MSE = 1/2 on 2 degrees of freedom, the rows' F = 3 x 2 x 20.5^2 / 0.5 = 5043, and its p
+    (a t of sqrt(5043) on 2 df) = 1 - 71.01 / sqrt(2 + 5043) = 0.0002. One comparison: Dunnett
+    is Student's t(0.975, 2) = 4.3027 x sqrt(2 x 0.5 / 3) = 2.48. Its 80% power difference
+    equals statsmodels' TTestPower for 3 paired seeds of standard deviation 1: 3.26."""
+    from statsmodels.stats.power import TTestPower
+
+    text = render_markdown(build_boards(RECORDS, "prunebench leaderboard")[0])
+    assert ("- Omnibus (2 rows over seeds 0, 1, 2, seed as block) (1 row with fewer seeds left "
+            "out): rows differ: F(1, 2) = 5043.00, p = 0.0002.") in text
+    assert "| weak | -41.00 [-43.48, -38.52] | worse |" in text
+    power = TTestPower().solve_power(nobs=3, alpha=0.05, power=0.8)
+    assert (f"Dunnett's test against `l1` detects a true after FT difference of {power:.2f} "
+            "points with 80% probability") in text and f"{power:.2f}" == "3.26"
 
 
 def test_win_rates_across_levels_are_on_the_board():
-    """Seeds 0 and 1: l1 beats random and weak, random beats weak; seed 2: l1 beats weak."""
+    """Only the rows that played every problem compete: l1 and weak (random lacks seed 2); l1
+    beats weak on all three, whichever seeds a bootstrap draws."""
     text = render_markdown(build_boards(RECORDS, "prunebench leaderboard")[0])
     assert "## Win rates across compression levels, budget `quick`" in text
     assert "| l1 | 3 | 1.00 [1.00, 1.00] |" in text
-    assert "| random | 2 | 0.50 [0.50, 0.50] |" in text
     assert "| weak | 3 | 0.00 [0.00, 0.00] |" in text
+    assert "Left out (did not play every problem): random." in text
     assert "lenet5-digits-quick-performance-profile.png" in text
 
 
@@ -138,9 +147,9 @@ def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
     assert command == "prunebench leaderboard --results r --out o --reference random,weak"
     assert regenerate_command("r", "o") == "prunebench leaderboard --results r --out o"
     text = render_markdown(build_boards(RECORDS, command, ("random", "weak"))[0])
-    assert "Δ after FT vs random, 95% CI" in text and "vs l1" not in text
-    assert "| l1 | +10.00 [+10.00, +10.00] | 1.00 |" in text  # l1 - random on seeds 0, 1
-    assert "median paired standard deviation against random" in text
+    assert "Δ vs weak, 95% simultaneous" in text and "vs l1" not in text  # random: 2 seeds
+    assert "| l1 | +41.00 [+38.52, +43.48] | better |" in text
+    assert "Dunnett's test against `weak`" in text
     assert f"Regenerate: `{command}`" in text
 
 
@@ -187,41 +196,48 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
 
 
 def test_the_boards_index_pools_win_rates_over_every_board():
-    """The same records as a second scenario: 6 problems, l1 wins all, random half of its 4."""
+    """The same records as a second scenario: 6 problems that l1 and weak both played, l1
+    wins all."""
     from prunebench.report.index import render
 
     records = RECORDS + [replace(r, scenario="lenet5-mnist") for r in RECORDS]
     text = render(build_boards(records, "prunebench leaderboard"), [], "prunebench leaderboard")
     assert "## Win rates across every board, budget `quick`" in text
     assert "(lenet5-digits, lenet5-mnist)" in text
-    assert "| l1 | 6 | 1.00 [1.00, 1.00] |" in text and "| random | 4 | 0.50 [0.50, 0.50] |" in text
+    assert "| l1 | 6 | 1.00 [1.00, 1.00] |" in text and "| weak | 6 | 0.00 [0.00, 0.00] |" in text
+    assert text.index("## Conclusions") < text.index("## Accuracy boards")
 
 
 def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_lines():
-    """prun1 of RECORDS against l1 (90, 92, 94): random is 10 below on both its seeds (no
-    spread: the interval is the point), weak 40-42 below (-41 ± 4.3027 x 1 / sqrt 3 = ± 2.48);
-    against random (80, 82): l1 10 above, weak -30, -31 (-30.5 ± 12.706 x 0.7071 / sqrt 2 =
-    ± 6.35). No scratch row, no sentence about it. Between prun1 and prun2 the order's tau is
-    +0.33, both fixed-width levels."""
-    from prunebench.report.findings import board_findings
+    """prun1: l1 above weak with spread (F = 5043, p = 0.000198, weak worse than l1); prun2 (l1
+    90-92, weak 60-62): weak exactly 30 below on every seed, no residual spread, so only the
+    exact sign test applies: 2 x 0.5^3 = 0.25, nothing told apart. Random (2 seeds) is outside
+    both models: no sentence about it. Between prun1 and prun2 the order's tau is +0.33."""
+    from prunebench.report.findings import board_findings, conclusion
     from prunebench.report.index import render
 
     board = build_boards(RECORDS + [harder(r) for r in RECORDS if r.ok],
                          "prunebench leaderboard")[0]
     lines = board_findings(board)
-    first = lines.index("- Target `prun1` (widths 4,14), budget `quick`, after fine-tuning, from "
-                        "the paired 95% intervals under its table (`Δ after FT vs ...`):")
-    assert lines[first + 1] == ("  - None above `l1`; below it: random (-10.00 [-10.00, -10.00]),"
-                                " weak (-41.00 [-43.48, -38.52]).")
-    assert lines[first + 2] == ("  - Above `random`: l1 (+10.00 [+10.00, +10.00]); below it: weak"
-                                " (-30.50 [-36.85, -24.15]).")
-    assert not any("scratch" in line for line in lines)
+    assert lines[:4] == [
+        "- Target `prun1` (widths 4,14), budget `quick`, over 3 seeds: the rows differ "
+        "(F = 5043.00, p = 0.000198).",
+        "  - None better than `l1`; worse: `weak`.",
+        "- Target `prun2` (widths 3,8), budget `quick`, over 3 seeds: no evidence that the rows "
+        "differ (exact sign test, p = 0.25).",
+        "  - None better than `l1`; 1 not told apart (no residual spread: the exact sign test "
+        "cannot reach 5% over 3 seeds)."]
+    assert not any("`random`" in line for line in lines)
     assert lines[-1] == ("- Budget `quick`, the rows' mean after-FT order between levels of one "
                          "track: Kendall's tau +0.33 (`prun1` vs `prun2`) (rank stability "
                          "section; 1: same order, 0: unrelated).")
+    assert conclusion(board) == (
+        "Over 2 tables (3 seeds each), the omnibus test finds that the rows differ in 1. "
+        "Against `l1` (Dunnett, 5% family-wise per table), criteria better somewhere: none; "
+        "worse somewhere: `weak`.")
     text = render([board], [], "prunebench leaderboard")
     assert "### What [lenet5-digits](lenet5-digits.md) found" in text
-    assert "\n".join(lines) in text
+    assert "\n".join(lines) in text and conclusion(board) in text
 
 
 def test_a_board_still_being_run_names_the_cells_without_a_result():
@@ -266,7 +282,7 @@ def test_a_seed_that_cannot_be_finished_is_held_out_of_the_tables_it_does_not_co
         "would compare seeds, not criteria.", ""]
     assert {r.seed for r in global_table.records} == {0, 1, 2, 5}
     assert global_table.held == [] and global_table.missing == []
-    assert {row.criterion: row.seeds for row in global_table.rows if row.rank != "–"} == {
+    assert {row.criterion: row.seeds for row in global_table.rows if row.group != "–"} == {
         "l1": "4", "weak": "4"}
     assert ("Seeds: 4 (0, 1, 2, 5); the tables' numbers are over seeds 0, 1 (`prun1`) and "
             "0, 1, 2, 5 (`macs-2x`); data: `digits`") in board.provenance

@@ -1,10 +1,8 @@
 """Win rates and performance profiles across compression levels, by hand."""
 
-import math
-
 import pytest
 
-from prunebench.report.summary import performance_profile, win_rates
+from prunebench.report.summary import common, performance_profile, win_rates
 
 SCORES = {
     ("prun1", 0): {"a": 90.0, "b": 80.0, "c": 80.0},
@@ -14,15 +12,21 @@ SCORES = {
 }
 
 
-def test_win_rates_count_ties_half_and_average_over_the_problems_played():
-    """a: 2/2, 1/2, 0/1 -> mean 0.5; b: 0.5/2 (beats nobody, ties c), 2/2, 1/1 -> 0.75;
-    c: 0.5/2, 0/2 -> 0.125 over 2 problems."""
+def test_win_rates_count_ties_half_over_the_problems_every_row_played():
+    """The lone problem (prun2, 1) is no contest, and c did not play (prun2, 0): a and b compete
+    on (prun1, 0), (prun1, 1), (prun2, 0): a wins 1, 0, 0 -> 1/3, b 0, 1, 1 -> 2/3. Resampling
+    the seeds: {0, 0} gives a (1 + 0 + 1 + 0) / 4 = 0.5, {0, 1} 1/3, {1, 1} 0, so a's 95%
+    bootstrap interval is [0, 0.5]."""
+    assert common(SCORES) == {("prun1", 0): {"a": 90.0, "b": 80.0},
+                              ("prun1", 1): {"a": 91.0, "b": 92.0},
+                              ("prun2", 0): {"a": 70.0, "b": 75.0}}
     rates = win_rates(SCORES)
     assert {k: (r.problems, r.mean) for k, r in rates.items()} == {
-        "a": (3, pytest.approx(0.5)), "b": (3, pytest.approx(0.75)), "c": (2, pytest.approx(0.125))}
-    # a's shares 1, 0.5, 0: s = 0.5, t(0.975, 2) = 4.3027 -> 0.5 -+ 1.2421, shown clipped to [0, 1]
-    assert rates["a"].low == pytest.approx(0.5 - 4.302653 * 0.5 / math.sqrt(3))
-    assert rates["a"].text() == "0.50 [0.00, 1.00]"
+        "a": (3, pytest.approx(1 / 3)), "b": (3, pytest.approx(2 / 3))}
+    assert (rates["a"].low, rates["a"].high) == (0.0, 0.5)
+    assert rates["a"].text() == "0.33 [0.00, 0.50]"
+    ties = win_rates({("t", 0): {"x": 1.0, "y": 1.0}, ("t", 1): {"x": 2.0, "y": 1.0}})
+    assert ties["x"].mean == pytest.approx(0.75)  # a tie counts half
 
 
 def test_performance_profile_is_the_share_of_problems_within_tau_of_the_best():

@@ -197,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of result files")
     board.add_argument("--out", help="folder for the boards (default: RESULTS/leaderboards)")
     board.add_argument("--reference", help="comma-separated row names every row is compared "
-                       "with per seed, the first also for the power line (default: "
-                       "l1,random,scratch)")
+                       "with (Dunnett's many-to-one intervals on each table's blocked model), "
+                       "the first also for the power line (default: l1,random)")
     board.set_defaults(func=cmd_leaderboard)
     return parser
 

@@ -3,7 +3,7 @@
 Training epochs are the unit of the progress view's time-left estimate (`cli/eta.py`), and every
 cell knows its count before it runs, so the cost of a board is cells x epochs: the baselines not
 cached yet, then each cell without a result, by kind (fine-tuning and sparsity epochs of the
-criteria, the whole schedule of scratch). Nothing is trained or written.
+criteria, each control row's whole schedule). Nothing is trained or written.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from prunebench.baseline import cache_key
 from prunebench.cli.console import console
 from prunebench.matrix import build_matrix
 from prunebench.plan import RunOptions, RunPlan
+from prunebench.schedule import schedule_text
 from prunebench.store import baseline_path, finished, result_path
 
 
@@ -31,7 +32,8 @@ def dry_run(plan: RunPlan, options: RunOptions) -> int:
         done += len(row) - len(todo)
         for cell in todo:
             uniform = bool(cell.config.widths) and cell.config.macs_reduction is not None
-            kind = "reference rows" if cell.reference or uniform else "criteria"
+            kind = f"control {cell.config.criterion}" if cell.reference else \
+                "control uniform (l1)" if uniform else "criteria"
             cells[kind] += 1
             epochs[kind] += cell.epochs()
         key = cache_key(plan.scenario, plan.budget, data, options.device, "")
@@ -43,10 +45,11 @@ def dry_run(plan: RunPlan, options: RunOptions) -> int:
     for title in ("work", "cells", "training epochs"):
         table.add_column(title, justify="left" if title == "work" else "right")
     table.add_row("baselines", str(baselines), f"{epochs['baselines']:g}")
-    for kind in ("criteria", "reference rows"):
+    for kind in ("criteria", *sorted(k for k in cells if k != "criteria")):
         table.add_row(kind, str(cells[kind]), f"{epochs[kind]:g}")
     table.add_row("total", str(sum(cells.values())), f"{sum(epochs.values()):g}")
     console.print(table)
+    console.print(f"Fine-tuning: {schedule_text(plan.budget)}.")
     console.print("An upper bound: a pruned model's epoch costs less than the unpruned one's, and "
                   "a cell found not applicable stops before it trains. Time one baseline epoch "
                   "(the progress view's pace) and multiply.")

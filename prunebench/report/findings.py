@@ -1,67 +1,90 @@
 """What a board found, in plain sentences for the leaderboards' README, each traceable to a line
-of the board: per table, which rows lie above or below `l1`, `random` and `scratch` with
-confidence (the paired 95% interval of the after-FT difference in the table's `Δ after FT vs ...`
-column excludes zero), how many the seeds cannot tell apart (and the power line's detectable
-difference), and how far the rows' order moves between levels and between the two tracks (the
-rank-stability section's Kendall's tau). Built from the same statistics as the board, so it
-regenerates with it.
+of the board and made only from its corrected tests (verdict.py): per table, whether the rows
+differ at all (the omnibus test), which criteria are better than, worse than, or equivalent to
+`l1` and `random` (Dunnett's many-to-one verdicts), where the best criterion stands against the
+controls (Tukey's letters), and how far the rows' order moves between levels and between the two
+tracks (Kendall's tau of the means, the rank stability section's). A board's conclusion, two or
+three sentences, opens the index.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 
-from prunebench.report.leaderboard import Board, Scores, Section
-from prunebench.report.paired import Paired, compare, detectable_difference
+from prunebench.config import SCRATCH_E, UNPRUNED_FT, is_control
+from prunebench.report.blocked import detectable
+from prunebench.report.leaderboard import Board, Section
 from prunebench.report.stats import kendall_tau
+from prunebench.report.verdict import REFERENCES, Scores, verdict_counts
 
-#: the reference rows each table is read against, in this order
-AGAINST = ("l1", "random", "scratch")
 #: at most this many names are listed in a sentence; the rest are counted
 LISTED = 8
 
 
-def _names(found: list[tuple[str, Paired]]) -> str:
-    shown = [f"{name} ({p.text()})" for name, p in found[:LISTED]]
-    more = len(found) - LISTED
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+def _names(rows: list[str]) -> str:
+    shown = ", ".join(f"`{r}`" for r in rows[:LISTED])
+    more = len(rows) - LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _against(scores: Scores, ref: str) -> str | None:
-    """One sentence: the rows above and below `ref` with confidence, and how many are not told
-    apart from it."""
-    if ref not in scores.after:
+    """One sentence: the criteria better than, worse than and equivalent to `ref`, and how many
+    the table cannot tell apart from it."""
+    if scores.model is None or ref not in scores.model.rows:
         return None
-    pairs = [(name, p) for name in scores.after if name != ref
-             and (p := compare(scores.after[name], scores.after[ref])) is not None and p.n >= 2]
-    if not pairs:
-        return None
-    pairs.sort(key=lambda item: (-item[1].mean, item[0]))
-    above = [(n, p) for n, p in pairs if p.low > 0]
-    below = [(n, p) for n, p in pairs if p.high < 0]
-    tied = len(pairs) - len(above) - len(below)
-    std = statistics.median(p.std for _, p in pairs)
-    n = int(statistics.median(p.n for _, p in pairs))
-    parts = [f"above `{ref}`: {_names(above)}" if above else f"none above `{ref}`"]
-    if below:
-        parts.append(f"below it: {_names(below)}")
-    if tied:
-        parts.append(f"{tied} not told apart from it (with {n} seeds a true difference under "
-                     f"{detectable_difference(std, n):.2f} points is missed more than 1 time in "
-                     "5)")
+    found = {k: [r for r in rows if not is_control(r)] for k, rows in
+             verdict_counts(scores, ref).items()}
+    parts = [f"better than `{ref}`: {_names(found['better'])}" if found.get("better") else
+             f"none better than `{ref}`"]
+    for verdict in ("worse", "equivalent"):
+        if found.get(verdict):
+            parts.append(f"{verdict}: {_names(found[verdict])}")
+    if found.get("not told apart"):
+        power = detectable(scores.model)
+        within = " (no residual spread: the exact sign test cannot reach 5% over " \
+            f"{len(scores.model.seeds)} seeds)" if scores.model.exact else \
+            f" (the test detects {power:.2f} points with 80% probability)" \
+            if math.isfinite(power) else ""
+        parts.append(f"{len(found['not told apart'])} not told apart{within}")
     return "; ".join(parts) + "."
+
+
+def _controls(scores: Scores) -> str | None:
+    """Where the best criterion stands against the controls, by Tukey's letters."""
+    model = scores.model
+    if model is None:
+        return None
+    criteria = [r for r in model.rows if not is_control(r)]
+    if not criteria:
+        return None
+    best = max(criteria, key=lambda r: model.means[r])
+    parts = []
+    for control in (UNPRUNED_FT, SCRATCH_E, "scratch-b"):
+        if control not in model.rows:
+            continue
+        gap = model.means[best] - model.means[control]
+        apart = not set(scores.letters[best]) & set(scores.letters[control])
+        where = ("above" if gap > 0 else "below") if apart else "not told apart from"
+        parts.append(f"{where} `{control}` ({gap:+.2f})")
+    if not parts:
+        return None
+    return f"The best criterion, `{best}`, is {', '.join(parts)}."
 
 
 def section_findings(section: Section) -> list[str]:
     """Markdown list lines for one table, the first naming it."""
-    if section.scores is None:
+    scores = section.scores
+    if scores is None or scores.model is None:
         return []
-    sentences = [s for ref in AGAINST if (s := _against(section.scores, ref)) is not None]
-    if not sentences:
-        return []
-    return [f"- {section.title}, after fine-tuning, from the paired 95% intervals under its table "
-            "(`Δ after FT vs ...`):", *(f"  - {s[0].upper()}{s[1:]}" for s in sentences)]
+    model = scores.model
+    omnibus = ("the rows differ" if model.p_value < 0.05 else "no evidence that the rows differ") \
+        + (f" (F = {model.f:.2f}, p = {model.p_value:.3g})" if not model.exact else
+           f" (exact sign test, p = {model.p_value:.3g})")
+    sentences = [s for ref in REFERENCES if (s := _against(scores, ref)) is not None]
+    if (controls := _controls(scores)) is not None:
+        sentences.append(controls)
+    return [f"- {section.title}, over {len(model.seeds)} seeds: {omnibus}.",
+            *(f"  - {s[0].upper()}{s[1:]}" for s in sentences)]
 
 
 def _track(section: Section) -> str:
@@ -74,7 +97,8 @@ def order_findings(board: Board) -> list[str]:
     lines = []
     budgets = sorted({s.budget for s in board.sections})
     for budget in budgets:
-        scored = [s for s in board.sections if s.budget == budget and s.scores is not None]
+        scored = [s for s in board.sections if s.budget == budget and s.scores is not None
+                  and s.sweep is None]
         pairs: dict[str, list[tuple[float, str]]] = {"within": [], "across": []}
         for i, a in enumerate(scored):
             for b in scored[i + 1:]:
@@ -104,3 +128,36 @@ def board_findings(board: Board) -> list[str]:
     for section in board.sections:
         lines += section_findings(section)
     return lines + order_findings(board)
+
+
+def conclusion(board: Board) -> str:
+    """The board's verdict in two or three sentences: in how many tables the rows differ at
+    all, which criteria are ever better or worse than `l1`, and where the best criterion stands
+    against the controls."""
+    tables = [s for s in board.sections if s.scores is not None and s.scores.model is not None]
+    if not tables:
+        return "Too few seeds or rows for any test yet."
+    differ = sum(1 for s in tables if s.scores and s.scores.model
+                 and not s.scores.model.exact and s.scores.model.p_value < 0.05)
+    better: set[str] = set()
+    worse: set[str] = set()
+    below_scratch = 0
+    for s in tables:
+        assert s.scores is not None
+        found = verdict_counts(s.scores, "l1")
+        better |= {r for r in found.get("better", []) if not is_control(r)}
+        worse |= {r for r in found.get("worse", []) if not is_control(r)}
+        text = _controls(s.scores) or ""
+        below_scratch += f"below `{SCRATCH_E}`" in text
+    seeds = sorted({len(s.scores.model.seeds) for s in tables if s.scores and s.scores.model})
+    counted = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    first = (f"Over {len(tables)} tables ({counted} seeds each), the omnibus test finds that the "
+             f"rows differ in {differ}.")
+    second = (f"Against `l1` (Dunnett, 5% family-wise per table), criteria better somewhere: "
+              f"{_names(sorted(better)) or 'none'}; worse somewhere: "
+              f"{_names(sorted(worse)) or 'none'}.")
+    third = (f"The best criterion of a table lies below `{SCRATCH_E}` (Tukey) in {below_scratch} "
+             f"of {len(tables)} tables.") if any(
+        s.scores and s.scores.model and SCRATCH_E in s.scores.model.rows for s in tables) \
+        else ""
+    return " ".join(x for x in (first, second, third) if x)

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import scenarios
-from prunebench.config import SCRATCH_E, UNIFORM, UNPRUNED_FT
+from prunebench.config import UNIFORM, UNPRUNED_FT, is_control
 from prunebench.errors import PrunebenchError
 from prunebench.record import Measured, Record, lost_baseline, made_on
 from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
-from prunebench.report.paired import compare, detectable_difference, paired_ranks
 from prunebench.report.protocol import mean_curves, protocol_lines
-from prunebench.report.stats import Summary, kendall_tau, rank_texts, summarise
+from prunebench.report.stats import kendall_tau, summarise
 from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
+from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
 from prunebench.store import inside, write_text
 
 
@@ -38,10 +38,11 @@ def _column(title: str) -> Any:
 class Row:
     """One line of a section's table, its cells as the board writes them."""
 
-    rank: str = _column("rank")
+    group: str = _column("group")  # Tukey's compact letters: rows sharing one are not told apart
     criterion: str = _column("criterion")
     plugin: str = _column("plugin")
     seeds: str = _column("seeds")
+    rank_ci: str = _column("rank, 95% bootstrap")
     one_shot: str = _column("{h} one-shot")  # right after the first removal, no training
     before: str = _column("{h} before FT")  # a failed row: its status and error
     after: str = _column("{h} after FT")
@@ -65,7 +66,6 @@ class Row:
 FIELDS = tuple(f.name for f in fields(Row))
 PERCENT = (0.0, 100.0)  # every headline metric (accuracy, COCO AP) is a percentage
 #: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
-REFERENCES = ("l1", "random", SCRATCH_E, "uniform (l1)")
 
 
 def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
@@ -82,7 +82,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     slug: str = ""
-    paired: list[str] = field(default_factory=list)  # markdown lines (see paired_lines)
+    paired: list[str] = field(default_factory=list)  # markdown lines (verdict.verdict_lines)
     fields: tuple[str, ...] = FIELDS  # the Row fields its table shows
     speed: list[str] = field(default_factory=list)  # one architecture's speed-up, once
     target: str = ""
@@ -263,20 +263,10 @@ def _speedup(records: list[Record], device: str) -> str:
     return next(iter(texts.values()), "–")
 
 
-@dataclass(frozen=True)
-class Scores:
-    """A section's scored rows: after-FT summaries, paired ranks, and per-seed values."""
-
-    summaries: dict[str, Summary]
-    ranks: dict[str, int]
-    after: dict[str, dict[int, float]]  # row name -> seed -> headline after fine-tuning
-    before: dict[str, dict[int, float]]  # the same right after pruning (absent for scratch)
-
-
 def _criterion_rows(records: list[Record], headline: str, base_mean: float
                     ) -> tuple[list[Row], Scores]:
-    """The section's rows by paired rank (ties by mean), then the failed and not applicable
-    ones; and the scored rows' statistics."""
+    """The section's rows by mean, best first, then the failed and not applicable ones; and the
+    scored rows' statistics (verdict.py)."""
     by_criterion: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         by_criterion[(r.label, r.criterion.plugin)].append(r)
@@ -308,11 +298,10 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
             extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}",
             onnx_mb=_onnx_size(ok, "bytes"))))
-    ranks = paired_ranks(after_by_seed)
-    texts = rank_texts(ranks)
-    scored.sort(key=lambda item: (ranks[item[1]], -item[0], item[1]))
-    return ([replace(row, rank=texts[name]) for _, name, row in scored] + failed,
-            Scores(summaries, ranks, after_by_seed, before_by_seed))
+    scores = scores_of(summaries, after_by_seed, before_by_seed)
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return ([replace(row, group=scores.letters.get(name, ""), rank_ci=rank_text(scores, name))
+             for _, name, row in scored] + failed, scores)
 
 
 def _failed_rows(name: str, plugin: str, runs: list[Record]) -> list[Row]:
@@ -332,13 +321,12 @@ def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
     headline = sweep.records[0].headline
     areas = sweep.areas()
     summaries = {name: summarise(list(by_seed.values())) for name, by_seed in areas.items()}
-    ranks = paired_ranks(areas)
-    texts = rank_texts(ranks)
+    scores = scores_of(summaries, areas, {})
     plugins = {r.label: r.criterion.plugin for r in sweep.records}
-    rows = [Row(texts[name], name, plugins[name], str(summaries[name].n),
-                after=_mean_std(list(areas[name].values())),
+    rows = [Row(scores.letters.get(name, ""), name, plugins[name], str(summaries[name].n),
+                rank_ci=rank_text(scores, name), after=_mean_std(list(areas[name].values())),
                 interval=summaries[name].interval_text(bounds=PERCENT))
-            for name in sorted(areas, key=lambda n: (ranks[n], -summaries[n].mean, n))]
+            for name in sorted(areas, key=lambda n: (-summaries[n].mean, n))]
     by_row: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in sweep.records:
         by_row[(r.label, r.criterion.plugin)].append(r)
@@ -354,17 +342,17 @@ def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
         f"One-shot track, {sweep.kind} sweep of {what}, budget `{sweep.budget}`", headline,
         rows=rows, records=sweep.records,
         slug=f"one-shot-{sweep.kind}-{_budget_slug(sweep.budget)}",
-        fields=("rank", "criterion", "plugin", "seeds", "after", "interval", "before"),
+        fields=("group", "criterion", "plugin", "seeds", "rank_ci", "after", "interval",
+                "before"),
         target=f"one-shot-{sweep.kind}", budget=sweep.budget, sweep=sweep,
         titles={"after": f"{headline} area (mean over the sweep)", "interval": "95% CI",
                 "before": "note"})
     section.speed = [f"- No training at all: each cell removes filters from the unpruned "
                      f"baseline once and is evaluated. *Area* is the trapezoid of {headline} "
                      "over the fraction removed, divided by the sweep's span (the mean "
-                     f"{headline} across it), per seed; ranks and paired differences are over "
-                     "it.", "", *curve_lines(sweep)]
-    scores = Scores(summaries, ranks, areas, {})
-    section.scores, section.paired = scores, paired_lines(scores, references, "area")
+                     f"{headline} across it), per seed; the statistics are over it.", "",
+                     *curve_lines(sweep)]
+    section.scores, section.paired = scores, verdict_lines(scores, references, "area")
     return section
 
 
@@ -385,7 +373,8 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
         return float("nan"), None
     values = [b.metrics[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
-    row = Row("–", "baseline (unpruned)", "–", str(len(values)), one_shot="–", before="–",
+    row = Row("–", "baseline (unpruned)", "–", str(len(values)), rank_ci="–", one_shot="–",
+              before="–",
               after=_mean_std(values), interval=summarise(values).interval_text(bounds=PERCENT),
               delta="–", params=f"{first.params:,}", macs=f"{first.macs:,}", macs_kept="100.0%",
               trm=f"{first.trm_bytes[64] / 1e6:.2f}", cpu_speedup="–", gpu_speedup="–",
@@ -500,7 +489,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
             section.rows.append(base_row)
         rows, scores = _criterion_rows(used, section.headline, base_mean)
         section.rows.extend(rows)
-        section.paired = paired_lines(scores, references)
+        section.paired = verdict_lines(scores, references)
         section.scores = scores
         hidden = [name for name in ("onnx_mb", "one_shot")  # run without --save-models; a
                   if not any(getattr(row, name) not in ("", "–") for row in section.rows)]
@@ -516,7 +505,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                  for sweep in sweeps([r for r in records if r.budget.one_shot], _budget)]
     _name_missing_cells(sections, stranded)
     problems = {budget: {(target, seed): {name: after[seed] for name, after in s.after.items()
-                                          if seed in after}
+                                          if seed in after and not is_control(name)}
                          for target, s in scored.items()
                          for seed in sorted({x for a in s.after.values() for x in a})}
                 for budget, scored in levels.items()}
@@ -609,57 +598,9 @@ def _by_compression(item: tuple) -> tuple:
     return budget, -kept, target
 
 
-def paired_lines(scores: Scores, chosen: Sequence[str] = REFERENCES,
-                 measure: str = "after FT") -> list[str]:
-    """Markdown lines: each row's per-seed difference to the reference rows present (mean,
-    Student's t 95% interval, and P(row > reference) over seeds), after and before fine-tuning
-    (`measure` names what `scores.after` holds), and the smallest such difference to the first
-    reference these seeds detect."""
-    references = [r for r in chosen if r in scores.after]
-    if not references:
-        return []
-    names = sorted(scores.after, key=lambda n: (scores.ranks[n], -scores.summaries[n].mean, n))
-    header = ["criterion"]
-    for ref in references:
-        header += [f"Δ {measure} vs {ref}, 95% CI", f"P(> {ref})"]
-        if ref in scores.before:
-            header.append(f"Δ before FT vs {ref}, 95% CI")
-    lines = ["Paired differences, per seed (row minus reference):", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name in names:
-        cells = [name]
-        for ref in references:
-            after = compare(scores.after[name], scores.after[ref]) if name != ref else None
-            cells += [after.text() if after else "–",
-                      f"{after.p_improve:.2f}" if after else "–"]
-            if ref in scores.before:
-                before = compare(scores.before[name], scores.before[ref]) \
-                    if name != ref and name in scores.before else None
-                cells.append(before.text() if before else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    return lines + _power_line(scores, references[0], measure) + [""]
-
-
-def _power_line(scores: Scores, ref: str, measure: str) -> list[str]:
-    """The smallest difference to `ref` a paired t-test over these seeds detects."""
-    pairs = [compare(scores.after[n], scores.after[ref]) for n in scores.after if n != ref]
-    usable = [p for p in pairs if p is not None and p.n >= 2]
-    if not usable:
-        return ["- One seed: no paired test is possible, so every row ranks `1=`; run more "
-                "seeds (`--seeds 0,1,2,3,4`)."]
-    std = statistics.median(p.std for p in usable)
-    n = int(statistics.median(p.n for p in usable))
-    return [f"- Power: with {n} seeds and the median paired standard deviation against {ref} "
-            f"({std:.2f}), a true {measure.replace(' ', '-')} difference below "
-            f"{detectable_difference(std, n):.2f} "
-            "is detected with less than 80% probability at the 5% level, so a tie here is no "
-            "evidence of equality."]
-
-
 def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
-    """Markdown lines: each criterion's paired rank at every compression level of a budget, and
-    Kendall's tau between each pair of levels."""
+    """Markdown lines: each row's 95% bootstrap rank interval at every compression level of a
+    budget, Kendall's tau between each pair of levels, and each level's top letter group."""
     lines = []
     for budget, scored in sorted(levels.items()):
         if len(scored) < 2:
@@ -669,13 +610,11 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
         names = sorted({n for summaries in by_target.values() for n in summaries},
                        key=lambda n: (-statistics.fmean(
                            by_target[t][n].mean for t in targets if n in by_target[t]), n))
-        ranks = {t: s.ranks for t, s in scored.items()}
-        texts = {t: rank_texts(r) for t, r in ranks.items()}
         lines += [f"### Budget `{budget}`", "",
                   "| criterion | " + " | ".join(f"rank at `{t}`" for t in targets) + " |",
                   "|" + "---|" * (len(targets) + 1)]
-        lines += [f"| {n} | " + " | ".join(texts[t].get(n, "–") for t in targets) + " |"
-                  for n in names]
+        lines += [f"| {n} | " + " | ".join(rank_text(scored[t], n) or "–" for t in targets)
+                  + " |" for n in names]
         lines.append("")
         for i, a in enumerate(targets):
             for b in targets[i + 1:]:
@@ -684,15 +623,10 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
                 lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
                              f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
                              "-1: reversed)")
-        leaders = [f"`{t}`: " + ", ".join(sorted((n for n, r in ranks[t].items() if r == 1),
-                                                 key=partial(_by_mean, by_target[t])))
-                   for t in targets]
-        lines += [f"- Rank 1 (tied included) per level: {'; '.join(leaders)}", ""]
+        leaders = [f"`{t}`: {', '.join(scored[t].top_group()) or '–'}" for t in targets]
+        lines += [f"- The top letter group (not told apart from the best mean) per level: "
+                  f"{'; '.join(leaders)}", ""]
     return lines
-
-
-def _by_mean(summaries: dict[str, Summary], name: str) -> tuple[float, str]:
-    return -summaries[name].mean, name
 
 
 def _provenance(records: list[Record], regenerate: str, sections: list[Section]) -> list[str]:
@@ -756,22 +690,31 @@ def _wall_times(records: list[Record]) -> list[str]:
     return lines
 
 
+#: the first line of a board made from smoke budgets, which test the harness only
+SMOKE_WARNING = ("**Smoke budget: these numbers test the harness (a few hundred samples, one or "
+                 "two epochs), not the criteria; they are not meaningful.**")
+
+
 def render_markdown(board: Board) -> str:
-    lines = [f"# Leaderboard: {board.scenario}", "",
+    smoke = any(r.budget.name.startswith("smoke") for r in board.records)
+    lines = [f"# Leaderboard: {board.scenario}", "", *([SMOKE_WARNING, ""] if smoke else []),
              "<!-- generated by `prunebench leaderboard`; edit the results, not this file -->", "",
              "Values are mean ± standard deviation over seeds. *One-shot* is accuracy right "
              "after the first removal from the unpruned baseline, before any training (after a "
              "criterion's own sparsity epochs, if it asks for any): how well it ranks filters on "
              "its own. *Before FT* is accuracy right after the last pruning step, *after FT* "
              "after all fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
-             "*Rank* is 1 + the number of rows that beat the row in a paired t-test over the "
-             "seeds both have, Holm-corrected over every pair of the table at the 5% level: each "
-             "seed gives every row the same baseline and data order, so per-seed differences, "
-             "not overlapping intervals, are what can tell rows apart; rows no test separates "
-             "share a rank, marked `=`. Under each table, the fine-tuning schedule every row "
-             "shared, the control rows' epochs, and every row's paired difference to `l1`, "
-             "`random` and `scratch-e`. The control rows are not criteria: *unpruned-ft* is the "
-             "baseline given the same fine-tuning with nothing removed (the ceiling); "
+             "Each seed gives every row the same baseline and data order, so each table is read "
+             "through one blocked model, top-1 ~ row + seed (the seed is the block). *Group* is "
+             "Tukey's all-pairs test on it as a compact letter display, rows listed by mean: "
+             "rows that share a letter are not told apart. *Rank, 95% bootstrap* is the range of "
+             "the row's rank over resampled seeds. Under each table, the fine-tuning schedule "
+             "every row shared, the control rows' epochs, the omnibus test (do the rows differ "
+             "at all?), every row against `l1` and `random` with Dunnett's simultaneous "
+             "intervals and a verdict (better, worse, equivalent within the stated margin, or "
+             "not told apart), and the power of that test. The control rows are not criteria: "
+             "*unpruned-ft* is the baseline given the same fine-tuning with nothing removed (the "
+             "ceiling); "
              "*scratch-e* and *scratch-b* train the pruned architecture from random weights, "
              "epoch-matched to the whole pipeline and matched to the baseline's training MACs "
              "(Liu et al., ICLR'19; result files before protocol v3 call scratch-e `scratch`); "
@@ -793,8 +736,8 @@ def render_markdown(board: Board) -> str:
     lines += _summary_lines(board)
     if board.stability:
         lines += ["## Rank stability across compression levels", "",
-                  "Each criterion's after-FT rank (ties marked `=`) at every level of a budget, "
-                  "least to most pruned.", ""] + board.stability
+                  "Each row's after-FT rank at every level of a budget, least to most pruned: "
+                  "the range over a bootstrap of the seeds (95%).", ""] + board.stability
     lines += ["## Figures", ""]
     lines += [f"![{f.caption}]({f.name})\n\n*{f.caption}.*\n" for f in board.figures()]
     lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
@@ -821,16 +764,19 @@ def build_boards(records: list[Record], regenerate: str,
 
 
 def _summary_lines(board: Board) -> list[str]:
-    """Per budget: each row's win rate over the (target, seed) problems it played."""
+    """Per budget: each criterion's win rate over the (target, seed) problems all of them
+    played (summary.py)."""
     lines = []
     for budget, problems in sorted(board.problems.items()):
         rates = win_rates(problems)
         lines += [f"## Win rates across compression levels, budget `{budget}`", "",
-                  f"Each row against every other row of the same (target, seed) problem on "
-                  f"{board.headline} after fine-tuning: the share it beats (ties half), averaged "
-                  "over the problems it played, with Student's t 95% interval over those "
-                  "problems (indicative: problems of one seed share a baseline).", "",
-                  *win_rate_table(rates), ""]
+                  f"Each criterion (no control rows) against every other of the same (target, "
+                  f"seed) problem on {board.headline} after fine-tuning: the share it beats "
+                  "(ties half), averaged over the problems every one of them played, with a 95% "
+                  "interval from a bootstrap over the seeds.", "", *win_rate_table(rates), ""]
+        absent = sorted({row for results in problems.values() for row in results} - set(rates))
+        if absent:
+            lines += [f"Left out (did not play every problem): {', '.join(absent)}.", ""]
     return lines
 
 
