@@ -99,3 +99,21 @@ def test_rank_intervals_from_a_bootstrap_of_seeds():
     ranks = rank_intervals(table, list(table))
     assert ranks["top"] == (1, 1) and ranks["low"] == (4, 4)
     assert ranks["close1"] == (2, 3) and ranks["close2"] == (2, 3)
+
+
+def test_the_published_boards_read_through_the_blocked_model():
+    """Every accuracy table of the committed Fashion-MNIST board says whether its rows differ,
+    compares every row with l1 and random by Dunnett, shows Tukey's letters and bootstrap rank
+    intervals and a power line matched to that test, and never prints p = 0."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "leaderboards" /
+            "lenet5-fashionmnist.md").read_text()
+    tables = text.split("\n## Target ")[1:]
+    assert len(tables) == 5
+    for table in tables:
+        assert "- Omnibus (" in table and "Dunnett's simultaneous 95% interval" in table
+        assert "| group | criterion |" in table and "rank, 95% bootstrap" in table
+        assert "| Δ vs l1, 95% simultaneous | vs l1 | Δ vs random, 95% simultaneous |" in table
+        assert "- Power: with 5 seeds" in table
+    assert "p = 0 " not in text and "p = 0." not in text.replace("p = 0.0", "")

@@ -209,7 +209,7 @@ def test_the_boards_index_pools_win_rates_over_every_board():
 
 
 def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_lines():
-    """prun1: l1 above weak with spread (F = 5043, p = 0.000198, weak worse than l1); prun2 (l1
+    """prun1: l1 above weak with spread (F = 5043, p = 0.0002, weak worse than l1); prun2 (l1
     90-92, weak 60-62): weak exactly 30 below on every seed, no residual spread, so only the
     exact sign test applies: 2 x 0.5^3 = 0.25, nothing told apart. Random (2 seeds) is outside
     both models: no sentence about it. Between prun1 and prun2 the order's tau is +0.33."""
@@ -221,10 +221,10 @@ def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_line
     lines = board_findings(board)
     assert lines[:4] == [
         "- Target `prun1` (widths 4,14), budget `quick`, over 3 seeds: the rows differ "
-        "(F = 5043.00, p = 0.000198).",
+        "(F = 5043.00, p = 0.0002).",
         "  - None better than `l1`; worse: `weak`.",
         "- Target `prun2` (widths 3,8), budget `quick`, over 3 seeds: no evidence that the rows "
-        "differ (exact sign test, p = 0.25).",
+        "differ (exact sign test, p = 0.250).",
         "  - None better than `l1`; 1 not told apart (no residual spread: the exact sign test "
         "cannot reach 5% over 3 seeds)."]
     assert not any("`random`" in line for line in lines)

@@ -122,10 +122,11 @@ def omnibus_sentence(model: Blocked | None, left_out: Sequence[str]) -> str:
     verdict = "rows differ" if model.p_value < LEVEL else \
         "no evidence that the rows differ at this level"
     return (f"- Omnibus ({what}){out}: {verdict}: F({model.df_rows}, {model.df_error}) = "
-            f"{model.f:.2f}, {_p_text(model.p_value)}.")
+            f"{model.f:.2f}, {p_text(model.p_value)}.")
 
 
-def _p_text(p: float) -> str:
+def p_text(p: float) -> str:
+    """`p = 0.0012`, `p < 0.0001`: never p = 0."""
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
 
 

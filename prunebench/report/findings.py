@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from prunebench.config import SCRATCH_E, UNPRUNED_FT, is_control
-from prunebench.report.blocked import detectable
+from prunebench.report.blocked import detectable, p_text
 from prunebench.report.leaderboard import Board, Section
 from prunebench.report.stats import kendall_tau
 from prunebench.report.verdict import REFERENCES, Scores, verdict_counts
@@ -78,8 +78,8 @@ def section_findings(section: Section) -> list[str]:
         return []
     model = scores.model
     omnibus = ("the rows differ" if model.p_value < 0.05 else "no evidence that the rows differ") \
-        + (f" (F = {model.f:.2f}, p = {model.p_value:.3g})" if not model.exact else
-           f" (exact sign test, p = {model.p_value:.3g})")
+        + (f" (F = {model.f:.2f}, {p_text(model.p_value)})" if not model.exact else
+           f" (exact sign test, {p_text(model.p_value)})")
     sentences = [s for ref in REFERENCES if (s := _against(scores, ref)) is not None]
     if (controls := _controls(scores)) is not None:
         sentences.append(controls)
