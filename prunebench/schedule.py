@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from prunebench.config import Budget
 
 #: lr at optimizer step i of a phase of `total` steps
 Rate = Callable[[int, int], float]
+
+
+def decay(start: float, end: float) -> dict[str, Any]:
+    """A budget's fine-tuning fields for a seed's "learning rate is varied in the range
+    [start, end]": a cosine from `start` to `end`, restarted at every pruning step (each step
+    recovers from its own removal) and again in the final phase."""
+    return {"finetune_lr": start, "finetune_schedule": "cosine", "finetune_lr_end": end}
 
 
 def cosine(start: float, end: float, i: int, total: int) -> float:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from prunebench.config import Budget, Target
 from prunebench.data import digits, mnist, synthetic
 from prunebench.data.arrays import ArrayData
 from prunebench.models.lenet5 import LeNet5
 from prunebench.scenarios.base import Scenario, ignoring_size
+from prunebench.schedule import decay
 from prunebench.tasks import Classification
 
 GROUPS = ("conv1", "conv2")
@@ -33,8 +33,7 @@ TARGETS = {
 }
 
 #: seed 001 sec. 4.1's range, a cosine restarted at every step and again in the final phase
-SEED_001_LENET: dict[str, Any] = {"finetune_lr": 1e-3, "finetune_schedule": "cosine",
-                                  "finetune_lr_end": 1e-4}
+SEED_001_LENET = decay(1e-3, 1e-4)
 #: the final phase of `paper`: the README's pilot found doubling it adds under 0.1 points
 PAPER_FINAL_EPOCHS = 12
 
