@@ -102,9 +102,15 @@ def filter_matrix(conv: nn.Conv2d, bias: bool = False) -> Tensor:
     return w
 
 
+#: a sample's loss as weighted terms: E over a distribution of its gradient's |.|^power is the
+#: weighted sum over the terms (an expectation over labels, say)
+Terms = Callable[[nn.Module, Batch], list[tuple[float, Tensor]]]
+
+
 def mean_abs_sample_gradients(ctx: PruneContext, power: int = 1,
                               loss: Callable[[nn.Module, Batch], Tensor] | None = None,
-                              bias: bool = False) -> dict[str, Tensor]:
+                              bias: bool = False, terms: Terms | None = None
+                              ) -> dict[str, Tensor]:
     """Per group, E_x[|dC(x)/dW|^power] over the calibration samples as a (filters, fan-in)
     matrix (`filter_matrix` layout; the bias's column too with `bias`): each sample's gradient of
     its own loss (`loss`, default the task's), its magnitude (power 1: seed 001 eq. 13) or square
@@ -112,23 +118,27 @@ def mean_abs_sample_gradients(ctx: PruneContext, power: int = 1,
     gradient, where samples' signs cancel). One backward pass per sample: it works
     for every model (a detector's losses too), and on CPU it was faster than torch.func's vmap
     over grad (VGG-16, 64 samples, one thread: 12 s against 27 s). Under torchrun each rank
-    sums its samples and the sums are reduced."""
+    sums its samples and the sums are reduced. With `terms`, each sample's statistic is the
+    weighted sum over its terms of each term's gradient's |.|^power (one backward pass each)."""
     loss = loss or ctx.loss
+    each = terms or (lambda model, sample: [(1.0, loss(model, sample))])
     totals: dict[str, Tensor] = {}
     samples = 0
     try:
         for batch in ctx.batches():
             for i in range(len(batch[1])):
-                ctx.model.zero_grad(set_to_none=True)
-                loss(ctx.model, (batch[0][i:i + 1], batch[1][i:i + 1])).backward()
-                for g in ctx.groups:
-                    parts = [g.conv.weight] + ([g.conv.bias] if bias and g.conv.bias is not None
-                                               else [])
-                    grads = [torch.zeros_like(p, dtype=torch.float64) if p.grad is None
-                             else p.grad.double() for p in parts]
-                    matrix = torch.cat([grads[0].flatten(1)] + [b[:, None] for b in grads[1:]],
-                                       dim=1)
-                    totals[g.name] = totals.get(g.name, 0) + matrix.abs() ** power
+                found = each(ctx.model, (batch[0][i:i + 1], batch[1][i:i + 1]))
+                for k, (weight, term) in enumerate(found):
+                    ctx.model.zero_grad(set_to_none=True)
+                    term.backward(retain_graph=k + 1 < len(found))
+                    for g in ctx.groups:
+                        parts = [g.conv.weight] + (
+                            [g.conv.bias] if bias and g.conv.bias is not None else [])
+                        grads = [torch.zeros_like(p, dtype=torch.float64) if p.grad is None
+                                 else p.grad.double() for p in parts]
+                        matrix = torch.cat([grads[0].flatten(1)] + [b[:, None]
+                                                                    for b in grads[1:]], dim=1)
+                        totals[g.name] = totals.get(g.name, 0) + weight * matrix.abs() ** power
             samples += len(batch[1])
     finally:
         ctx.model.zero_grad(set_to_none=True)

@@ -80,7 +80,7 @@ def test_obd_hessian_keeps_what_torch_pruning_keeps():
 
 
 @pytest.mark.filterwarnings("ignore:Full backward hook")
-@pytest.mark.parametrize("fisher", ["true", "empirical"])
+@pytest.mark.parametrize("fisher", ["sampled", "empirical"])
 def test_obd_c_keeps_what_torch_pruning_keeps(fisher):
     """OBDCImportance takes each sample's gradient from its hooks on one batch; it is given the
     labels obd-c uses: the data's, or those drawn from the softmax with the context's generator
