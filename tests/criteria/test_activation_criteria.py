@@ -62,3 +62,17 @@ def test_chip_is_the_nuclear_norm_lost_without_each_channel():
     criterion.prepare(context(conv, [group], [x, x]))  # two samples, both the same
     torch.testing.assert_close(criterion.score(group), expected[0])
     assert criterion.select(group, 2).tolist() == [0, 1]
+
+
+def test_chip_reads_the_maps_after_the_relu():
+    """Maps [1, 0], [0, 2], [-1, 0]: after the ReLU the third is zero, so removing it changes
+    no singular value (independence 0) and the others' are 3 - 2 = 1 and 3 - 1 = 2. Before the
+    ReLU (a wrong tap) the third would mirror the first: sqrt(2) - 1 each, and sqrt(2)."""
+    conv = pointwise_conv([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
+    model = nn.Sequential(conv, nn.ReLU())
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).view(1, 2, 1, 2)
+    group = ChannelGroup("0", conv)
+    criterion = make("chip")
+    criterion.prepare(context(model, [group], [x]))
+    torch.testing.assert_close(criterion.score(group),
+                               torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64))

@@ -155,3 +155,26 @@ def test_the_harness_writes_a_refit_and_records_its_error():
 def test_a_bad_refit_fails_with_what_is_wrong(answer, message):
     with pytest.raises(CriterionError, match=message):
         refit(answer)
+
+
+def test_cp_keeps_the_first_channels_of_its_lasso_order_on_unit_norm_weights():
+    """Input channel A is 2 on every position of image 1 and 0 on image 2, B is 1 on image 2
+    only (disjoint, so orthogonal); the consumer is y = 1 x A + 3 x B. With each channel's
+    consumer weights scaled to unit norm (CP eq. 1-3), A's column correlates with y by
+    sum A^2 = 4 per row of image 1 against B's 1 x 3 = 3 per row of image 2, so the LASSO keeps
+    A longest; without the scaling B's column 3B would win (9 against 4); keeping the order's
+    last channel instead of its first would keep B too."""
+    conv = nn.Conv2d(2, 2, 1, bias=False)
+    consumer = nn.Conv2d(2, 1, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(2)[:, :, None, None])
+        consumer.weight.copy_(torch.tensor([1.0, 3.0])[None, :, None, None])
+    model = nn.Sequential(conv, nn.ReLU(), consumer).eval()
+    image = torch.zeros(2, 2, 4, 4)
+    image[0, 0], image[1, 1] = 2.0, 1.0
+    group = ChannelGroup("0", conv, consumers=("2",))
+    from tests.criteria.helpers import make
+
+    criterion = make("cp")
+    criterion.prepare(context(model, [group], [image]))
+    assert criterion.select(group, 1).tolist() == [0]

@@ -123,6 +123,24 @@ def test_group_lasso_penalty_is_the_sum_of_filter_norms():
     assert group.conv.weight.grad.flatten().tolist() == pytest.approx(
         [1e-4 * v for v in (0.6, 0.8, 0.0, 1.0, 1.0, 0.0)])
     assert criterion.select(group, 1).tolist() == [0]
+    # L2 and L1 disagree here: [3, 0] has the larger L2 norm (3 > 2.83), [2, 2] the larger L1
+    assert criterion.select(conv_group([[3.0, 0.0], [2.0, 2.0]]), 1).tolist() == [0]
+
+
+def test_lamp_allocates_by_its_own_scores_across_layers():
+    """LAMP's scores are comparable across layers (Lee et al., sec. 3), so a global target takes
+    one threshold on them, not the harness's mean normalisation. Layer A has 2 equal filters
+    (LAMP 1/2, 1), layer B 10 (1/10, 1/9, ..., 1/2, 1); MACs = filters kept; remove 6: the six
+    lowest raw scores are all B's (1/10 ... 1/5), widths (2, 4). Normalised by the layer means
+    (0.75 and 0.293), A's 1/2 (0.67) would come before B's 1/5 (0.68): widths (1, 5)."""
+    from prunebench.cells.allocate import step_allocation
+
+    a = conv_group([[1.0]] * 2, name="a")
+    b = conv_group([[1.0]] * 10, name="b")
+    criterion = make("lamp")
+    chosen = step_allocation("lamp", criterion, context(a.conv, [a, b], []),
+                             lambda widths: sum(widths), 12, 2.0, (1, 1), 1, 1)
+    assert chosen.widths == (2, 4) and chosen.own
 
 
 def test_growing_reg_fixes_the_l1_smallest_and_penalises_them_more_and_more():
