@@ -315,3 +315,15 @@ def test_a_seed_whose_cells_started_from_different_baselines_is_named():
     assert build_boards(digested, "prunebench leaderboard")[0].sections[0].mixed == [
         "- **Seed 1's cells started from 2 different baselines** (weights aaaa in 1 cell; "
         "weights bbbb in 1 cell): its paired differences mix them.", ""]
+
+
+def test_a_seed_whose_cells_ran_on_different_cpus_is_named():
+    """Seed 1's weak cell was computed on an AVX2 EPYC, the rest on the test CPU."""
+    moved = [replace(r, environment=replace(ENV, cpu="AMD EPYC", cpu_capability="AVX2"))
+             if (r.criterion.name, r.seed) == ("weak", 1) else r for r in RECORDS]
+    board = build_boards(moved, "prunebench leaderboard")[0]
+    assert board.sections[0].mixed == [
+        "- Seed 1's cells were computed on different CPUs: most on Test CPU (unknown), `weak` "
+        "on AMD EPYC (AVX2) (same baseline weights; the fine-tuning's last bits differ between "
+        "CPUs).", ""]
+    assert build_boards(RECORDS, "prunebench leaderboard")[0].sections[0].mixed == []

@@ -412,6 +412,26 @@ def mixed_baselines(records: list[Record], headline: str) -> list[str]:
     return lines + [""] if lines else []
 
 
+def mixed_machines(records: list[Record]) -> list[str]:
+    """A line per seed whose cells were computed on different kinds of CPU (training is not
+    bit-reproducible across them), naming the cells of each kind but the most common."""
+    by_seed: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r.measured is not None:
+            by_seed[r.seed][r.environment.machine].append(r.label)
+    lines = []
+    for seed, machines in sorted(by_seed.items()):
+        if len(machines) < 2:
+            continue
+        common = max(machines, key=lambda m: (len(machines[m]), m))
+        others = "; ".join(f"{', '.join(f'`{c}`' for c in sorted(cells))} on {machine}"
+                           for machine, cells in sorted(machines.items()) if machine != common)
+        lines.append(f"- Seed {seed}'s cells were computed on different CPUs: most on {common}, "
+                     f"{others} (same baseline weights; the fine-tuning's last bits differ "
+                     "between CPUs).")
+    return lines + [""] if lines else []
+
+
 def allocation_lines(records: list[Record]) -> list[str]:
     """Under a global target's table: the normalisation every row shares, then per row and seed
     the widths its scores chose, how far their MACs lie from the target and the layers held at
@@ -483,7 +503,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         if reduction is not None and used:
             section.speed = allocation_lines(used)
         base_mean, base_row = _baseline_row(used, section.headline)
-        section.mixed = mixed_baselines(used, section.headline)
+        section.mixed = mixed_baselines(used, section.headline) + mixed_machines(used)
         section.protocol = protocol_lines(used)
         if base_row:
             section.rows.append(base_row)
