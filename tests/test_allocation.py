@@ -119,16 +119,21 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
     """`--target macs-2x,macs-4x` on lenet5-digits: l1 and lamp choose their own widths (each
     layer at least its floor), their MACs within 1% of the target (settled: one conv2 filter is
     3.5% of half LeNet-5's MACs); kmeans-raw only selects, so it is not applicable;
-    the reference rows `uniform (l1)` and `scratch` share the widths one ratio gives; records
+    the controls `uniform (l1)`, `scratch-e` and `scratch-b` share the widths one ratio gives
+    (`unpruned-ft` keeps every filter, once per seed); records
     keep the reduction and the floor, and the board lists the widths."""
     assert main(["run", "--scenario", "lenet5-digits", "--target", "macs-2x,macs-4x", "--budget",
                  "smoke", "--seeds", "0", "--criteria", "l1,lamp,kmeans-raw", "--results",
                  str(tmp_path)]) == 0
     records = read_results(tmp_path)
     assert sorted(r.label for r in records) == sorted(
-        ["l1", "lamp", "kmeans-raw", "uniform (l1)", "scratch"] * 2)
+        ["l1", "lamp", "kmeans-raw", "uniform (l1)", "scratch-e", "scratch-b"] * 2
+        + ["unpruned-ft"])
     plan = make_plan(scenario="lenet5-digits", budget="smoke")
     for r in records:
+        if r.label == "unpruned-ft":
+            assert r.macs_reduction is None and r.measured.pruned_widths == (20, 50)
+            continue
         assert r.macs_reduction in (2.0, 4.0) and r.floor == allocation.FLOOR
         if r.criterion.name == "kmeans-raw":
             assert r.status == "not-applicable" and "global allocation" in (r.error or "")
@@ -136,14 +141,14 @@ def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_ch
         m = r.measured
         assert m is not None and m.pruned_widths >= (2, 5)  # the floors of 20 and 50 filters
         assert abs(m.pruned.macs * r.macs_reduction / m.baseline.macs - 1) <= 0.01
-        if r.label in ("uniform (l1)", "scratch"):
+        if r.label in ("uniform (l1)", "scratch-e", "scratch-b"):
             assert r.widths == m.pruned_widths == uniform_widths(plan, (20, 50), r.macs_reduction)
         else:
             assert r.widths == ()
     board = (tmp_path / "leaderboards" / "lenet5-digits.md").read_text()
     assert "MACs / 4, widths chosen by each criterion's scores" in board
     assert "`lamp` seed 0 (**its own allocation**):" in board  # LAMP's global threshold
-    assert "`l1` seed 0:" in board and "Δ after FT vs uniform (l1)" in board
+    assert "`l1` seed 0:" in board and "| uniform (l1) |" in board
     assert "(lenet5-digits-macs-4x-smoke-kept-per-layer.png)" in board
     assert (tmp_path / "leaderboards" / "lenet5-digits-macs-4x-smoke-kept-per-layer.png").exists()
     # `prunebench flops --result` measures the architecture a row's criterion chose

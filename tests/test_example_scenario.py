@@ -37,7 +37,8 @@ def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criter
     cli("run", "--scenario", ROW, "--budget", "smoke", "--data-root", str(tmp_path / "data"),
         "--results", str(tmp_path / "results"), "--jobs", "2", "--criteria", every)
     results = [json.loads(p.read_text()) for p in (tmp_path / "results" / ROW).glob("*.json")]
-    assert {r["criterion"]["name"] for r in results} == {*plugins.discover(), "scratch"}
+    assert {r["criterion"]["name"] for r in results} == {*plugins.discover(), "unpruned-ft",
+                                                         "scratch-e", "scratch-b"}
     assert all(r["status"] in ("ok", "not-applicable") for r in results), \
         [(r["criterion"]["name"], r["error"]) for r in results if r["status"] == "failed"]
     board = (tmp_path / "results" / "leaderboards" / f"{ROW}.md").read_text()

@@ -21,6 +21,7 @@ def test_leaderboard_links_figures_that_exist_and_are_stable(tmp_path):
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
     assert linked == ["lenet5-digits-accuracy-vs-macs.png",
                       "lenet5-digits-prun1-smoke-layer-macs.png",
+                      "lenet5-digits-prun1-smoke-finetuning.png",
                       "lenet5-digits-prun1-smoke-speedup.png",
                       "lenet5-digits-smoke-performance-profile.png"]
     first = {}

@@ -61,7 +61,7 @@ def test_mean_std_intervals_letters_and_failures():
         "a", "1", "3", "50.00 ± 0.00", "92.00 ± 2.00", "[87.03, 96.97]", "-7.00")
     assert (l1.params, l1.macs, l1.macs_kept, l1.trm) == ("119,028", "264,200", "11.5%", "2.50")
     assert (rows["random"].group, rows["random"].after, rows["random"].interval) == (
-        "", "81.00 ± 1.41", "[68.29, 93.71]")
+        "–", "81.00 ± 1.41", "[68.29, 93.71]")
     assert (rows["weak"].group, rows["weak"].rank_ci, rows["weak"].after) == (
         "b", "2", "51.00 ± 1.00")
     assert (rows["bn"].group, rows["bn"].seeds, rows["bn"].before) == (

@@ -100,8 +100,9 @@ def test_two_processes_share_a_results_folder_without_running_a_cell_twice(tmp_p
     assert [first.returncode, second.returncode] == [0, 0], outputs
     ran = [line.split(",")[0].strip("✓ ") for out in outputs for line in out.splitlines()
            if line.startswith("✓")]
-    assert sorted(ran) == sorted(["l1", "l2", "random", "fpgm", "kmeans-raw", "taylor", "scratch"])
-    assert len(list((tmp_path / "shared" / "lenet5-digits").glob("*.json"))) == 7
+    assert sorted(ran) == sorted(["l1", "l2", "random", "fpgm", "kmeans-raw", "taylor",
+                                  "unpruned-ft", "scratch-e", "scratch-b"])
+    assert len(list((tmp_path / "shared" / "lenet5-digits").glob("*.json"))) == 9
     assert len(list((tmp_path / "shared" / "baselines").rglob("*.pt"))) == 1
 
 

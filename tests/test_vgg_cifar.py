@@ -102,4 +102,4 @@ def test_row_runs_end_to_end_on_tiny_data(tmp_path, row, variant, macs):
                  "--data-root", str(tmp_path / "data"), "--results", str(results)]) == 0
     board = (results / "leaderboards" / f"{row}.md").read_text()
     assert "| l1 |" in board and "| bn-scale |" in board and macs in board
-    assert "| scratch | prunebench (reference)" in board  # BatchNorm re-initialised too
+    assert "| scratch-e | prunebench (control)" in board  # BatchNorm re-initialised too

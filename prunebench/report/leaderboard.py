@@ -300,7 +300,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             onnx_mb=_onnx_size(ok, "bytes"))))
     scores = scores_of(summaries, after_by_seed, before_by_seed)
     scored.sort(key=lambda item: (-item[0], item[1]))
-    return ([replace(row, group=scores.letters.get(name, ""), rank_ci=rank_text(scores, name))
+    return ([replace(row, group=scores.letters.get(name, "–"), rank_ci=rank_text(scores, name))
              for _, name, row in scored] + failed, scores)
 
 
@@ -323,7 +323,7 @@ def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
     summaries = {name: summarise(list(by_seed.values())) for name, by_seed in areas.items()}
     scores = scores_of(summaries, areas, {})
     plugins = {r.label: r.criterion.plugin for r in sweep.records}
-    rows = [Row(scores.letters.get(name, ""), name, plugins[name], str(summaries[name].n),
+    rows = [Row(scores.letters.get(name, "–"), name, plugins[name], str(summaries[name].n),
                 rank_ci=rank_text(scores, name), after=_mean_std(list(areas[name].values())),
                 interval=summaries[name].interval_text(bounds=PERCENT))
             for name in sorted(areas, key=lambda n: (-summaries[n].mean, n))]
