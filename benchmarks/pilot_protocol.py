@@ -5,8 +5,8 @@ On lenet5-fashionmnist at `prun1`, from the committed baselines of seeds 2, 3 an
 
 - the second edition's schedule: 4 steps x 3 epochs at a constant 0.01, no final phase;
 - protocol v3: 4 steps x 3 epochs with a cosine from 1e-3 to 1e-4 restarted at every step
-  (seed 001 sec. 4.1), then a final phase of 3, 6, 12 or 24 epochs with the same decay
-  (`unpruned-ft` at the `paper` budget's final length only),
+  (seed 001 sec. 4.1), then a final phase of 3, 6, 12 or 24 epochs with the same decay, or of
+  6 or 12 epochs decaying from 1e-2 (`unpruned-ft` at 12 epochs),
 
 every cell through prunebench's own runner, and prints the README's tables: the final top-1 per
 row and schedule, how often step 1's fine-tuning lowered accuracy, and top-1 against the final
@@ -32,12 +32,12 @@ from prunebench.config import UNPRUNED_FT, Budget, parse_seeds, parse_shard
 from prunebench.plan import RunOptions, RunPlan
 from prunebench.record import Record
 from prunebench.runner import run_matrix
-from prunebench.scenarios.lenet5 import PAPER_FINAL_EPOCHS
 from prunebench.schedule import schedule_text
 from prunebench.store import read_results
 
 SCENARIO = "lenet5-fashionmnist"
 FINAL_LENGTHS = (3, 6, 12, 24)
+FINAL_FROM, FINAL_FROM_LENGTHS = 1e-2, (6, 12)  # a final phase that starts higher
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboards" / "results" / "baselines"
 
 
@@ -46,8 +46,12 @@ def budgets() -> dict[str, Budget]:
     paper = scenarios.get(SCENARIO).budget("paper")
     second = replace(paper, finetune_lr=0.01, finetune_schedule="constant", finetune_lr_end=None,
                      final_epochs=0)
-    return {"second edition": second,
-            **{f"v3, final {n}": replace(paper, final_epochs=n) for n in FINAL_LENGTHS}}
+    return {**{f"v3, final {n} from {FINAL_FROM:g}": replace(paper, final_epochs=n,
+                                                              final_lr=FINAL_FROM)
+               for n in FINAL_FROM_LENGTHS},
+            "second edition": second,
+            **{f"v3, final {n}": replace(paper, final_epochs=n, final_lr=None)
+               for n in FINAL_LENGTHS}}
 
 
 def run(data_root: Path, results: Path, seeds: tuple[int, ...],
@@ -60,8 +64,10 @@ def run(data_root: Path, results: Path, seeds: tuple[int, ...],
             if not (folder / path.name).exists():
                 shutil.copy(path, folder / path.name)
     for name, budget in budgets().items():
-        with_ceiling = name == "second edition" or budget.final_epochs == PAPER_FINAL_EPOCHS
-        plan = RunPlan(scenario, ("l1", "random"), (scenario.target("prun1"),), seeds, budget,
+        with_ceiling = name == "second edition" or budget.final_epochs == 12
+        criteria = ("l1",) if budget.final_lr is not None and budget.final_epochs != 12 \
+            else ("l1", "random")
+        plan = RunPlan(scenario, criteria, (scenario.target("prun1"),), seeds, budget,
                        controls=(UNPRUNED_FT,) if with_ceiling else (), data_root=data_root)
         run_matrix(plan, RunOptions(results=results, shard=shard,
                                     command=f"benchmarks/pilot_protocol.py ({name})"))
@@ -69,7 +75,10 @@ def run(data_root: Path, results: Path, seeds: tuple[int, ...],
 
 def variant(record: Record) -> str:
     b = record.budget
-    return "second edition" if b.finetune_schedule == "constant" else f"v3, final {b.final_epochs}"
+    if b.finetune_schedule == "constant":
+        return "second edition"
+    start = f" from {b.final_lr:g}" if b.final_lr is not None else ""
+    return f"v3, final {b.final_epochs}{start}"
 
 
 def summarise(results: Path) -> str:
@@ -98,11 +107,13 @@ def summarise(results: Path) -> str:
                      f"{statistics.fmean(values):.2f} | {gap:+.2f} |")
     lines += ["", "| schedule | cells whose step-1 fine-tuning lowered top-1 |", "|---|---|"]
     lines += [f"| {name} | {low} of {n} |" for name, (low, n) in sorted(step1.items())]
-    lines += ["", "| final phase (epochs) | l1 | random |", "|---|---|---|"]
-    for n in FINAL_LENGTHS:
-        row = [top1.get((f"v3, final {n}", label), {}) for label in ("l1", "random")]
-        lines.append(f"| {n} | " + " | ".join(
-            f"{statistics.fmean(v.values()):.2f}" if v else "–" for v in row) + " |")
+    lines += ["", "| final phase | l1 | random |", "|---|---|---|"]
+    for name in [f"v3, final {n}" for n in FINAL_LENGTHS] + [
+            f"v3, final {n} from {FINAL_FROM:g}" for n in FINAL_FROM_LENGTHS]:
+        row = [top1.get((name, label), {}) for label in ("l1", "random")]
+        lines.append(f"| {name[4:]} | " + " | ".join(
+            f"{statistics.fmean(v.values()):.2f} ({len(v)} seeds)" if v else "–" for v in row)
+            + " |")
     lines += ["", *(f"- {name}: {schedule_text(b)}" for name, b in budgets().items())]
     return "\n".join(lines)
 

@@ -60,8 +60,10 @@ class Budget:
     finetune_lr_end: float | None = None
     #: whether the decay restarts at every pruning step (True) or runs once across all steps
     finetune_restart: bool = True
-    #: a final fine-tuning after the last removal, with its own decay from finetune_lr
+    #: a final fine-tuning after the last removal, with its own decay from `final_lr` (None:
+    #: finetune_lr) to finetune_lr_end
     final_epochs: int = 0
+    final_lr: float | None = None
     #: the one-shot track: one removal from the baseline, no training at all (`one_shot`)
     one_shot: bool = False
 
@@ -89,7 +91,8 @@ class Budget:
 #: Budget fields added after the second edition, at the values that reproduce it: absent from
 #: an older result file's budget, they read as these, and at these they are left out of a hash
 LEGACY: dict[str, Any] = {"finetune_schedule": "constant", "finetune_lr_end": None,
-                          "finetune_restart": True, "final_epochs": 0, "one_shot": False}
+                          "finetune_restart": True, "final_epochs": 0, "final_lr": None,
+                          "one_shot": False}
 SCHEDULES = ("constant", "cosine")
 
 

@@ -36,6 +36,8 @@ def finetune_rate(budget: Budget, step: int | None) -> Rate:
     not restart runs once across every step's fine-tuning (each step has the same length); the
     final phase always has a decay of its own."""
     start, end = budget.finetune_lr, budget.finetune_lr_end
+    if step is None and budget.final_lr is not None:
+        start = budget.final_lr
     if budget.finetune_schedule == "constant" or end is None:
         return lambda _i, _total: start
     if step is None or budget.finetune_restart:
@@ -51,8 +53,10 @@ def schedule_text(budget: Budget) -> str:
     else:
         where = "restarting at every step" if budget.finetune_restart else "once across the steps"
         rate = f"cosine {budget.finetune_lr:g} -> {budget.finetune_lr_end:g}, {where}"
-    final = f", then a final {budget.final_epochs} epochs (its own decay)" \
-        if budget.final_epochs else ""
+    final = ""
+    if budget.final_epochs:
+        start = f" from {budget.final_lr:g}" if budget.final_lr is not None else ""
+        final = f", then a final {budget.final_epochs} epochs (its own decay{start})"
     return f"{steps}, {rate}{final}"
 
 
