@@ -64,8 +64,25 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path, monkeypat
     with pytest.raises(PrunebenchError) as info:
         mnist.load(mnist.MNIST, tmp_path, fetch=False)
     message = str(info.value)
-    assert message.startswith("MNIST not found; looked in")
+    assert message.startswith(f"--data-root {tmp_path} holds no MNIST idx files (looked in")
     assert str(tmp_path / "MNIST/raw") in message and "--download" in message
+    with pytest.raises(PrunebenchError, match="^MNIST not found; looked in nowhere"):
+        mnist.load(mnist.MNIST, None, fetch=False)
+
+
+@pytest.mark.skipif(not DEBIAN.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_a_data_root_given_is_used_or_refused_never_replaced(tmp_path, monkeypatch):
+    """One file of Fashion-MNIST under --data-root: refused, naming the three it lacks, though
+    Debian's folder holds all four (issue 39: it used to train on Debian's silently)."""
+    monkeypatch.delenv("PRUNEBENCH_DATA", raising=False)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not a gzip file")
+    with pytest.raises(PrunebenchError) as info:
+        mnist.load(mnist.FASHION_MNIST, tmp_path, fetch=False)
+    assert str(info.value) == (
+        f"--data-root {tmp_path}: {tmp_path} lacks train-labels-idx1-ubyte[.gz], "
+        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz] of Fashion-MNIST; add them, "
+        "or point --data-root at a folder with all four")
+    assert mnist.load(mnist.FASHION_MNIST, None, fetch=False).source == str(DEBIAN)
 
 
 def test_mismatched_labels_are_reported(tmp_path):

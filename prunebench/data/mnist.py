@@ -1,6 +1,7 @@
 """MNIST and Fashion-MNIST from their idx files, found in a local folder or fetched on request.
 
-Search order: `--data-root`, then `$PRUNEBENCH_DATA`, then the folder of Debian's package (for
+Search order: `--data-root` alone when it is given (a folder the user names is used or refused,
+never replaced by another); otherwise `$PRUNEBENCH_DATA`, then the folder of Debian's package (for
 Fashion-MNIST, `dataset-fashion-mnist`). Each root may hold the four files directly, in a
 sub-folder (`fashion-mnist/`, `mnist/`) or in torchvision's layout (`FashionMNIST/raw/`). Only with
 `download=True` does torchvision fetch them (into the first root, or ~/.cache/prunebench/data).
@@ -50,16 +51,32 @@ def _file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def find_files(family: Family, roots: list[Path]) -> tuple[list[Path], list[Path]]:
-    """The four idx files from the first folder that has them all, and every folder looked in."""
+def find_files(family: Family, roots: list[Path], system: bool = True
+               ) -> tuple[list[Path], list[Path]]:
+    """The four idx files from the first folder that has them all, and every folder looked in
+    (the system's folders too, with `system`)."""
     looked = []
-    folders = [r / sub for r in roots for sub in ("", *family.subdirs)] + list(family.system_dirs)
+    folders = [r / sub for r in roots for sub in ("", *family.subdirs)] + \
+        (list(family.system_dirs) if system else [])
     for folder in folders:
         looked.append(folder)
         files = [_file(folder, stem) for stem in FILES]
         if all(files):
             return files, looked  # type: ignore[return-value]
     return [], looked
+
+
+def _missing(family: Family, looked: list[Path], root: Path) -> str:
+    """Why --data-root does not hold the data: the files its fullest folder lacks."""
+    def lacks(folder: Path) -> list[str]:
+        return [stem for stem in FILES if _file(folder, stem) is None]
+
+    best = min(looked, key=lambda folder: (len(lacks(folder)), str(folder)))
+    if len(lacks(best)) == len(FILES):
+        return (f"--data-root {root} holds no {family.title} idx files (looked in "
+                f"{', '.join(str(p) for p in looked)}); {family.how_to_get}")
+    return (f"--data-root {root}: {best} lacks {', '.join(f'{s}[.gz]' for s in lacks(best))} "
+            f"of {family.title}; add them, or point --data-root at a folder with all four")
 
 
 def download(family: Family, root: Path) -> None:
@@ -77,11 +94,13 @@ def download(family: Family, root: Path) -> None:
 def load(family: Family, root: Path | None, fetch: bool) -> ArrayData:
     """The whole data set, images scaled to [0, 1] and normalised with training statistics."""
     roots = candidate_roots(root)
-    files, looked = find_files(family, roots)
+    files, looked = find_files(family, roots, system=root is None)
     if not files and fetch:
         target = download_root(root)
         download(family, target)
-        files, looked = find_files(family, [target])
+        files, looked = find_files(family, [target], system=False)
+    if not files and root is not None:
+        raise PrunebenchError(_missing(family, looked, root))
     if not files:
         where = ", ".join(str(p) for p in looked) or "nowhere (no --data-root given)"
         raise PrunebenchError(f"{family.title} not found; looked in {where}; {family.how_to_get}")

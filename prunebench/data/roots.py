@@ -1,4 +1,5 @@
-"""Where data sets are looked for: --data-root first, then $PRUNEBENCH_DATA."""
+"""Where data sets are looked for: --data-root alone when given (a folder the user names is used
+or refused, never replaced by another), else $PRUNEBENCH_DATA."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ DEFAULT_DOWNLOAD_ROOT = Path.home() / ".cache" / "prunebench" / "data"
 
 
 def candidate_roots(root: Path | None) -> list[Path]:
-    """The user's roots in the order they are searched."""
-    roots = [root] if root is not None else []
+    """The user's roots in the order they are searched: --data-root alone, else the
+    environment's."""
+    if root is not None:
+        return [root]
     env = os.environ.get("PRUNEBENCH_DATA")
-    if env:
-        roots.append(Path(env))
-    return roots
+    return [Path(env)] if env else []
 
 
 def locate(roots: list[Path], subfolder: str, holds: Callable[[Path], bool]) -> Path | None:
