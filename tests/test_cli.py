@@ -235,3 +235,23 @@ def test_dry_run_counts_the_cells_and_epochs_a_run_would_train(tmp_path, capsys)
     assert "(1 cell done already)" in " ".join(out.split())
     assert re.search(r"baselines\s+│\s+0\s+│\s+0\b", out)  # cached now
     assert re.search(r"criteria\s+│\s+3\s+│\s+6\b", out)
+
+
+def test_list_never_cuts_a_name_and_speaks_json(capsys, monkeypatch):
+    """Piped into another program at 60 columns, every criterion's name still stands whole on
+    its line (`prunebench list | grep deep-feature-kmeans` finds it); `--json` lists them all."""
+    from rich.console import Console
+
+    import prunebench.cli.catalog as catalog
+
+    monkeypatch.setattr(catalog, "console", Console(width=60, force_terminal=False))
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    names = [row["name"] for row in listed]
+    assert {"deep-feature-kmeans", "agglomerative-cosine", "grad-batch-mean-abs"} <= set(names)
+    assert all(re.search(rf"\b{re.escape(name)}\b", out) for name in names)
+    assert main(["list", "--scenarios", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"lenet5-digits", "vgg16-cifar10"} <= {row["name"] for row in rows}

@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")
+    lst.add_argument("--json", action="store_true", help="print JSON for scripts")
     lst.add_argument("--scenarios", action="store_true",
                      help="list the matrix's rows instead of the criteria")
     lst.set_defaults(func=cmd_list)

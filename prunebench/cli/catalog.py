@@ -23,48 +23,81 @@ from prunebench.report.leaderboard import (
 from prunebench.report.speed_board import write_speed_boards
 from prunebench.store import check_writable, read_result, scan_results, scan_speed_results
 
+CRITERION_COLUMNS = ("name", "distribution", "needs", "extra cost", "settings", "status",
+                     "description")
 
-def cmd_list(args: argparse.Namespace) -> int:
-    if args.scenarios:
-        return list_scenarios()
-    table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
-    for column in ("name", "distribution", "needs", "extra cost", "settings", "status"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("description", overflow="fold")
+
+def criteria_rows() -> list[dict[str, str]]:
+    """Every installed criterion as `prunebench list` shows it; a broken plugin's row says why."""
+    rows = []
     for name, info in plugins.discover().items():
         dist = f"{info.distribution} {info.version}"
         try:
             loaded = plugins.load(name)
         except PrunebenchError as exc:
-            table.add_row(name, dist, "?", "?", "?", f"[red]broken: {escape(str(exc))}", "")
+            rows.append(dict(zip(CRITERION_COLUMNS, (name, dist, "?", "?", "?",
+                                                     f"broken: {exc}", ""))))
             continue
         needs = ", ".join(loaded.cls.needs) or "data-free"
         extra = [f"{loaded.cls.sparsity_epochs:g} epochs"] if loaded.cls.sparsity_epochs else []
         extra += ["refit"] if loaded.cls.refits else []
-        table.add_row(name, dist, needs, ", ".join(extra) or "none",
-                      escape(plugins.settings_text(loaded.cls)), "[green]ok", loaded.description)
+        rows.append(dict(zip(CRITERION_COLUMNS, (
+            name, dist, needs, ", ".join(extra) or "none", plugins.settings_text(loaded.cls),
+            "ok", loaded.description))))
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """The criteria (or scenarios) as a table whose names are never cut (the other columns
+    fold), or as JSON for scripts."""
+    if args.scenarios:
+        return list_scenarios(args.json)
+    rows = criteria_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
+    longest = max((len(r["name"]) for r in rows), default=4)
+    for column in CRITERION_COLUMNS:
+        if column == "name":
+            table.add_column(column, no_wrap=True, min_width=longest)
+        else:
+            table.add_column(column, overflow="fold")
+    for row in rows:
+        status = "[green]ok" if row["status"] == "ok" else f"[red]{escape(row['status'])}"
+        table.add_row(*(escape(row[c]) if c != "status" else status for c in CRITERION_COLUMNS))
     console.print(table)
     return 0
 
 
-def list_scenarios() -> int:
+def list_scenarios(as_json: bool = False) -> int:
     """Every row with the distribution that registered it, and whether it can be pruned (a
     plugin's row is built and checked; the core's are checked by its tests); a broken scenario
     plugin as a line of its own (the others still list)."""
     from prunebench.scenarios.check import refusal, scenario_problem
 
     table = Table(title=f"scenarios (entry-point group {scenarios.GROUP})")
-    for column in ("name", "distribution", "prunable layers", "targets", "status"):
+    found = list(scenarios.registry().values())
+    longest = max((len(s.name) for s in found), default=4)
+    table.add_column("name", no_wrap=True, min_width=longest)
+    for column in ("distribution", "prunable layers", "targets", "status"):
         table.add_column(column, no_wrap=column != "status", overflow="fold")
     table.add_column("description", overflow="fold")
-    refused = []
-    for s in scenarios.registry().values():
+    refused, rows = [], []
+    for s in found:
         layers = ", ".join(s.groups) if len(s.groups) <= 3 else f"{len(s.groups)} convs"
         problem = None if s.source.split()[:1] == [scenarios.CORE] else scenario_problem(s)
         if problem is not None:
             refused.append(refusal(s, problem))
+        rows.append({"name": s.name, "distribution": s.source, "prunable layers": list(s.groups),
+                     "targets": list(s.targets), "status": "ok" if problem is None else
+                     refusal(s, problem), "description": s.description})
         status = "[green]ok" if problem is None else "[red]refused (below)"
         table.add_row(s.name, s.source, layers, ", ".join(s.targets), status, s.description)
+    if as_json:
+        rows += [{"name": b.line(), "status": "broken"} for b in scenarios.broken()]
+        print(json.dumps(rows, indent=2))
+        return 0
     console.print(table)
     for line in refused + [b.line() for b in scenarios.broken()]:
         errors.print(f"[red]{escape(line)}", highlight=False, soft_wrap=True)
