@@ -184,7 +184,7 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
 
 
 REASON_WIDTH = 22  # the before-FT column, where a failed row's reason stands: cut, one line
-TERMINAL_FIELDS = ("rank", "criterion", "seeds", "one_shot", "before", "after", "macs_kept",
+TERMINAL_FIELDS = ("group", "criterion", "seeds", "one_shot", "before", "after", "macs_kept",
                    "extra_epochs")  # the Row fields the terminal shows: 100 columns hold them
 
 
@@ -229,16 +229,20 @@ def _recorded_run(path: Path, command: str) -> argparse.Namespace:
 
 def print_board(board: Board, to: Console | None = None) -> None:
     """The leaderboard's key columns, a row a line: names whole, a failure's reason cut with
-    an ellipsis (the markdown file has every column and the whole reason)."""
+    an ellipsis (the markdown file has every column and the whole reason). Where a table has a
+    one-shot column, the terminal shows it instead of *before FT*, a failure's reason in it."""
     for section in board.sections:
         table = Table(title=f"{board.scenario}: {section.title.replace('`', '')}")
         names = max((len(row.criterion) for row in section.rows), default=0)
         shown = [name for name in TERMINAL_FIELDS if name in section.fields]
+        reason = "one_shot" if "one_shot" in shown else "before"
+        if reason == "one_shot":
+            shown.remove("before")
         titles = dict(zip(section.fields, section.columns))
         for field_name, title in ((name, titles[name]) for name in shown):
             if field_name == "criterion":  # whole
                 table.add_column(title, no_wrap=True, min_width=names)
-            elif field_name == "before":  # one line; a failure's reason is cut
+            elif field_name == reason:  # one line; a failure's reason is cut
                 table.add_column(title, no_wrap=True, overflow="ellipsis", max_width=REASON_WIDTH)
             elif field_name == "seeds":  # a failure's list of seeds may fold
                 table.add_column(title, min_width=5)
@@ -247,5 +251,7 @@ def print_board(board: Board, to: Console | None = None) -> None:
             else:  # short values; their titles may wrap
                 table.add_column(title, min_width=5)
         for row in section.rows:
+            if reason == "one_shot" and not row.after and row.before:  # a failed row
+                row = replace(row, one_shot=row.before)
             table.add_row(*(escape(cell) for cell in row.cells(shown)))
         (to or console).print(table)
