@@ -6,7 +6,7 @@ On lenet5-fashionmnist at `prun1`, from the committed baselines of seeds 2, 3 an
 - the second edition's schedule: 4 steps x 3 epochs at a constant 0.01, no final phase;
 - protocol v3: 4 steps x 3 epochs with a cosine from 1e-3 to 1e-4 restarted at every step
   (seed 001 sec. 4.1), then a final phase of 3, 6, 12 or 24 epochs with the same decay, or of
-  6 or 12 epochs decaying from 1e-2 (`unpruned-ft` at 12 epochs),
+  6, 12 or 24 epochs decaying from 1e-2 (`random` and `unpruned-ft` at 12 epochs only),
 
 every cell through prunebench's own runner, and prints the README's tables: the final top-1 per
 row and schedule, how often step 1's fine-tuning lowered accuracy, and top-1 against the final
@@ -37,7 +37,7 @@ from prunebench.store import read_results
 
 SCENARIO = "lenet5-fashionmnist"
 FINAL_LENGTHS = (3, 6, 12, 24)
-FINAL_FROM, FINAL_FROM_LENGTHS = 1e-2, (6, 12)  # a final phase that starts higher
+FINAL_FROM, FINAL_FROM_LENGTHS = 1e-2, (6, 12, 24)  # a final phase that starts higher
 COMMITTED = Path(__file__).resolve().parent.parent / "leaderboards" / "results" / "baselines"
 
 

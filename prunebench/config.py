@@ -334,7 +334,11 @@ def parse_criteria(text: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], 
             if not sep or not key.strip():
                 raise PrunebenchError(f"--criteria: '{pair}' is not a setting; write "
                                       "NAME:key=value, e.g. stability:lam=5e-6")
-            specs[-1][1].append((key.strip(), value.strip()))
+            name, given = specs[-1]
+            if key.strip() in dict(given):
+                raise PrunebenchError(f"--criteria: {name} sets '{key.strip()}' twice; give "
+                                      "each setting once")
+            given.append((key.strip(), value.strip()))
     if not specs:
         raise PrunebenchError("--criteria is empty; give comma-separated names")
     unique = {(name, tuple(pairs)): None for name, pairs in specs}

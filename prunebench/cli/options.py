@@ -108,6 +108,9 @@ def criteria_specs(text: str | None, controls: tuple[str, ...],
     specs = []
     for name, settings in parse_criteria(text):
         if name in CONTROLS or name == LEGACY_SCRATCH:
+            if settings:
+                raise PrunebenchError(f"--criteria: the control '{name}' takes no settings "
+                                      f"(got {':'.join(f'{k}={v}' for k, v in settings)})")
             if (name if name != LEGACY_SCRATCH else "scratch-e") not in controls:
                 raise PrunebenchError(f"--criteria names the control '{name}' and --controls "
                                       "leaves it out; give it in --controls (controls are rows "
