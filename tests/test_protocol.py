@@ -38,6 +38,9 @@ def test_fine_tuning_rates_at_known_steps():
     assert math.isclose(once(0, 10), 8.682e-4, rel_tol=1e-4)
     final = finetune_rate(replace(DECAY, finetune_restart=False), None)  # its own decay
     assert final(0, 30) == 1e-3 and math.isclose(final(15, 30), 5.5e-4)
+    boosted = finetune_rate(replace(DECAY, final_lr=1e-2), None)  # from its own start
+    assert boosted(0, 30) == 1e-2 and math.isclose(boosted(15, 30), (1e-2 + 1e-4) / 2)
+    assert finetune_rate(replace(DECAY, final_lr=1e-2), 1)(0, 10) == 1e-3  # steps unchanged
     constant = finetune_rate(replace(DECAY, finetune_schedule="constant",
                                      finetune_lr_end=None), 3)
     assert constant(0, 10) == constant(9, 10) == 1e-3
@@ -107,7 +110,7 @@ def test_a_pruning_cell_records_its_schedule_and_every_epoch(tmp_path):
     saved = json.loads(next(tmp_path.glob("lenet5-digits/l1--*.json")).read_text())
     budget = saved["budget"]
     assert (budget["finetune_lr"], budget["finetune_lr_end"], budget["finetune_schedule"],
-            budget["final_epochs"]) == (1e-3, 1e-4, "cosine", 1)
+            budget["final_epochs"], budget["final_lr"]) == (1e-3, 1e-4, "cosine", 1, 1e-2)
     step, = saved["history"]
     assert len(step["curve"]) == 1 and len(saved["final_curve"]) == 1
     assert saved["final_curve"][-1] == saved["pruned"]["metrics"]["top1"]
@@ -177,12 +180,12 @@ def test_a_smoke_board_shows_the_controls_and_the_one_shot_column(tmp_path, caps
     out = capsys.readouterr().out
     assert "one-shot" in out
     text = (results / "leaderboards" / "lenet5-digits.md").read_text()
-    header = next(line for line in text.splitlines() if line.startswith("| rank | criterion"))
+    header = next(line for line in text.splitlines() if line.startswith("| group | criterion"))
     assert "top1 one-shot" in header
     for row in ("| unpruned-ft |", "| scratch-e |", "| scratch-b |", "| l1 |"):
         assert row in text
     assert "- Fine-tuning: 1 x 1 epochs, cosine 0.001 -> 0.0001, restarting at every step, " \
-           "then a final 1 epochs (its own decay)" in text
+           "then a final 1 epochs (its own decay from 0.01)" in text
     assert "- `scratch-e` trained 4 epochs" in text  # 2 baseline + 1 + 1 final
     assert "- `scratch-b` trained 8 epochs" in text  # 2 x 8.7 = 17.4, capped at 2 x 4
     assert "- `unpruned-ft` trained 2 epochs" in text

@@ -5,9 +5,9 @@ baseline's learning rate (0.05) decays with a cosine. `steps` pruning steps each
 `finetune_epochs` of fine-tuning (seed 001 prunes iteratively with 2-5 fine-tune epochs per
 step: `paper` uses 4 steps of 3) whose rate decays from 1e-3 to 1e-4 with a cosine restarted at
 every step (seed 001 sec. 4.1: "Learning rate is varied in the range [0.001, 0.0001]"), then a
-final phase fine-tunes the final widths with the same decay (its length from the README's
-pilot). `quick` is one-shot, so accuracy before fine-tuning there measures the ranking alone.
-The README's matrix section lists every number.
+final phase fine-tunes the final widths for 12 epochs, decaying from 1e-2 to 1e-4 (its length
+and start from the README's pilot). `quick` is one-shot, so accuracy before fine-tuning there
+measures the ranking alone. The README's matrix section lists every number.
 
 Targets: the seed's Prun-1 (4,14) and Prun-2 (3,8) widths, and half of every layer's filters.
 """
@@ -32,7 +32,7 @@ TARGETS = {
     "half": Target("half", ratio=0.5),
 }
 
-#: seed 001 sec. 4.1's range, a cosine restarted at every step and again in the final phase
+#: seed 001 sec. 4.1's range, a cosine restarted at every step; the final phase from 1e-2
 SEED_001_LENET = decay(1e-3, 1e-4)
 #: the final phase of `paper`: the README's pilot found doubling it adds under 0.1 points
 PAPER_FINAL_EPOCHS = 12
