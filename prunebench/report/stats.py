@@ -1,9 +1,8 @@
-"""How sure a leaderboard is: per-row seed statistics, ranks that tie what the seeds cannot tell
-apart, and how far rankings agree between compression levels.
+"""Per-row seed statistics and how far rankings agree between compression levels (the
+comparisons between rows are each table's blocked model, blocked.py).
 
 - A row's 95% confidence interval is Student's t interval of the mean over its seeds,
-  mean ± t(0.975, n-1) · s / √n. One seed gives no interval (it ties with every row).
-- Ranks come from paired tests (paired.py); rows that share a rank are marked with `=`.
+  mean ± t(0.975, n-1) · s / √n. One seed gives no interval.
 - Two levels' rankings are compared with Kendall's tau (scipy) over the rows both have.
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,12 +47,6 @@ def summarise(values: Sequence[float]) -> Summary:
     std = statistics.stdev(values)
     half = t_half_width(std, n)
     return Summary(n, mean, std, mean - half, mean + half)
-
-
-def rank_texts(ranks: Mapping[str, int]) -> dict[str, str]:
-    """The ranks as tables show them: '=' where another row shares the rank."""
-    counts = Counter(ranks.values())
-    return {name: f"{r}=" if counts[r] > 1 else str(r) for name, r in ranks.items()}
 
 
 def kendall_tau(first: Mapping[str, float], second: Mapping[str, float]) -> tuple[float, int]:
