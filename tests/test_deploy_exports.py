@@ -203,7 +203,7 @@ def test_the_board_shows_the_exported_size_beside_the_unpruned_one(saved, tmp_pa
     assert main(["leaderboard", "--results", str(saved.parent.parent),
                  "--out", str(tmp_path)]) == 0
     lines = (tmp_path / "lenet5-digits.md").read_text().splitlines()
-    header = next(line for line in lines if line.startswith("| rank |"))
+    header = next(line for line in lines if line.startswith("| group |"))
     assert header.rstrip(" |").endswith("ONNX MB")
     base = next(line for line in lines if "baseline (unpruned)" in line)
     row = next(line for line in lines if "| l1 |" in line)

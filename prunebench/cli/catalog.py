@@ -61,6 +61,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in CRITERION_COLUMNS:
         if column == "name":
             table.add_column(column, no_wrap=True, min_width=longest)
+        elif column == "distribution":  # a package name: whole where the width allows
+            table.add_column(column, no_wrap=True)
         else:
             table.add_column(column, overflow="fold")
     for row in rows:
