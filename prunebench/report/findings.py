@@ -131,10 +131,11 @@ def board_findings(board: Board) -> list[str]:
 
 
 def conclusion(board: Board) -> str:
-    """The board's verdict in two or three sentences: in how many tables the rows differ at
-    all, which criteria are ever better or worse than `l1`, and where the best criterion stands
-    against the controls."""
-    tables = [s for s in board.sections if s.scores is not None and s.scores.model is not None]
+    """The board's verdict in two or three sentences, over its accuracy tables (not the one-shot
+    track's): in how many the rows differ at all, which criteria are ever better or worse than
+    `l1`, and where the best criterion stands against the controls."""
+    tables = [s for s in board.sections if s.scores is not None and s.scores.model is not None
+              and s.sweep is None]  # the accuracy tables; the one-shot track has its own
     if not tables:
         return "Too few seeds or rows for any test yet."
     differ = sum(1 for s in tables if s.scores and s.scores.model
