@@ -143,3 +143,19 @@ def test_committed_leaderboards_regenerate_byte_for_byte(tmp_path):
     match, mismatch, errors = filecmp.cmpfiles(committed, tmp_path / "leaderboards", names,
                                                shallow=False)
     assert not mismatch and not errors
+
+
+def test_jobs_started_beside_a_source_tree_use_the_installed_package(tmp_path):
+    """`--jobs 2` started from the folder that holds a clone named `prunebench` (issue 39):
+    the jobs must import the installed package, not that folder."""
+    clone = tmp_path / "prunebench"
+    shutil.copytree(REPO / "prunebench", clone / "prunebench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "plugins").mkdir()  # the clone's plugins/ shadowed prunebench.plugins
+    command = Path(sys.executable).parent / "prunebench"  # the installed command, as a user runs
+    done = subprocess.run([str(command), "run", "--budget", "smoke",
+                           "--criteria", "l1", "--controls", "none", "--seeds", "0,1",
+                           "--results", "res", "--jobs", "2"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(list((tmp_path / "res" / "lenet5-digits").glob("l1--*.json"))) == 2

@@ -41,8 +41,14 @@ def job_argv(argv: Sequence[str], k: int, n: int, options: RunOptions) -> list[s
             skip = True
         elif not arg.startswith("--jobs="):
             kept.append(arg)
-    return [sys.executable, "-m", "prunebench", *kept, "--job-of", options.command,
+    return [sys.executable, "-c", JOB_ENTRY, *kept, "--job-of", options.command,
             options.started, f"{k}/{n}"]
+
+
+#: a job's entry: the installed prunebench, never a folder of that name in the current
+#: directory (`python -m` would put the directory first on the import path)
+JOB_ENTRY = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+             "from prunebench.cli import main; sys.exit(main())")
 
 
 def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str]) -> int:
