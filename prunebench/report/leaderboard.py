@@ -307,11 +307,11 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
 def _failed_rows(name: str, plugin: str, runs: list[Record]) -> list[Row]:
     """A row's cells that failed or do not apply: a table row per distinct reason, with its
     seeds."""
-    problems: dict[tuple[str, str], list[int]] = defaultdict(list)
+    problems: dict[tuple[str, str], set[int]] = defaultdict(set)
     for r in runs:
         if not r.ok:
-            problems[(r.status.replace("-", " "), str(r.error))].append(r.seed)
-    return [Row("–", name, plugin, f"{len(set(seeds))} ({', '.join(map(str, sorted(set(seeds))))})",
+            problems[(r.status.replace("-", " "), str(r.error))].add(r.seed)
+    return [Row("–", name, plugin, f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})",
                 before=f"{status}: {error}") for (status, error), seeds in sorted(problems.items())]
 
 
