@@ -56,6 +56,20 @@ MUTANTS = (
            "ChannelGroup) -> Tensor:\n        norms",
            "    scores_comparable_across_layers = False\n\n    def score(self, group: "
            "ChannelGroup) -> Tensor:\n        norms"),
+    Mutant("sparsity phase rounds its epochs down", CLASSIC, "sparsity.py",
+           "float(math.ceil(MIN_ITERATIONS / phase.iterations_per_epoch))",
+           "float(math.floor(MIN_ITERATIONS / phase.iterations_per_epoch))"),
+    Mutant("the L1 rule on the mean score, not the median", CLASSIC, "sparsity.py",
+           "median = float(torch.cat(list(self._before.values())).median())",
+           "median = float(torch.cat(list(self._before.values())).mean())"),
+    Mutant("group-norm-sl's rule ignores the strongest push 2^alpha", CLASSIC, "sparsity.py",
+           "return DECAY / (2 ** self.alpha * ctx.sparsity.step",
+           "return DECAY / (1 * ctx.sparsity.step"),
+    Mutant("growing-reg reaches its ceiling only at the phase's end", CLASSIC, "sparsity.py",
+           "self.ceiling * self.interval / (RAMP * iterations)",
+           "self.ceiling * self.interval / iterations"),
+    Mutant("growing-reg penalises the removed filters' weights alone", CLASSIC, "sparsity.py",
+           "params = [group.conv.weight, group.conv.bias]", "params = [group.conv.weight]"),
 )
 
 

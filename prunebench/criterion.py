@@ -37,6 +37,21 @@ class ChannelGroup:
         return self.conv.out_channels
 
 
+@dataclass(frozen=True)
+class SparsityPhase:
+    """The SGD of a step's sparsity epochs, which a penalty's strength is measured against:
+    its (constant) learning rate, momentum and iterations per epoch."""
+
+    lr: float = 1e-3
+    momentum: float = 0.9
+    iterations_per_epoch: int = 1
+
+    @property
+    def step(self) -> float:
+        """How far one iteration moves a weight per unit of steady gradient: lr / (1 - momentum)."""
+        return self.lr / (1 - self.momentum)
+
+
 @dataclass
 class PruneContext:
     """Everything a criterion may use; handed to `prepare` and `penalty`.
@@ -44,7 +59,8 @@ class PruneContext:
     `batches()` yields at most the schedule's number of calibration batches of training data, in
     the same order for every criterion, already on `device`. `widths` maps each group's name to
     the filters it keeps after this step (a criterion that decides before its sparsity epochs
-    what it will remove needs them).
+    what it will remove needs them). `sparsity` describes the SGD of the sparsity epochs, for a
+    criterion that sets its penalty's strength or its epochs from them in `prepare`.
     """
 
     model: nn.Module
@@ -54,6 +70,7 @@ class PruneContext:
     device: torch.device
     batches: Callable[[], Iterator[Batch]]
     widths: Mapping[str, int] = field(default_factory=dict)
+    sparsity: SparsityPhase = SparsityPhase()
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,10 @@ class Criterion(abc.ABC):
     """Base class of every criterion. Subclasses are instantiated with no arguments."""
 
     #: Extra training epochs with `penalty` added to the loss before selection; charged as cost.
-    sparsity_epochs: ClassVar[float] = 0.0
+    #: Read from the instance after `prepare`, so a setting or the step's data may choose it.
+    sparsity_epochs: float = 0.0
+    #: How the sparsity epochs are chosen where `prepare` sets them; `prunebench list` shows it.
+    sparsity_rule: ClassVar[str] = ""
     #: Subset of `NEEDS`; shown by `prunebench list`.
     needs: ClassVar[tuple[str, ...]] = ()
     #: Whether the harness calls `refit` after the filters are removed; its time is charged.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,6 +32,15 @@ def checked_penalty(name: str, criterion: Criterion, ctx: PruneContext) -> Tenso
         raise CriterionError(name, f"penalty() must return a finite scalar Tensor or None, "
                                    f"got {value!r}")
     return value
+
+
+def checked_sparsity_epochs(name: str, criterion: Criterion) -> float:
+    """The sparsity epochs the criterion asks for now (its instance's, after `prepare`)."""
+    epochs = getattr(criterion, "sparsity_epochs", 0.0)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) \
+            or not math.isfinite(epochs) or epochs < 0:
+        raise CriterionError(name, f"sparsity_epochs must be a finite number >= 0, got {epochs!r}")
+    return float(epochs)
 
 
 def checked_select(name: str, criterion: Criterion, group: ChannelGroup, n_keep: int) -> Tensor:

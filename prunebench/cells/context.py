@@ -4,6 +4,7 @@ task's loss, a seeded generator and the same bounded calibration batches for eve
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 
 from prunebench import surgery
 from prunebench.config import Budget
-from prunebench.criterion import Batch, PruneContext
+from prunebench.criterion import Batch, PruneContext, SparsityPhase
 from prunebench.data.base import Data
 from prunebench.scenarios.base import Scenario
 from prunebench.train import phase_generator
@@ -30,7 +31,9 @@ def criterion_context(scenario: Scenario, data: Data, budget: Budget, model: nn.
     return PruneContext(model, groups, scenario.task.loss,
                         phase_generator(seed, "criterion", step), device,
                         _calibration(data, budget, seed, step, device, calibration),
-                        dict(zip(scenario.groups, widths)))
+                        dict(zip(scenario.groups, widths)),
+                        SparsityPhase(budget.finetune_lr, budget.momentum,
+                                      math.ceil(data.n_train / budget.batch_size)))
 
 
 def _calibration(data: Data, budget: Budget, seed: int, step: int, device: torch.device,

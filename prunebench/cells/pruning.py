@@ -22,7 +22,13 @@ from prunebench import allocation, surgery
 from prunebench.baseline import seed_everything
 from prunebench.cells.allocate import check_allocatable, step_allocation
 from prunebench.cells.base import STEP_CHECKPOINT, Cell, CellEnv
-from prunebench.cells.checks import checked_penalty, checked_report, guard, left_unchanged
+from prunebench.cells.checks import (
+    checked_penalty,
+    checked_report,
+    checked_sparsity_epochs,
+    guard,
+    left_unchanged,
+)
 from prunebench.cells.context import criterion_context
 from prunebench.cells.finetune import CURVE, finetune
 from prunebench.cells.measures import eager_speed
@@ -38,6 +44,9 @@ from prunebench.record import Measured, Measures
 from prunebench.schedule import finetune_epochs
 from prunebench.train import phase_generator, train
 
+#: a step's key for the headline metric after its sparsity epochs, before the surgery
+BEFORE_REMOVAL = "before_removal"
+
 
 def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int,
                 steps: int) -> tuple[int, ...]:
@@ -51,6 +60,8 @@ class PruneCell(Cell):
         self.config, self.loaded, self.info = config, loaded, info
 
     def epochs(self) -> float:
+        """The training epochs the cell will run; for a criterion whose sparsity epochs depend on
+        its settings or the step's data, an estimate from its class's declared value."""
         budget = self.config.budget
         extra = self.loaded.cls.sparsity_epochs \
             if isinstance(self.loaded, LoadedCriterion) and not budget.one_shot else 0
@@ -79,8 +90,9 @@ class PruneCell(Cell):
             if cell.macs_reduction and not cell.widths else None
         if macs_of is not None:
             check_allocatable(criterion)
-        if budget.one_shot and cls.sparsity_epochs > 0:
-            raise NotApplicable(f"it trains before it chooses ({cls.sparsity_epochs:g} sparsity "
+        trains_first = checked_sparsity_epochs(name, criterion)
+        if budget.one_shot and trains_first > 0:
+            raise NotApplicable(f"it trains before it chooses ({trains_first:g} sparsity "
                                 "epochs), and the one-shot track trains nothing")
         for step in range(log.done + 1, budget.steps + 1):
             target = step_widths(full, cell.widths, step, budget.steps) if macs_of is None \
@@ -91,13 +103,18 @@ class PruneCell(Cell):
             with left_unchanged(name, "prepare()", model):
                 guard(name, "prepare()", criterion.prepare, ctx)
             cost.criterion_seconds += time.perf_counter() - started
-            if cls.sparsity_epochs > 0:
-                cost.sparsity_epochs += cls.sparsity_epochs
-                train(model, data, task, budget, epochs=cls.sparsity_epochs,
+            sparsity_epochs = checked_sparsity_epochs(name, criterion)
+            if sparsity_epochs > 0:
+                cost.sparsity_epochs += sparsity_epochs
+                train(model, data, task, budget, epochs=sparsity_epochs,
                       lr=budget.finetune_lr, generator=phase_generator(cell.seed, "sparsity", step),
                       device=device, extra_loss=partial(checked_penalty, name, criterion, ctx),
                       on_epoch=env.progress.epoch, label=f"step {step}'s sparsity training")
                 model.eval()
+                # what the penalty cost before anything is removed (its paper's claim: little)
+                trained = {BEFORE_REMOVAL: task.evaluate(model, data, device)[task.headline]}
+            else:
+                trained = {}
             started = time.perf_counter()
             allocated = {}
             if macs_of is not None and cell.macs_reduction is not None:  # a global target
@@ -129,7 +146,8 @@ class PruneCell(Cell):
             after = task.evaluate(model, data, device)
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
-                           f"{task.headline}_before_finetune": before, **allocated, **refit,
+                           f"{task.headline}_before_finetune": before, **trained, **allocated,
+                           **refit,
                            CURVE: curve, **after},
                           model, scenario, last=step == budget.steps and not budget.final_epochs)
         final = finetune(model, env, budget, cell.seed, None)
@@ -137,7 +155,7 @@ class PruneCell(Cell):
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
         not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor",
-                       "allocated_by", "settled_by", CURVE)
+                       "allocated_by", "settled_by", CURVE, BEFORE_REMOVAL)
         last = {k: v for k, v in log.history[-1].items() if k not in not_metrics}
         if budget.final_epochs:  # the final phase's metrics; before it, the last step's
             last = {**task.evaluate(model, data, device),

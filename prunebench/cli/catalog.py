@@ -21,7 +21,13 @@ from prunebench.report.leaderboard import (
     write_boards,
 )
 from prunebench.report.speed_board import write_speed_boards
-from prunebench.store import check_writable, read_result, scan_results, scan_speed_results
+from prunebench.store import (
+    board_folder,
+    check_writable,
+    read_result,
+    scan_results,
+    scan_speed_results,
+)
 
 CRITERION_COLUMNS = ("name", "distribution", "needs", "extra cost", "settings", "status",
                      "description")
@@ -39,7 +45,8 @@ def criteria_rows() -> list[dict[str, str]]:
                                                      f"broken: {exc}", ""))))
             continue
         needs = ", ".join(loaded.cls.needs) or "data-free"
-        extra = [f"{loaded.cls.sparsity_epochs:g} epochs"] if loaded.cls.sparsity_epochs else []
+        extra = [loaded.cls.sparsity_rule or f"{loaded.cls.sparsity_epochs:g} epochs"] \
+            if loaded.cls.sparsity_epochs else []
         extra += ["refit"] if loaded.cls.refits else []
         rows.append(dict(zip(CRITERION_COLUMNS, (
             name, dist, needs, ", ".join(extra) or "none", plugins.settings_text(loaded.cls),
@@ -161,7 +168,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Accuracy boards from the cells' results, speed boards from saved speed sweeps; a file
     that is not a usable result is named in a warning and left out."""
     results = Path(args.results)
-    out = Path(args.out) if args.out else results / "leaderboards"
+    out = Path(args.out) if args.out else board_folder(results)
     references = REFERENCES if args.reference is None else parse_names(args.reference,
                                                                        "--reference")
     regenerate = regenerate_command(args.results, out, references)

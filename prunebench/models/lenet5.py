@@ -24,3 +24,17 @@ class LeNet5(nn.Module):
         x = self.pool1(self.relu1(self.conv1(x)))
         x = self.pool2(self.relu2(self.conv2(x)))
         return self.fc2(self.relu3(self.fc1(x.flatten(1))))
+
+
+class LeNet5BN(LeNet5):
+    """LeNet-5 with a BatchNorm after each conv (before its ReLU), as Network Slimming places
+    them (Liu et al., ICCV'17, sec. 3): the model on which a BN-scale penalty can be judged."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
+        super().__init__(in_channels, num_classes)
+        self.bn1, self.bn2 = nn.BatchNorm2d(20), nn.BatchNorm2d(50)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.pool1(self.relu1(self.bn1(self.conv1(x))))
+        x = self.pool2(self.relu2(self.bn2(self.conv2(x))))
+        return self.fc2(self.relu3(self.fc1(x.flatten(1))))

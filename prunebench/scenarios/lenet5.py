@@ -20,7 +20,7 @@ from pathlib import Path
 from prunebench.config import Budget, Target
 from prunebench.data import digits, mnist, synthetic
 from prunebench.data.arrays import ArrayData
-from prunebench.models.lenet5 import LeNet5
+from prunebench.models.lenet5 import LeNet5, LeNet5BN
 from prunebench.scenarios.base import Scenario, ignoring_size
 from prunebench.schedule import decay
 from prunebench.tasks import Classification
@@ -61,8 +61,8 @@ DIGITS_BUDGETS = {
 }
 
 
-def _lenet(name: str, description: str, load, budgets, tiny=None) -> Scenario:
-    return Scenario(name=name, description=description, build_model=ignoring_size(LeNet5),
+def _lenet(name: str, description: str, load, budgets, tiny=None, model=LeNet5) -> Scenario:
+    return Scenario(name=name, description=description, build_model=ignoring_size(model),
                     load_data=load, tiny_data=tiny,
                     task=Classification(), groups=GROUPS, input_shape=(1, 28, 28),
                     targets=TARGETS, budgets=budgets,
@@ -92,4 +92,9 @@ def scenarios() -> list[Scenario]:
                "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS,
                partial(synthetic.write_mnist_like, n_train=200, n_test=100,
                        subfolder="fashion-mnist")),
+        _lenet("lenet5bn-fashionmnist", "LeNet-5 with a BatchNorm after each conv on "
+               "Fashion-MNIST: where Network Slimming's BN-scale penalty applies",
+               _load_fashion, MNIST_BUDGETS,
+               partial(synthetic.write_mnist_like, n_train=200, n_test=100,
+                       subfolder="fashion-mnist"), model=LeNet5BN),
     ]

@@ -142,7 +142,7 @@ def test_group_norm_sl_penalty_pulls_as_torch_pruning_group_norm_pruner_regulari
     pruner.regularize(net)
     expected = {name: p.grad.clone() for name, p in net.named_parameters()}
     net.zero_grad(set_to_none=True)
-    criterion = make("group-norm-sl")
+    criterion = make_with("group-norm-sl", lam=1e-4)
     ctx = context(net, groups_of(net), [])
     criterion.prepare(ctx)
     criterion.penalty(ctx).backward()

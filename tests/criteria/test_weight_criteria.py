@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunebench.criterion import ChannelGroup, NotApplicable
+from prunebench.criterion import ChannelGroup, NotApplicable, SparsityPhase
 from prunebench_stability.stability import auxiliary_loss, importance_ratio
 from tests.conftest import conv_group
 from tests.criteria.helpers import context, make, make_with
@@ -99,7 +99,7 @@ def test_slimming_penalises_bn_scales_and_needs_batchnorm():
     group = ChannelGroup(group.name, group.conv, nn.BatchNorm2d(3))
     with torch.no_grad():
         group.bn.weight.copy_(torch.tensor([0.5, -2.0, 0.1]))
-    criterion = make("slimming")
+    criterion = make_with("slimming", lam=1e-4, epochs=1.0)
     ctx = context(group.conv, [group], [])
     criterion.prepare(ctx)
     criterion.penalty(ctx).backward()
@@ -115,7 +115,7 @@ def test_slimming_penalises_bn_scales_and_needs_batchnorm():
 
 def test_group_lasso_penalty_is_the_sum_of_filter_norms():
     group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]])
-    criterion = make("group-lasso")
+    criterion = make_with("group-lasso", lam=1e-4)
     ctx = context(group.conv, [group], [])
     penalty = criterion.penalty(ctx)
     assert penalty.item() == pytest.approx(1e-4 * (5 + 1 + 1))
@@ -161,11 +161,112 @@ def test_growing_reg_fixes_the_l1_smallest_and_penalises_them_more_and_more():
     torch.testing.assert_close(grad, 0.25 * torch.tensor([[0, 0], [0, 1.0], [0, 0], [0.5, 0]]))
     assert criterion.select(group, 2).tolist() == [0, 2]
     assert criterion.report()["lambda_reached"] == 0.25
-    with pytest.raises(ValueError, match="sparsity epoch was run for 2"):
+    with pytest.raises(ValueError, match="sparsity epochs were run for 2"):
         criterion.select(group, 3)
     ctx.widths = {}
     with pytest.raises(NotApplicable, match="no width is fixed"):
         criterion.prepare(ctx)
+
+
+PHASE = SparsityPhase(lr=1e-2, momentum=0.5, iterations_per_epoch=250)  # step 0.02
+
+
+def test_default_phase_runs_whole_epochs_of_at_least_500_iterations_and_settings_replace_it():
+    """250 iterations an epoch: 2 epochs reach 500; 7 iterations: 72 (504); a setting wins."""
+    group = conv_group([[1.0], [2.0]])
+    for per_epoch, epochs, given in ((250, 2.0, 0.0), (7, 72.0, 0.0), (250, 0.5, 0.5)):
+        criterion = make_with("group-lasso", epochs=given)
+        ctx = context(group.conv, [group], [])
+        ctx.sparsity = SparsityPhase(1e-2, 0.5, per_epoch)
+        criterion.prepare(ctx)
+        assert criterion.sparsity_epochs == epochs
+
+
+def test_l1_rule_moves_the_median_score_twice_to_zero_over_the_phase():
+    """|gamma| = 0.5, 2, 0.1: median 0.5. The phase: step 0.02, 2 epochs of 250 iterations.
+    lambda = 2 x 0.5 / (0.02 x 500) = 0.1; group lasso's norms 5, 1, 1: 2 x 1 / 10 = 0.2."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]])
+    bn_group = ChannelGroup(group.name, group.conv, nn.BatchNorm2d(3))
+    with torch.no_grad():
+        bn_group.bn.weight.copy_(torch.tensor([0.5, -2.0, 0.1]))
+    for name, g, lam in (("slimming", bn_group, 0.1), ("group-lasso", group, 0.2)):
+        criterion = make(name)
+        ctx = context(g.conv, [g], [])
+        ctx.sparsity = PHASE
+        criterion.prepare(ctx)
+        assert criterion.lam == pytest.approx(lam)
+        assert criterion.report()["steps"][0]["lambda"] == pytest.approx(lam)
+        assert make_with(name, lam=0.3).lam == 0.3
+
+
+def test_group_norm_sl_l2_rule_shrinks_the_most_pushed_group_e4_fold():
+    """gamma_max = 2^4 = 16: lambda = 4 / (16 x 0.02 x 500) = 0.025."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0]])
+    criterion = make("group-norm-sl")
+    ctx = context(group.conv, [group], [])
+    ctx.sparsity = PHASE
+    criterion.prepare(ctx)
+    assert criterion.lam == pytest.approx(0.025)
+
+
+def test_growing_reg_rule_reaches_the_ceiling_halfway_through_the_phase():
+    """500 iterations, interval 10, ceiling 1: delta = 10 / 250 = 0.04; lambda reaches 1 at
+    iteration 250 and holds."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0]])
+    criterion = make("growing-reg")
+    ctx = context(group.conv, [group], [])
+    ctx.sparsity, ctx.widths = PHASE, {group.name: 1}
+    criterion.prepare(ctx)
+    assert criterion.delta == pytest.approx(0.04)
+    lams = []
+    for _ in range(500):
+        criterion.penalty(ctx)
+        lams.append(criterion.lam)
+    assert lams[249] < 1.0 and lams[250] == 1.0 == lams[-1]
+
+
+def test_penalised_report_says_what_the_phase_changed():
+    """Norms 5, 1, 1.2 before the phase; the phase moves filter 2 to 0.1 and filter 1 to 2:
+    the unpenalised rule would keep {0, 2}, the penalised keeps {0, 1}. The removed filter's
+    share of the norm mass: 1.2 / 7.2 before, 0.1 / 7.1 after."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.2, 0.0]])
+    criterion = make_with("group-lasso", lam=1e-4)
+    ctx = context(group.conv, [group], [])
+    criterion.prepare(ctx)
+    with torch.no_grad():
+        moved = torch.tensor([[3.0, 4.0], [0.0, 2.0], [0.1, 0.0]])
+        group.conv.weight.copy_(moved[:, :, None, None])
+    assert criterion.select(group, 2).tolist() == [0, 1]
+    layer = criterion.report()["steps"][0]["layers"][group.name]
+    assert layer["kept_as_unpenalised"] == 1 and layer["kept"] == 2
+    assert layer["removed_share_before"] == pytest.approx(1.2 / 7.2)
+    assert layer["removed_share_after"] == pytest.approx(0.1 / 7.1)
+
+
+def test_growing_reg_pulls_the_removed_filters_bias_and_batchnorm_to_zero_too():
+    """Filter 1 (L1 1) is removed: lam * p on its weight, bias, BN scale and shift; filter 0's
+    parameters get nothing."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0]])
+    conv = nn.Conv2d(2, 2, 1)
+    with torch.no_grad():
+        conv.weight.copy_(group.conv.weight)
+        conv.bias.copy_(torch.tensor([0.5, -0.25]))
+    bn = nn.BatchNorm2d(2)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0]))
+        bn.bias.copy_(torch.tensor([0.1, 0.3]))
+    group = ChannelGroup(group.name, conv, bn)
+    criterion = make_with("growing-reg", delta=0.5, interval=1, ceiling=0.5)
+    ctx = context(conv, [group], [])
+    ctx.widths = {group.name: 1}
+    criterion.prepare(ctx)
+    criterion.penalty(ctx)  # iteration 0: lam 0
+    criterion.penalty(ctx).backward()
+    assert criterion.lam == 0.5
+    assert conv.weight.grad.flatten().tolist() == pytest.approx([0, 0, 0, 0.5])
+    assert conv.bias.grad.tolist() == pytest.approx([0, -0.125])
+    assert bn.weight.grad.tolist() == pytest.approx([0, 1.0])
+    assert bn.bias.grad.tolist() == pytest.approx([0, 0.15])
 
 
 def test_group_norm_sl_scores_the_whole_coupled_group():

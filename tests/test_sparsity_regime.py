@@ -1,0 +1,71 @@
+"""The sparsity criteria reach their papers' regime within their phase (issue 37): the penalty
+changes what is kept, and growing-reg drives what it removes to zero before removing it. Cells
+of the `quick` budget of LeNet-5 with a BatchNorm after each conv (what slimming needs) on the
+bundled digits, pruned in one step to the widths of `paper`'s first step; the `paper` run of the
+same checks on Fashion-MNIST is in the README's "Sparsity criteria" section
+(`benchmarks/sparsity_regime.py`).
+A baseline barely trained (the `smoke` budget, or random data) has filters of near-equal norms
+that a penalty reorders at will: no test of a regime."""
+
+from dataclasses import replace
+
+import pytest
+
+from prunebench import scenarios
+from prunebench.config import CriterionSpec, Target
+from prunebench.models.lenet5 import LeNet5BN
+from prunebench.plan import RunPlan
+from prunebench.runner import RunOptions, run_matrix
+from prunebench.scenarios.base import ignoring_size
+
+#: the widths after the first of `paper`'s four steps to prun1: a fifth of the filters removed
+FIRST_STEP = Target("first-step", widths=(16, 41))
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sparsity")
+    scenario = replace(scenarios.registry()["lenet5-digits"], name="lenet5bn-digits",
+                       build_model=ignoring_size(LeNet5BN))
+    budget = replace(scenario.budget("quick"), seeds=(0,))
+    specs = tuple(CriterionSpec(name) for name in
+                  ("slimming", "group-lasso", "group-norm-sl", "growing-reg"))
+    plan = RunPlan(scenario, specs, (FIRST_STEP,), (0,), budget, controls=())
+    outcome = run_matrix(plan, RunOptions(folder / "results"))
+    return {r.criterion.name: r for r in outcome.records}
+
+
+def phase(record):
+    assert record.ok, record.error
+    (step,) = record.measured.criterion_report["steps"]
+    assert record.measured.cost.sparsity_epochs == step["epochs"] == 12  # 45 iterations each
+    return step
+
+
+@pytest.mark.parametrize("name", ["slimming", "group-lasso", "group-norm-sl"])
+def test_the_penalty_empties_what_is_removed(records, name):
+    for layer in phase(records[name])["layers"].values():
+        assert layer["removed_share_after"] <= layer["removed_share_before"] / 2, layer
+
+
+@pytest.mark.parametrize("name", ["slimming", "group-lasso"])
+def test_the_l1_penalties_change_what_is_kept_in_every_layer(records, name):
+    for layer in phase(records[name])["layers"].values():
+        assert layer["kept_as_unpenalised"] < layer["kept"], layer
+
+
+def test_group_norm_sl_sharpens_its_own_order_instead_of_changing_it(records):
+    """Its gamma_k pushes hardest the groups already smallest: what it removes is what the
+    group norm alone would remove (README, "Sparsity criteria")."""
+    for layer in phase(records["group-norm-sl"])["layers"].values():
+        assert layer["kept_as_unpenalised"] == layer["kept"], layer
+
+
+def test_growing_reg_reaches_its_ceiling_and_removes_what_it_drove_to_zero(records):
+    record = records["growing-reg"]
+    step = phase(record)
+    assert record.measured.criterion_report["lambda_reached"] == 1.0
+    for layer in step["layers"].values():
+        assert layer["removed_share_after"] < 0.02, layer
+    (entry,) = record.measured.history
+    assert abs(entry["before_removal"] - entry["top1_before_finetune"]) <= 1.0, entry
