@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from prunebench import record_fields
 from prunebench.config import (
     LEGACY,
     LEGACY_SCRATCH,
@@ -25,6 +26,7 @@ from prunebench.config import (
     CriterionSpec,
 )
 from prunebench.errors import PrunebenchError
+from prunebench.record_fields import cut
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "not-applicable")
@@ -312,6 +314,9 @@ def _record(v: dict[str, Any]) -> Record:
                           "'_', '-')")
     if v["status"] not in STATUSES:
         raise RecordError(f"its status {v['status']!r} is none of {', '.join(STATUSES)}")
+    wrong = record_fields.problem(v)
+    if wrong:
+        raise RecordError(wrong)
     budget = v["budget"]
     lacking = [f"budget.{f.name}" for f in fields(Budget)
                if f.name not in budget and f.name not in LEGACY]
@@ -325,8 +330,9 @@ def _record(v: dict[str, Any]) -> Record:
         budget=Budget(**{**LEGACY, **budget, "seeds": tuple(budget["seeds"]),
                          "speed_batch_sizes": tuple(budget["speed_batch_sizes"])}),
         config_hash=v.get("config_hash", ""), data=v["data"], device=v.get("device", "cpu"),
-        command=v["command"], environment=Environment(**v["environment"]), status=v["status"],
-        error=v.get("error"), measured=_measured(v) if v["status"] == "ok" else None,
+        command=cut(v["command"]), environment=Environment(**v["environment"]),
+        status=v["status"], error=cut(v.get("error")),
+        measured=_measured(v) if v["status"] == "ok" else None,
         reference=bool(v.get("reference")), baseline_checkpoint=v.get("baseline_checkpoint"),
         baseline_digest=v.get("baseline_digest"), ranks=v.get("ranks", 1),
         run_started=v.get("run_started"), started=v.get("started"),

@@ -56,6 +56,21 @@ def check_results_dir(results: Path) -> Path:
     return results
 
 
+def within(root: Path, path: Path) -> bool:
+    """Whether `path`, every link on its way followed, stays under the folder `root`."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def board_folder(results: Path) -> Path:
+    """The board's default folder, RESULTS/leaderboards, refused if a link leads it elsewhere:
+    a board is written only where the user said."""
+    folder = results / "leaderboards"
+    if (folder.exists() or folder.is_symlink()) and not within(results, folder):
+        raise PrunebenchError(f"{folder} is a link to {folder.resolve()}, outside the results "
+                              "folder; remove the link or give --out")
+    return folder
+
+
 def check_writable(folder: Path, option: str) -> Path:
     """`folder`, created if need be, after a probe write: a folder that cannot take files is
     refused before any work, not after it."""
@@ -173,9 +188,35 @@ def scan_results(results: Path) -> tuple[list[Record], list[str]]:
     if not results.is_dir():
         raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` "
                               "first")
-    return _scan(sorted(p for p in results.glob("*/*.json")
-                        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, "leaderboards")),
-                 read_result)
+    paths, skipped = inside_only(results, sorted(
+        p for p in results.glob("*/*.json")
+        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, "leaderboards")))
+    records, unusable = _scan(paths, read_result)
+    return once_each(records, skipped + unusable)
+
+
+def inside_only(results: Path, paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The paths that stay inside `results` (links followed), and a warning for each other."""
+    inside = [p for p in paths if within(results, p)]
+    return inside, [f"skipped {p}: a link that leads out of {results} (to {p.resolve()})"
+                    for p in paths if p not in inside]
+
+
+def once_each(records: list[Record], skipped: list[str]) -> tuple[list[Record], list[str]]:
+    """Two files of one cell (a copy under another name) are one seed, not two: the first in
+    path order counts, the others are skipped with a warning."""
+    seen: dict[tuple[str, str], Record] = {}
+    kept = []
+    for record in records:
+        key = (record.scenario, record.config_hash)
+        if record.config_hash and key in seen:
+            skipped.append(f"skipped a second result of the cell {record.criterion.label}, "
+                           f"{record.target}, seed {record.seed} (configuration hash "
+                           f"{record.config_hash}): counted once")
+            continue
+        seen[key] = record
+        kept.append(record)
+    return kept, skipped
 
 
 R = TypeVar("R")
@@ -214,7 +255,9 @@ def save_speed(results: Path, report: dict, argv: list[str], device: torch.devic
 
 def scan_speed_results(results: Path) -> tuple[list[dict], list[str]]:
     """Every usable saved speed sweep under `results`, in a stable order, and the skipped."""
-    return _scan(sorted((results / SPEED).glob("*.json")), read_speed)
+    paths, skipped = inside_only(results, sorted((results / SPEED).glob("*.json")))
+    records, unusable = _scan(paths, read_speed)
+    return records, skipped + unusable
 
 
 def finished(path: Path) -> Record | None:

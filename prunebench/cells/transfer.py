@@ -21,7 +21,7 @@ from prunebench.export import narrow, read_pruned
 from prunebench.plan import RunOptions, RunPlan
 from prunebench.record import Measured, Measures, Record
 from prunebench.scenarios.base import Scenario
-from prunebench.store import load_checkpoint, read_results
+from prunebench.store import load_checkpoint, read_results, within
 
 
 def attach_backbone(detector: nn.Module, body_state: dict, widths: list[int], scenario: Scenario,
@@ -68,7 +68,11 @@ class TransferCell(Cell):
             raise CriterionError(cell.criterion, f"no saved pruned {self.source.name} model for "
                                                  f"seed {cell.seed} in {self.folder} (run it "
                                                  "with --save-models)")
-        saved = read_pruned(self.folder / self.source.name / source.model_file, self.source)
+        weights = self.folder / self.source.name / source.model_file
+        if not within(self.folder, weights):
+            raise CriterionError(cell.criterion, f"the saved model {weights} is a link out of "
+                                                 f"{self.folder}; only files inside it are read")
+        saved = read_pruned(weights, self.source)
         env.progress.phase(f"{cell.criterion}, seed {cell.seed}", self.epochs())
         _, metrics = train_model(
             scenario, env.data, cell.budget, cell.seed, env.device, env.progress.epoch,

@@ -15,7 +15,7 @@ from prunebench.errors import PrunebenchError
 from prunebench.export import checked_file, load_pruned, write_exports
 from prunebench.formats import FORMATS, file_for
 from prunebench.scenarios.check import usable
-from prunebench.store import check_writable, read_result
+from prunebench.store import check_writable, read_result, within
 
 EXIT_PARITY = 1
 
@@ -55,6 +55,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     folder = check_writable(Path(args.out), "--out") if args.out else result.parent
     scenario = usable(record.scenario)
     weights = result.parent / record.measured.model_file
+    if not within(result.parent, weights):
+        raise PrunebenchError(f"{result}'s model file {weights} is a link out of its folder "
+                              f"(to {weights.resolve()}); export reads only inside it")
     model = load_pruned(weights, scenario, record.budget)
     part = model.get_submodule(scenario.measure_root).eval()
     before = record.measured.exports

@@ -29,7 +29,7 @@ from prunebench.report.leaderboard import (
     write_boards,
 )
 from prunebench.runner import Outcome, prepare, run_matrix
-from prunebench.store import check_writable, read_result, scan_results
+from prunebench.store import board_folder, check_writable, read_result, scan_results
 
 
 class RichReporter:
@@ -109,8 +109,7 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
                            cell_timeout=args.cell_timeout, shard=args.shard, job=job_of[2],
                            save_models=args.save_models, argv=args.argv, command=job_of[0],
                            started=job_of[1])
-    out = check_writable(Path(args.out) if args.out else options.results / "leaderboards",
-                         "--out")
+    out = check_writable(Path(args.out) if args.out else board_folder(options.results), "--out")
     if args.jobs < 1:
         raise PrunebenchError(f"--jobs {args.jobs} must be a positive number of processes")
     return plan, options, out
@@ -203,7 +202,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
                            device=record.device.split(":")[0], force=True,
                            save_models=recorded.save_models, command=record.command, argv=[])
     options = replace(options, rerun=shlex.join(["prunebench", "rerun", str(path)]))
-    out = check_writable(options.results / "leaderboards", "the board's folder")
+    out = check_writable(board_folder(options.results), "the board's folder")
     code, outcome = run_and_tabulate(plan, options, out)
     written = {p.resolve() for p in (outcome.paths if outcome else [])}
     if path.resolve() not in written:
