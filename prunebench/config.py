@@ -221,8 +221,9 @@ def rounded(target: Target, full: Sequence[int], group_names: Sequence[str],
             multiple: int) -> Target:
     """The target with every width rounded up to a multiple of `multiple` (at most the layer's
     own width), as a target of its own: odd widths can leave a device's fast kernels unused."""
-    if multiple < 1:
-        raise PrunebenchError(f"--round-to {multiple} must be a positive integer, e.g. 8")
+    if not 1 <= multiple <= max(full):
+        raise PrunebenchError(f"--round-to {multiple} must be a positive integer up to the "
+                              f"widest layer's {max(full)} filters, e.g. 8")
     if target.macs_reduction is not None:
         raise PrunebenchError(f"--round-to rounds fixed widths; target {target.name} lets each "
                               "criterion choose its widths")

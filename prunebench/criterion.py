@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -97,6 +98,36 @@ class LayerRows:
         return residual / max(float(self.targets.double().pow(2).sum()), 1e-30)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one setting's value may be, declared in a criterion's `limits` so a bad value is
+    refused with the other arguments, before any work: bounds (inclusive, or `above`:
+    exclusive), a list of choices, or a path that must exist."""
+
+    low: float | None = None
+    high: float | None = None
+    above: float | None = None
+    choices: tuple[object, ...] = ()
+    must_exist: bool = False
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is outside these limits (one clause), or None."""
+        if value is None:
+            return None
+        if self.choices and value not in self.choices:
+            return f"is none of {', '.join(map(str, self.choices))}"
+        if self.must_exist and not Path(str(value)).exists():
+            return f"names {value}, which does not exist"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.low is not None and value < self.low:
+                return f"is below {self.low:g}"
+            if self.above is not None and value <= self.above:
+                return f"must be above {self.above:g}"
+            if self.high is not None and value > self.high:
+                return f"is above {self.high:g}"
+        return None
+
+
 class NotApplicable(Exception):
     """Raised by a criterion that cannot judge this model (e.g. it needs a BatchNorm the layer
     lacks). The cell is recorded as not applicable with the message, not as a failure."""
@@ -114,6 +145,9 @@ class Criterion(abc.ABC):
     needs: ClassVar[tuple[str, ...]] = ()
     #: Whether the harness calls `refit` after the filters are removed; its time is charged.
     refits: ClassVar[bool] = False
+    #: Each setting's allowed values (`Limits`), checked before any work; unlisted: any value
+    #: of its type.
+    limits: ClassVar[Mapping[str, Limits]] = {}
     #: Rows sampled per calibration image for `refit` (ThiNet and CP sample 10).
     refit_locations: int = 10
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import inspect
 import math
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import NoneType, UnionType
 
 from prunebench.config import CriterionSpec, Setting
-from prunebench.criterion import NEEDS, Criterion
+from prunebench.criterion import NEEDS, Criterion, Limits
 from prunebench.errors import CriterionError, PrunebenchError, did_you_mean
 
 GROUP = "prunebench.criteria"
@@ -130,6 +130,12 @@ def contract_problem(obj: object) -> str | None:
     unknown = set(obj.needs) - set(NEEDS)
     if unknown:
         return f"{obj.__name__}.needs has {sorted(unknown)}; allowed: {list(NEEDS)}"
+    limits = getattr(obj, "limits", {})
+    if not isinstance(limits, Mapping) or not all(isinstance(v, Limits) for v in limits.values()):
+        return f"{obj.__name__}.limits must map setting names to prunebench.criterion.Limits"
+    strays = sorted(set(limits) - set(inspect.signature(obj).parameters))
+    if strays:
+        return f"{obj.__name__}.limits names {strays}, which are not settings of its constructor"
     if not isinstance(obj.sparsity_epochs, (int, float)) or obj.sparsity_epochs < 0:
         return f"{obj.__name__}.sparsity_epochs must be a number >= 0"
     return None
@@ -223,6 +229,11 @@ def bind_settings(loaded: LoadedCriterion, raw: Sequence[tuple[str, object]]) ->
             raise PrunebenchError(f"criterion '{name}': setting {key}={text!r} is not "
                                   f"{' or '.join(t.__name__ for t in accepted[key])}; it "
                                   f"accepts: {listing}") from None
+        limits = loaded.cls.limits.get(key)
+        wrong = limits.problem(value) if limits is not None else None
+        if wrong:
+            raise PrunebenchError(f"criterion '{name}': setting {key}={text} {wrong}; it "
+                                  f"accepts: {listing}")
         default = params[key].default
         if value != (str(default) if isinstance(default, Path) else default):
             settings.append((key, value))

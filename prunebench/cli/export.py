@@ -30,8 +30,8 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _tolerance(value: float) -> float:
-    if not value > 0:
-        raise PrunebenchError(f"--tolerance {value} must be a positive relative difference, "
+    if not 0 < value < 1:
+        raise PrunebenchError(f"--tolerance {value} must be a relative difference between 0 and 1, "
                               "e.g. 1e-4")
     return value
 

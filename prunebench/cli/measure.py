@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.markup import escape
@@ -65,9 +67,44 @@ def cmd_flops(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the most timed calls per measurement, and independent measurements, a command may ask for
+MAX_REPEATS, MAX_RUNS = 10_000, 100
+
+
 def _check_repeats(repeats: int) -> None:
-    if repeats < 1:
-        raise PrunebenchError(f"--repeats {repeats} must be a positive number of timed calls")
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise PrunebenchError(f"--repeats {repeats} must be a number of timed calls from 1 to "
+                              f"{MAX_REPEATS:,}")
+
+
+def _check_fits(scenario, batch_sizes: Sequence[int], device, option: str) -> None:
+    """Refuse a batch whose feature maps alone (seed 001's eq. 16 on the unpruned model, the
+    larger of the two) would not fit the memory the device has free: such a measurement would
+    fail after minutes, or swap the machine to a halt."""
+    from prunebench.measure.architecture import architecture
+    from prunebench.measure.memory import trm_bytes
+
+    free = free_bytes(device)
+    model, _ = architecture(scenario, None)
+    for size in batch_sizes:
+        needed = trm_bytes(model, scenario.input_shape, size)
+        if needed > free:
+            raise PrunebenchError(
+                f"{option} {size}: the unpruned model's feature maps at that batch take about "
+                f"{needed / 1e9:,.1f} GB (seed 001's eq. 16), more than the {free / 1e9:,.1f} GB "
+                f"free on {device.type}; give smaller batch sizes")
+
+
+def free_bytes(device) -> int:
+    """Memory free for a measurement: the GPU's free memory, or the CPU's MemAvailable."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def _wrote(args: argparse.Namespace, path: Path) -> None:
@@ -77,6 +114,8 @@ def _wrote(args: argparse.Namespace, path: Path) -> None:
 
 def _check_plot(plot: str | None) -> None:
     if plot:
+        if Path(plot).is_dir() or not plot.lower().endswith(".png"):
+            raise PrunebenchError(f"--plot {plot} must name a PNG file to write, e.g. speed.png")
         check_writable(Path(plot).parent, "--plot's folder")
 
 
@@ -85,8 +124,9 @@ def cmd_speed(args: argparse.Namespace) -> int:
     from prunebench.measure.compare import speed_report
 
     _check_repeats(args.repeats)
-    if args.runs < 1:
-        raise PrunebenchError(f"--runs {args.runs} must be a positive number of measurements")
+    if not 1 <= args.runs <= MAX_RUNS:
+        raise PrunebenchError(f"--runs {args.runs} must be a number of measurements from 1 to "
+                              f"{MAX_RUNS}")
     _check_plot(args.plot)
     if args.results:
         check_writable(Path(args.results), "--results")
@@ -98,8 +138,10 @@ def cmd_speed(args: argparse.Namespace) -> int:
     if args.per_layer is not None:
         return _speed_per_layer(args, scenario, target)
     device = resolve_device(args.device)
-    report = speed_report(scenario, target, parse_batch_sizes(args.batch_sizes), runtimes,
-                          device, args.repeats, args.runs)
+    batch_sizes = parse_batch_sizes(args.batch_sizes)
+    _check_fits(scenario, batch_sizes, device, "--batch-sizes")
+    report = speed_report(scenario, target, batch_sizes, runtimes, device, args.repeats,
+                          args.runs)
     if args.results:
         from prunebench.store import save_speed
 
@@ -139,6 +181,7 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
         raise PrunebenchError(f"--per-layer {args.per_layer} must be a positive batch size")
     batch_size = args.per_layer
     device = resolve_device(args.device)
+    _check_fits(scenario, (batch_size,), device, "--per-layer")
     report = layer_report(scenario, target, batch_size, device, args.repeats)
     rows = report["rows"]
     if args.results:
@@ -176,7 +219,9 @@ def cmd_memory(args: argparse.Namespace) -> int:
     scenario, target = _target_or_default(args)
     device = resolve_device(args.device)
     _check_plot(args.plot)
-    rows = memory_report(scenario, target, parse_batch_sizes(args.batch_sizes), device)
+    batch_sizes = parse_batch_sizes(args.batch_sizes)
+    _check_fits(scenario, batch_sizes, device, "--batch-sizes")
+    rows = memory_report(scenario, target, batch_sizes, device)
     if args.plot:
         from prunebench.report.plots import memory_vs_batch
 

@@ -10,7 +10,7 @@ import torch
 from sklearn.linear_model import lasso_path
 from torch import Tensor
 
-from prunebench.criterion import ChannelGroup, Criterion, LayerRows, PruneContext
+from prunebench.criterion import ChannelGroup, Criterion, LayerRows, Limits, PruneContext
 from prunebench.reconstruction import channel_gram, consumer_rows, least_squares
 
 
@@ -40,6 +40,7 @@ class ThiNet(Criterion):
 
     needs = ("activations",)
     refits = True
+    limits = {"locations": Limits(low=1, high=10_000)}
 
     def __init__(self, locations: int = 10) -> None:
         self.refit_locations = locations
@@ -94,6 +95,7 @@ class ChannelPruning(Criterion):
 
     needs = ("activations",)
     refits = True
+    limits = {"locations": Limits(low=1, high=10_000)}
 
     def __init__(self, locations: int = 10) -> None:
         self.refit_locations = locations

@@ -8,7 +8,14 @@ import torch
 from torch import Tensor, nn
 
 from prunebench.calibration import filter_matrix, mean_abs_sample_gradients
-from prunebench.criterion import Batch, ChannelGroup, NotApplicable, PruneContext, ScoreCriterion
+from prunebench.criterion import (
+    Batch,
+    ChannelGroup,
+    Limits,
+    NotApplicable,
+    PruneContext,
+    ScoreCriterion,
+)
 
 FISHERS = ("true", "sampled", "empirical")
 
@@ -91,6 +98,7 @@ class OBDC(ScoreCriterion):
     the Fisher's labels and the bias's term."""
 
     needs = ("gradients",)
+    limits = {"fisher": Limits(choices=FISHERS), "exact_classes": Limits(low=0, high=100_000)}
 
     def __init__(self, fisher: str = "true", exact_classes: int = 100) -> None:
         if fisher not in FISHERS:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from prunebench.criterion import (
     ChannelGroup,
+    Limits,
     NotApplicable,
     PruneContext,
     ScoreCriterion,
@@ -59,6 +60,7 @@ class _Penalised(ScoreCriterion):
     sparsity_epochs = 1.0  # at least: `prepare` sets the step's from the phase
     sparsity_rule = f"epochs of >= {MIN_ITERATIONS} iterations per step"
     needs = ("training",)
+    limits = {"lam": Limits(low=0, high=1e3), "epochs": Limits(low=0, high=1e3)}
 
     def __init__(self, lam: float = 0.0, epochs: float = 0.0) -> None:
         if lam < 0 or epochs < 0:
@@ -168,6 +170,8 @@ class GroupNormSL(_Penalised):
     least important group's norm would shrink e^DECAY-fold; Torch-Pruning's reg 1e-4 moves it by
     under 1% in a LeNet-5 phase), `alpha` (4) and `epochs`."""
 
+    limits = {**_Penalised.limits, "alpha": Limits(low=0, high=20)}
+
     def __init__(self, lam: float = 0.0, alpha: float = 4.0, epochs: float = 0.0) -> None:
         super().__init__(lam, epochs)
         self.alpha = alpha
@@ -225,6 +229,9 @@ class GrowingReg(_Penalised):
     emits a constant the next layer uses, and removing it cost LeNet-5 up to 38 points where
     the paper expects next to nothing. The report records the lambda reached and the removed
     filters' L1 share."""
+
+    limits = {"delta": Limits(low=0, high=1e3), "interval": Limits(low=1, high=1e6),
+              "ceiling": Limits(above=0, high=1e3), "epochs": Limits(low=0, high=1e3)}
 
     def __init__(self, delta: float = 0.0, interval: int = 10, ceiling: float = 1.0,
                  epochs: float = 0.0) -> None:

@@ -36,8 +36,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from prunebench.criterion import ChannelGroup, Criterion, PruneContext
+from prunebench.criterion import ChannelGroup, Criterion, Limits, PruneContext
 from prunebench_clustering.representatives import (
+    RESTART_LIMITS,
     RESTARTS,
     check_restarts,
     kmeans_representatives,
@@ -97,6 +98,9 @@ class DeepFeatureKMeans(Criterion):
     """k-means on model B's representations of the filters (seed 002, Algorithm 1); settings
     `model_b` (efficientnet-lite0, vgg16 or vgg16-random), `vgg16_weights` (for vgg16),
     `image_size` and `restarts` (k-means runs, the best kept)."""
+
+    limits = {"model_b": Limits(choices=tuple(MODELS)), "vgg16_weights": Limits(must_exist=True),
+              "image_size": Limits(low=32, high=1024), "restarts": RESTART_LIMITS}
 
     def __init__(self, model_b: str = "efficientnet-lite0", vgg16_weights: Path | None = None,
                  image_size: int = 64, restarts: int = RESTARTS) -> None:

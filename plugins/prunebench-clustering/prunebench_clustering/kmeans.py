@@ -6,6 +6,7 @@ from torch import Tensor
 
 from prunebench.criterion import ChannelGroup, Criterion, PruneContext
 from prunebench_clustering.representatives import (
+    RESTART_LIMITS,
     RESTARTS,
     check_restarts,
     kmeans_representatives,
@@ -16,6 +17,8 @@ from prunebench_clustering.representatives import (
 class KMeansRaw(Criterion):
     """k-means++ on flattened filter weights; keeps the filter nearest each centroid. Setting
     `restarts`: k-means runs, the best kept (default 10)."""
+
+    limits = {"restarts": RESTART_LIMITS}
 
     def __init__(self, restarts: int = RESTARTS) -> None:
         self.restarts = check_restarts(restarts)

@@ -8,6 +8,8 @@ import torch
 from sklearn.cluster import KMeans
 from torch import Tensor
 
+from prunebench.criterion import Limits
+
 TIE_TOLERANCE = 1e-9  # relative (and absolute) gap within which members tie
 
 
@@ -45,6 +47,10 @@ def kmeans_representatives(vectors: np.ndarray, n_keep: int, seed: int,
     km = KMeans(n_clusters=n_keep, init="k-means++", n_init=restarts,
                 random_state=seed).fit(vectors)
     return nearest_members(vectors, km.labels_, km.cluster_centers_, n_keep)
+
+
+#: k-means runs: at least one; a thousand already costs minutes on VGG-16's widest layers
+RESTART_LIMITS = Limits(low=1, high=1000)
 
 
 def check_restarts(restarts: int) -> int:

@@ -17,7 +17,7 @@ from typing import cast
 import torch
 from torch import Tensor
 
-from prunebench.criterion import ChannelGroup, PruneContext, ScoreCriterion
+from prunebench.criterion import ChannelGroup, Limits, PruneContext, ScoreCriterion
 
 DEFAULT_LAMBDA = 1e-5  # seed 001 sec. 4.1-4.2 (LeNet-5, VGG-16); 5e-6 for ResNet-50 (sec. 4.4)
 EPSILON = 1e-12
@@ -44,6 +44,7 @@ class Stability(ScoreCriterion):
 
     sparsity_epochs = 1.0  # seed 001: "we use 1-3 epochs for optimizing equation-2"
     needs = ("training",)
+    limits = {"lam": Limits(low=0, high=1e3)}
 
     def __init__(self, lam: float = DEFAULT_LAMBDA) -> None:
         self.lam = lam
