@@ -69,6 +69,8 @@ def _child(conn, work: Callable[[Relay], object], threads: int, parent: int) -> 
     parent's GNU OpenMP pool without the pool's threads, and hangs the first time it asks for
     several; a new thread starts a pool of its own."""
     _die_with_parent(parent)
+    with contextlib.suppress(OSError):  # its own process group, ended with the cell (below)
+        os.setpgid(0, 0)
     runner = threading.Thread(target=_work, args=(conn, work, threads), daemon=True)
     runner.start()
     runner.join()
@@ -136,7 +138,21 @@ def run_contained(work: Callable[[Relay], T], progress: Progress, timeout: float
             worker.kill()
         worker.join()
         receive.close()
+        end_group(worker.pid)
     return _why(worker.exitcode, exited)
+
+
+def end_group(leader: int | None) -> None:
+    """Kill what is left of a finished worker's process group: processes a criterion started
+    do not outlive its cell."""
+    if leader is not None:
+        with contextlib.suppress(OSError):  # no such group: the worker made none, or it is gone
+            os.killpg(leader, signal.SIGKILL)
+
+
+def dying_with(parent: int) -> Callable[[], None]:
+    """A `preexec_fn` for a child process that must not outlive `parent` (kill -9 included)."""
+    return lambda: _die_with_parent(parent)
 
 
 @contextlib.contextmanager

@@ -393,3 +393,42 @@ def test_the_board_names_the_seeds_only_another_cpu_can_finish(tmp_path):
             "bit-reproducible across CPUs") in text
     assert "Seed 0 can" not in text
     assert "- Held out of this table's numbers: 1 result of seed 1, which not every row" in text
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone while we looked
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_kill_9_of_a_run_with_jobs_ends_its_jobs(tmp_path):
+    run = start("run", "--budget", "smoke", "--criteria", "l1,l2,random", "--seeds", "0,1,2",
+                "--controls", "none", "--jobs", "2", "--results", str(tmp_path), cwd=tmp_path)
+    wait_for(run, tmp_path / "baselines" / "lenet5-digits", "*.pt")
+    jobs = children_of(run.pid)
+    assert len(jobs) == 2, jobs
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 2  # without the death signal they ran on for 5-11 s
+    while jobs_alive(jobs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert jobs_alive(jobs) == [], "a job outlived the run that started it"
+
+
+def jobs_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive

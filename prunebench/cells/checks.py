@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,12 +18,26 @@ from prunebench.errors import CriterionError
 
 
 def guard(name: str, what: str, call: Callable[..., Any], *args: Any) -> Any:
+    """`call`'s answer; whatever it raises becomes the cell's named failure, and a thread count
+    it changed is set back, so a criterion's call changes no other computation's sums.
+
+    A KeyboardInterrupt on the main thread may be the user's Ctrl-C and ends the run; in a
+    worker the cell runs on another thread, where a signal never lands, so there it is the
+    criterion's own. SystemExit is left to the worker, which reports the exit code."""
+    threads = torch.get_num_threads()
     try:
         return call(*args)
-    except (CriterionError, NotApplicable):
+    except (CriterionError, NotApplicable, SystemExit):
         raise
-    except Exception as exc:  # plugin code may fail in any way
+    except KeyboardInterrupt as exc:
+        if threading.current_thread() is threading.main_thread():
+            raise
+        raise CriterionError(name, f"{what} raised KeyboardInterrupt: {exc}") from exc
+    except BaseException as exc:  # plugin code may fail in any way
         raise CriterionError(name, f"{what} raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def checked_penalty(name: str, criterion: Criterion, ctx: PruneContext) -> Tensor | None:

@@ -27,6 +27,7 @@ from prunebench.errors import PrunebenchError
 from prunebench.matrix import build_matrix
 from prunebench.plan import RunOptions, RunPlan
 from prunebench.store import finished, result_path
+from prunebench.worker import dying_with
 
 POLL_SECONDS = 2.0
 
@@ -58,7 +59,8 @@ def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str])
         raise PrunebenchError("--jobs makes its own shards; run it without --shard and torchrun")
     env = {**os.environ, "COLUMNS": "1000"}  # lines unbroken
     children = [subprocess.Popen(job_argv(argv, k, jobs, options), stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, env=env)
+                                 stderr=subprocess.STDOUT, text=True, env=env,
+                                 preexec_fn=dying_with(os.getpid()))  # kill -9 of us ends them
                 for k in range(1, jobs + 1)]
     with progress_bars() as progress:
         relays = [threading.Thread(target=_relay, args=(child, f"job {k}/{jobs}", progress),

@@ -1,0 +1,105 @@
+"""A criterion's faults beyond exceptions (issue 39, item 5): BaseExceptions become its cell's
+named failure, a thread count it changes is set back before the harness computes again, and a
+process it starts does not outlive its cell."""
+
+import os
+import time
+
+import pytest
+
+from prunebench.cli.options import make_options, make_plan
+from prunebench.runner import run_matrix
+
+SOURCE = '''
+import os
+import subprocess
+import sys
+
+import torch
+from prunebench.criterion import Criterion, ScoreCriterion
+
+
+class Interrupts(Criterion):
+    def select(self, group, n_keep):
+        raise KeyboardInterrupt("from the criterion")
+
+
+class Bail(BaseException):
+    pass
+
+
+class RaisesBase(Criterion):
+    def select(self, group, n_keep):
+        raise Bail("not an Exception")
+
+
+class L1Threads(ScoreCriterion):
+    """l1, but it asks for two threads in prepare() and notes what its next call finds."""
+
+    def prepare(self, ctx):
+        torch.set_num_threads(2)
+
+    def score(self, group):
+        self.threads = torch.get_num_threads()
+        return group.conv.weight.detach().abs().flatten(1).sum(1)
+
+    def report(self):
+        return {"threads_in_score": self.threads}
+
+
+class Spawns(ScoreCriterion):
+    def prepare(self, ctx):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open(os.environ["SPAWNED_PID_FILE"], "w") as f:
+            f.write(str(child.pid))
+
+    def score(self, group):
+        return torch.ones(group.n_filters)
+'''
+
+ENTRIES = {"interrupts": "fault_criteria:Interrupts", "raises-base": "fault_criteria:RaisesBase",
+           "l1-threads": "fault_criteria:L1Threads", "spawns": "fault_criteria:Spawns"}
+
+
+@pytest.fixture
+def outcome(tmp_path, install_dist, monkeypatch):
+    install_dist("fault-criteria", ENTRIES, {"fault_criteria": SOURCE})
+    monkeypatch.setenv("SPAWNED_PID_FILE", str(tmp_path / "spawned.pid"))
+    plan = make_plan(criteria="l1," + ",".join(ENTRIES), budget="smoke", seeds="0",
+                     controls="none")
+    options = make_options(results=tmp_path / "results", argv=["run"])
+    return {r.criterion.name: r for r in run_matrix(plan, options).records}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead, only not yet reaped
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_base_exceptions_fail_their_own_cell_with_a_name(outcome):
+    assert outcome["l1"].ok
+    assert outcome["interrupts"].status == "failed"
+    assert "select() on conv1 raised KeyboardInterrupt: from the criterion" in \
+        outcome["interrupts"].error
+    assert "select() on conv1 raised Bail: not an Exception" in outcome["raises-base"].error
+
+
+def test_a_thread_count_the_criterion_changes_is_set_back(outcome):
+    """The smoke budget's one thread, not the criterion's two, by its very next call (and so
+    for the fine-tuning after it); its numbers are l1's."""
+    l1, threads = outcome["l1"].measured, outcome["l1-threads"].measured
+    assert threads.criterion_report == {"threads_in_score": 1}
+    assert threads.pruned == l1.pruned and threads.history == l1.history
+
+
+def test_a_process_the_criterion_starts_ends_with_its_cell(outcome, tmp_path):
+    assert outcome["spawns"].ok
+    pid = int((tmp_path / "spawned.pid").read_text())
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
