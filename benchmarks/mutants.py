@@ -57,8 +57,10 @@ MUTANTS = (
            "    scores_comparable_across_layers = False\n\n    def score(self, group: "
            "ChannelGroup) -> Tensor:\n        norms"),
     Mutant("sparsity phase rounds its epochs down", CLASSIC, "sparsity.py",
-           "float(math.ceil(MIN_ITERATIONS / phase.iterations_per_epoch))",
-           "float(math.floor(MIN_ITERATIONS / phase.iterations_per_epoch))"),
+           "enough = math.ceil(MIN_ITERATIONS / phase.iterations_per_epoch)",
+           "enough = math.floor(MIN_ITERATIONS / phase.iterations_per_epoch)"),
+    Mutant("sparsity phase without its cap at 8 x the fine-tuning", CLASSIC, "sparsity.py",
+           "min(enough, math.floor(MAX_SHARE * phase.finetune_epochs))", "enough"),
     Mutant("the L1 rule on the mean score, not the median", CLASSIC, "sparsity.py",
            "median = float(torch.cat(list(self._before.values())).median())",
            "median = float(torch.cat(list(self._before.values())).mean())"),

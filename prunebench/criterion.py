@@ -41,11 +41,14 @@ class ChannelGroup:
 @dataclass(frozen=True)
 class SparsityPhase:
     """The SGD of a step's sparsity epochs, which a penalty's strength is measured against:
-    its (constant) learning rate, momentum and iterations per epoch."""
+    its (constant) learning rate, momentum and iterations per epoch, and the budget's
+    fine-tuning epochs per step, against which a phase's length can be kept in proportion."""
 
     lr: float = 1e-3
     momentum: float = 0.9
     iterations_per_epoch: int = 1
+    #: the fine-tuning epochs of each pruning step: what the budget itself spends per step
+    finetune_epochs: float = 1.0
 
     @property
     def step(self) -> float:

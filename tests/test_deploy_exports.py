@@ -17,16 +17,18 @@ from prunebench.measure.architecture import architecture
 
 #: one row per architecture of the matrix (the others share these models), at a small image:
 #: exports keep the spatial size they were traced at, only the batch is free
-ARCHITECTURES = {"lenet5-digits": (1, 28, 28), "vgg16-cifar10": (3, 32, 32),
+ARCHITECTURES = {"lenet5-digits": (1, 28, 28), "lenet5bn-fashionmnist": (1, 28, 28),
+                 "vgg16-cifar10": (3, 32, 32),
                  "resnet50-imagenet": (3, 64, 64), "fasterrcnn-coco": (3, 64, 64)}
 
 
 def test_the_architectures_cover_every_first_party_row():
-    models = {"lenet5": "lenet5-digits", "vgg16": "vgg16-cifar10", "resnet50": "resnet50-imagenet",
+    models = {"lenet5": "lenet5-digits", "lenet5bn": "lenet5bn-fashionmnist",
+              "vgg16": "vgg16-cifar10", "resnet50": "resnet50-imagenet",
               "fasterrcnn": "fasterrcnn-coco"}
     rows = [s.name for s in scenarios.registry().values()
             if s.source.startswith(scenarios.CORE + " ")]
-    assert len(rows) == 8
+    assert len(rows) == 9
     for name in rows:
         assert models[name.split("-")[0]] in ARCHITECTURES, name
 
@@ -116,7 +118,7 @@ def test_export_writes_checks_and_refuses(saved, tmp_path, capsys):
 def test_export_refuses_bad_input_in_one_line(saved, tmp_path, capsys):
     for argv, says in (
             (["export", str(saved), "--format", "tflite"], "unknown format 'tflite'"),
-            (["export", str(saved), "--tolerance", "0"], "must be a positive"),
+            (["export", str(saved), "--tolerance", "0"], "must be a relative difference between 0 and 1"),
             (["export", str(saved), "--check", "--out", str(tmp_path)], "not both"),
             (["export", str(tmp_path / "none.json")], "none.json")):
         assert main(argv) == 2

@@ -8,8 +8,9 @@ import pytest
 from prunebench import scenarios
 from prunebench.cli import main
 
-CORE_ROWS = ["lenet5-digits", "lenet5-mnist", "lenet5-fashionmnist", "vgg16-cifar10",
-             "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco", "fasterrcnn-coco-transfer"]
+CORE_ROWS = ["lenet5-digits", "lenet5-mnist", "lenet5-fashionmnist", "lenet5bn-fashionmnist",
+             "vgg16-cifar10", "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco",
+             "fasterrcnn-coco-transfer"]
 PLUGINS = [EntryPoint("mine", "tests.scenario_plugins:good", scenarios.GROUP),
            EntryPoint("noconv", "tests.scenario_plugins:no_convs", scenarios.GROUP),
            EntryPoint("nogroup", "tests.scenario_plugins:missing_group", scenarios.GROUP),

@@ -30,7 +30,8 @@ def test_rows_without_files_say_so(capsys):
 
 
 def test_every_row_is_covered():
-    assert {r.name for r in ROWS} == {"lenet5-mnist", "lenet5-fashionmnist", "vgg16-cifar10",
+    assert {r.name for r in ROWS} == {"lenet5-mnist", "lenet5-fashionmnist",
+                                      "lenet5bn-fashionmnist", "vgg16-cifar10",
                                       "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco",
                                       "fasterrcnn-coco-transfer"}
 

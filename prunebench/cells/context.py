@@ -33,7 +33,8 @@ def criterion_context(scenario: Scenario, data: Data, budget: Budget, model: nn.
                         _calibration(data, budget, seed, step, device, calibration),
                         dict(zip(scenario.groups, widths)),
                         SparsityPhase(budget.finetune_lr, budget.momentum,
-                                      math.ceil(data.n_train / budget.batch_size)))
+                                      math.ceil(data.n_train / budget.batch_size),
+                                      budget.finetune_epochs))
 
 
 def _calibration(data: Data, budget: Budget, seed: int, step: int, device: torch.device,

@@ -172,24 +172,27 @@ PHASE = SparsityPhase(lr=1e-2, momentum=0.5, iterations_per_epoch=250)  # step 0
 
 
 def test_default_phase_runs_whole_epochs_of_at_least_500_iterations_and_settings_replace_it():
-    """250 iterations an epoch: 2 epochs reach 500; 7 iterations: 72 (504); a setting wins."""
+    """250 iterations an epoch: 2 epochs reach 500; 7 iterations: 72 (504), unless the budget
+    fine-tunes 3 epochs per step (at most 8 x 3 = 24) or 0.1 (at least one); a setting wins."""
     group = conv_group([[1.0], [2.0]])
-    for per_epoch, epochs, given in ((250, 2.0, 0.0), (7, 72.0, 0.0), (250, 0.5, 0.5)):
+    for per_epoch, finetune, epochs, given in ((250, 1, 2.0, 0.0), (7, 10, 72.0, 0.0),
+                                               (7, 3, 24.0, 0.0), (7, 0.1, 1.0, 0.0),
+                                               (250, 1, 0.5, 0.5)):
         criterion = make_with("group-lasso", epochs=given)
         ctx = context(group.conv, [group], [])
-        ctx.sparsity = SparsityPhase(1e-2, 0.5, per_epoch)
+        ctx.sparsity = SparsityPhase(1e-2, 0.5, per_epoch, finetune)
         criterion.prepare(ctx)
         assert criterion.sparsity_epochs == epochs
 
 
-def test_l1_rule_moves_the_median_score_twice_to_zero_over_the_phase():
+def test_l1_rule_moves_the_median_score_to_zero_over_the_phase():
     """|gamma| = 0.5, 2, 0.1: median 0.5. The phase: step 0.02, 2 epochs of 250 iterations.
-    lambda = 2 x 0.5 / (0.02 x 500) = 0.1; group lasso's norms 5, 1, 1: 2 x 1 / 10 = 0.2."""
+    lambda = 0.5 / (0.02 x 500) = 0.05; group lasso's norms 5, 1, 1: 1 / 10 = 0.1."""
     group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]])
     bn_group = ChannelGroup(group.name, group.conv, nn.BatchNorm2d(3))
     with torch.no_grad():
         bn_group.bn.weight.copy_(torch.tensor([0.5, -2.0, 0.1]))
-    for name, g, lam in (("slimming", bn_group, 0.1), ("group-lasso", group, 0.2)):
+    for name, g, lam in (("slimming", bn_group, 0.05), ("group-lasso", group, 0.1)):
         criterion = make(name)
         ctx = context(g.conv, [g], [])
         ctx.sparsity = PHASE

@@ -7,7 +7,8 @@ iterations up to 1). A pruning step here has a few hundred to a thousand iterati
 fine-tuning rate (1e-3 on LeNet-5), where the papers' lambda moves nothing (issue 37: |gamma|
 moved by 1e-4). So by default each step's phase is scaled to reach the papers' *regime* instead
 of copying their constants (README, "Sparsity criteria"): the phase runs whole epochs of at
-least `MIN_ITERATIONS` iterations, and lambda is set from the phase's SGD so that the penalty
+least `MIN_ITERATIONS` iterations (but at most MAX_SHARE times the budget's fine-tuning epochs
+per step), and lambda is set from the phase's SGD so that the penalty
 alone would move the step's median filter score `SHRINK` times to zero over the phase (an L1
 rule: lambda = SHRINK x median / (lr / (1 - momentum) x iterations)), set at the first step and
 held for the later ones, as the papers hold their lambda. Settings `lam` and `epochs` replace
@@ -33,13 +34,20 @@ from prunebench.criterion import (
 
 #: the fewest SGD iterations of a default sparsity phase (whole epochs of the step's data)
 MIN_ITERATIONS = 500
+#: ... but at most this many times the budget's own fine-tuning epochs per step, so a phase
+#: costs in proportion to its budget (a `smoke` run stays seconds long)
+MAX_SHARE = 8
 #: how many times over the penalty alone would move the median score to zero during the phase
 SHRINK = 1.0
 
 
 def phase_epochs(given: float, phase: SparsityPhase) -> float:
-    """`given` epochs, or (0) as many whole epochs as make `MIN_ITERATIONS` iterations."""
-    return given if given > 0 else float(math.ceil(MIN_ITERATIONS / phase.iterations_per_epoch))
+    """`given` epochs, or (0) as many whole epochs as make `MIN_ITERATIONS` iterations, at most
+    MAX_SHARE times the budget's fine-tuning epochs per step (and at least one)."""
+    if given > 0:
+        return given
+    enough = math.ceil(MIN_ITERATIONS / phase.iterations_per_epoch)
+    return float(max(1, min(enough, math.floor(MAX_SHARE * phase.finetune_epochs))))
 
 
 def shares(scores: Tensor, kept: Tensor) -> float:
@@ -58,7 +66,7 @@ class _Penalised(ScoreCriterion):
     before and after the phase: the evidence that the penalty changed what is kept."""
 
     sparsity_epochs = 1.0  # at least: `prepare` sets the step's from the phase
-    sparsity_rule = f"epochs of >= {MIN_ITERATIONS} iterations per step"
+    sparsity_rule = f"epochs of >= {MIN_ITERATIONS} iterations per step (<= {MAX_SHARE}x FT)"
     needs = ("training",)
     limits = {"lam": Limits(low=0, high=1e3), "epochs": Limits(low=0, high=1e3)}
 
