@@ -61,9 +61,12 @@ class RunPlan:
         budget, threads = self.budget, torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            data = self.scenario.load_data(self.data_root, self.download,
-                                           budget.image_size).limited(budget.train_limit,
-                                                                      budget.test_limit)
+            loaded = plugin_call(self.scenario, "its data loader", self.scenario.load_data,
+                                 self.data_root, self.download, budget.image_size)
+            if not callable(getattr(loaded, "limited", None)):
+                raise PrunebenchError(f"{named(self.scenario)}: its data loader returned "
+                                      f"{type(loaded).__name__}, not a data set; fix the plugin")
+            data = loaded.limited(budget.train_limit, budget.test_limit)
             return check_data(data, self.scenario, budget)
         finally:
             torch.set_num_threads(threads)
@@ -76,16 +79,39 @@ def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
         raise PrunebenchError(f"the {scenario.name} data in {data.source} has {data.n_train} "
                               f"training samples and {'some' if has_test else 'no'} test "
                               "samples; a run needs both (check --data-root)")
-    model = scenario.model(budget).eval()
+    model = plugin_call(scenario, "building its model", scenario.model, budget).eval()
     probe = torch.zeros(1, *data.input_shape)
     try:
         with torch.no_grad():
             model.get_submodule(scenario.prune_root)(probe)
-    except RuntimeError as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a plugin's model may fail in any way
         raise PrunebenchError(f"{scenario.name}'s model cannot take the data's samples of shape "
                               f"{tuple(data.input_shape)} from {data.source} "
-                              f"({str(exc).splitlines()[0]})") from None
+                              f"({type(exc).__name__}: {first_line(exc)})") from None
     return data
+
+
+def named(scenario: Scenario) -> str:
+    return f"scenario '{scenario.name}' from {scenario.source or 'unknown'}"
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:300]
+
+
+def plugin_call(scenario: Scenario, what: str, call, *args):
+    """A call into a scenario's code: whatever it raises becomes one line naming the scenario
+    and its plugin (prunebench's own errors pass as they are)."""
+    try:
+        return call(*args)
+    except (PrunebenchError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # a plugin may fail in any way, sys.exit() included
+        raise PrunebenchError(f"{named(scenario)}: {what} raised {type(exc).__name__}: "
+                              f"{first_line(exc)}; fix the plugin, or check --data-root") \
+            from None
 
 
 def plan_of_record(record: Record, data_root: Path | None = None, download: bool = False,

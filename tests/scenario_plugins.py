@@ -32,3 +32,33 @@ def duplicate() -> Scenario:
 
 def not_a_scenario() -> str:
     return "lenet5"
+
+
+class _Raises(nn.Module):
+    """LeNet-5's layers, whose forward fails as a plugin's model might."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 20, 5), nn.Conv2d(20, 50, 5)
+
+    def forward(self, x):
+        raise ValueError("this model cannot run")
+
+
+def _failing_loader(_root, _download, _size):
+    raise OSError("the disk is on fire")
+
+
+def _failing_writer(_folder):
+    raise PermissionError("no writing today")
+
+
+def faulty_parts() -> list[Scenario]:
+    """Rows whose own code fails at run time: the data loader raises or returns nothing, the
+    model's forward raises, the tiny-data writer raises."""
+    return [replace(_digits(), name="bad-loader", source="", load_data=_failing_loader),
+            replace(_digits(), name="none-loader", source="",
+                    load_data=lambda _root, _download, _size: None),
+            replace(_digits(), name="bad-forward", source="",
+                    build_model=ignoring_size(_Raises)),
+            replace(_digits(), name="bad-writer", source="", tiny_data=_failing_writer)]

@@ -118,7 +118,7 @@ def test_export_writes_checks_and_refuses(saved, tmp_path, capsys):
 def test_export_refuses_bad_input_in_one_line(saved, tmp_path, capsys):
     for argv, says in (
             (["export", str(saved), "--format", "tflite"], "unknown format 'tflite'"),
-            (["export", str(saved), "--tolerance", "0"], "must be a relative difference between 0 and 1"),
+            (["export", str(saved), "--tolerance", "0"], "a relative difference between 0 and 1"),
             (["export", str(saved), "--check", "--out", str(tmp_path)], "not both"),
             (["export", str(tmp_path / "none.json")], "none.json")):
         assert main(argv) == 2

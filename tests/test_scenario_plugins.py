@@ -68,6 +68,40 @@ def test_broken_scenario_plugins_are_refused_in_one_line_and_the_others_still_li
     assert capsys.readouterr().err == f"prunebench: error: {lines[0]}\n"
 
 
+FAULTY = [EntryPoint("exits", "tests.scenario_exits:rows", scenarios.GROUP),
+          EntryPoint("parts", "tests.scenario_plugins:faulty_parts", scenarios.GROUP)]
+
+
+def test_a_scenario_plugins_own_code_fails_in_one_line_naming_it(monkeypatch, tmp_path, capsys):
+    real = scenarios.entry_points
+    monkeypatch.setattr(scenarios, "entry_points", lambda group: [*real(group=group), *FAULTY])
+    scenarios.refresh()
+    try:
+        assert main(["list", "--scenarios"]) == 0  # an exit at import is a broken plugin
+        err = capsys.readouterr().err
+        assert "scenario plugin 'exits' (tests.scenario_exits:rows) from unknown distribution: " \
+            "import failed with SystemExit: 3" in err
+        cases = {"bad-loader": "its data loader raised OSError: the disk is on fire",
+                 "none-loader": "its data loader returned NoneType, not a data set",
+                 "bad-forward": "model cannot take the data's samples of shape (1, 28, 28)"}
+        for row, message in cases.items():
+            assert main(["run", "--scenario", row, "--budget", "smoke", "--criteria", "l1",
+                         "--results", str(tmp_path / row)]) == 2
+            captured = capsys.readouterr()
+            err = captured.err.strip()
+            assert len(err.splitlines()) == 1 and message in err, err
+            assert f"'{row}'" in err or row in err
+            assert captured.out == "" and not (tmp_path / row / "baselines").exists()
+        assert main(["tiny-data", "bad-writer", str(tmp_path / "tiny")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == ("prunebench: error: scenario 'bad-writer' from unknown distribution: its "
+                       "tiny-data writer raised PermissionError: no writing today; fix the "
+                       "plugin, or check --data-root")
+    finally:
+        monkeypatch.undo()
+        scenarios.refresh()
+
+
 def test_a_plugins_row_runs_like_the_core_ones(installed, tmp_path):
     assert main(["flops", "--scenario", "my-lenet", "--target", "half"]) == 0
     assert main(["run", "--scenario", "my-lenet", "--budget", "smoke", "--criteria", "l1",

@@ -13,6 +13,7 @@ from prunebench import plugins, scenarios
 from prunebench.cli.console import console, errors
 from prunebench.config import parse_names
 from prunebench.errors import PrunebenchError
+from prunebench.plan import plugin_call
 from prunebench.report.index import write_index
 from prunebench.report.leaderboard import (
     REFERENCES,
@@ -158,7 +159,8 @@ def cmd_tiny_data(args: argparse.Namespace) -> int:
     if scenario.tiny_data is None:
         raise PrunebenchError(f"{scenario.name} needs no data files (its data ships with "
                               "scikit-learn)")
-    folder = scenario.tiny_data(check_writable(Path(place), "tiny-data's folder"))
+    folder = plugin_call(scenario, "its tiny-data writer", scenario.tiny_data,
+                         check_writable(Path(place), "tiny-data's folder"))
     console.print(f"wrote a tiny {scenario.name} data set to {folder}; try:\n  prunebench run "
                   f"--scenario {scenario.name} --budget smoke --data-root {place}")
     return 0

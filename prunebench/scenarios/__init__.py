@@ -43,12 +43,16 @@ def _scenarios_of(ep: EntryPoint) -> list[Scenario]:
     """The rows an entry point names; ValueError with the reason when it names none."""
     try:
         obj = ep.load()
-    except Exception as exc:  # a plugin may fail in any way while importing
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin may fail in any way, sys.exit() included
         raise ValueError(f"import failed with {type(exc).__name__}: {exc}") from exc
     if callable(obj) and not isinstance(obj, Scenario):
         try:
             obj = obj()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             raise ValueError(f"calling {ep.value} failed with {type(exc).__name__}: {exc}") \
                 from exc
     rows = list(obj) if isinstance(obj, (list, tuple)) else [obj]
