@@ -47,6 +47,30 @@ class L1Threads(ScoreCriterion):
         return {"threads_in_score": self.threads}
 
 
+class Hooks(ScoreCriterion):
+    def prepare(self, ctx):
+        ctx.groups[0].conv.register_forward_hook(lambda m, i, o: o * 0)
+
+    def score(self, group):
+        return torch.ones(group.n_filters)
+
+
+class Swaps(ScoreCriterion):
+    def prepare(self, ctx):
+        ctx.model.relu1 = torch.nn.Tanh()
+
+    def score(self, group):
+        return torch.ones(group.n_filters)
+
+
+class Strides(ScoreCriterion):
+    def prepare(self, ctx):
+        ctx.groups[1].conv.stride = (2, 2)
+
+    def score(self, group):
+        return torch.ones(group.n_filters)
+
+
 class Spawns(ScoreCriterion):
     def prepare(self, ctx):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
@@ -58,7 +82,9 @@ class Spawns(ScoreCriterion):
 '''
 
 ENTRIES = {"interrupts": "fault_criteria:Interrupts", "raises-base": "fault_criteria:RaisesBase",
-           "l1-threads": "fault_criteria:L1Threads", "spawns": "fault_criteria:Spawns"}
+           "l1-threads": "fault_criteria:L1Threads", "spawns": "fault_criteria:Spawns",
+           "hooks": "fault_criteria:Hooks", "swaps": "fault_criteria:Swaps",
+           "strides": "fault_criteria:Strides"}
 
 
 @pytest.fixture
@@ -86,6 +112,14 @@ def test_base_exceptions_fail_their_own_cell_with_a_name(outcome):
     assert "select() on conv1 raised KeyboardInterrupt: from the criterion" in \
         outcome["interrupts"].error
     assert "select() on conv1 raised Bail: not an Exception" in outcome["raises-base"].error
+
+
+@pytest.mark.parametrize(("name", "where"), [("hooks", "conv1"), ("swaps", "relu1"),
+                                             ("strides", "conv2")])
+def test_prepare_may_not_change_the_models_structure(outcome, name, where):
+    assert outcome[name].status == "failed"
+    assert f"prepare() changed the model's structure at {where}: a criterion may not add " \
+        "hooks, replace modules or change a layer's settings" in outcome[name].error
 
 
 def test_a_thread_count_the_criterion_changes_is_set_back(outcome):

@@ -81,13 +81,41 @@ def checked_report(name: str, criterion: Criterion) -> dict:
             from None
 
 
+#: what a layer is besides its weights (nn.Conv2d's, nn.BatchNorm's, nn.Linear's settings)
+LAYER_SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                  "groups", "padding_mode", "eps", "momentum", "affine",
+                  "track_running_stats", "in_features", "out_features", "training")
+
+
+def structure(model: nn.Module) -> dict[str, tuple]:
+    """Each module by name: its class, its settings and how many hooks it carries (forward,
+    forward pre, backward, the global ones counted on the root)."""
+    shape = {}
+    for path, module in model.named_modules():
+        settings = tuple((k, repr(getattr(module, k))) for k in LAYER_SETTINGS
+                         if k != "training" and hasattr(module, k))
+        hooks = (len(module._forward_hooks), len(module._forward_pre_hooks),
+                 len(module._backward_hooks), len(getattr(module, "_backward_pre_hooks", {})),
+                 "forward" in vars(module))  # a forward patched onto the instance
+        shape[path or "<root>"] = (type(module).__qualname__, settings, hooks,
+                                   type(module).forward)
+    return shape
+
+
 @contextlib.contextmanager
 def left_unchanged(name: str, what: str, model: nn.Module) -> Iterator[None]:
     """The block must leave the model's parameters and buffers as it found them: a criterion
     looks at the model in `prepare`; the sanctioned way to change weights is its sparsity epochs
     (`penalty`), which every reader of the board sees as its cost."""
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    shape = structure(model)
     yield
+    altered = [k for k, v in structure(model).items() if shape.get(k) != v]
+    altered += [k for k in shape if k not in structure(model)]
+    if altered:
+        raise CriterionError(name, f"{what} changed the model's structure at "
+                                   f"{', '.join(sorted(set(altered))[:3])}: a criterion may not "
+                                   "add hooks, replace modules or change a layer's settings")
     after = model.state_dict()
     changed = [k for k, v in before.items() if k not in after or not torch.equal(v, after[k])]
     changed += [k for k in after if k not in before]
