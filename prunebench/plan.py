@@ -8,7 +8,7 @@ options decide only where results go, which cells this process takes and how lon
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +27,10 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+#: what a record's data says after the files it names, when they were not the published ones
+UNKNOWN_DATA = " (unknown files, --allow-unknown-data)"
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """A matrix: criteria (with their settings) x targets x seeds on one scenario and budget,
@@ -43,6 +47,9 @@ class RunPlan:
     data_root: Path | None = None
     download: bool = False
     backbone_from: Path | None = None  # results of the row a transfer row builds on
+    #: train on files that are not the data set's published ones (`--allow-unknown-data`);
+    #: the record's data names them so
+    allow_unknown_data: bool = False
 
     def __post_init__(self) -> None:  # plain names are criteria with default settings
         object.__setattr__(self, "criteria", tuple(
@@ -67,9 +74,22 @@ class RunPlan:
                 raise PrunebenchError(f"{named(self.scenario)}: its data loader returned "
                                       f"{type(loaded).__name__}, not a data set; fix the plugin")
             data = loaded.limited(budget.train_limit, budget.test_limit)
-            return check_data(data, self.scenario, budget)
+            return check_data(self.known(data), self.scenario, budget)
         finally:
             torch.set_num_threads(threads)
+
+
+    def known(self, data: Data) -> Data:
+        """The data if its files are the published ones; other files only with
+        `allow_unknown_data`, and then its source says so in every record."""
+        unknown = getattr(data, "unknown", None)
+        if not unknown:
+            return data
+        if not self.allow_unknown_data:
+            raise PrunebenchError(f"{self.scenario.name}: {unknown}; point --data-root at the "
+                                  "published files, or add --allow-unknown-data to train on "
+                                  "these anyway (the results will say so)")
+        return replace(data, source=data.source + UNKNOWN_DATA)  # type: ignore[type-var]
 
 
 def check_data(data: Data, scenario: Scenario, budget: Budget) -> Data:
@@ -128,7 +148,8 @@ def plan_of_record(record: Record, data_root: Path | None = None, download: bool
                    (Target(record.target, widths=record.widths or None,
                            macs_reduction=record.macs_reduction),), (record.seed,), record.budget,
                    controls=controls, data_root=data_root, download=download,
-                   backbone_from=backbone_from)
+                   backbone_from=backbone_from,
+                   allow_unknown_data=record.data.endswith(UNKNOWN_DATA))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The real loaders on format-faithful tiny copies, on the real Fashion-MNIST and on digits."""
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from prunebench.cli import main
 from prunebench.data import digits, mnist
 from prunebench.data.idx import read_idx, write_idx
 from prunebench.data.synthetic import write_mnist_like
@@ -122,3 +124,37 @@ def test_failed_download_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(PrunebenchError,
                        match=f"downloading MNIST into {tmp_path} failed: no route"):
         mnist.load(mnist.MNIST, tmp_path, fetch=True)
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_another_data_sets_files_are_refused_naming_what_they_are(capsys):
+    """Fashion-MNIST's files given to the MNIST row (issue 39: they trained, filed as MNIST)."""
+    assert main(["run", "--scenario", "lenet5-mnist", "--data-root", str(FASHION),
+                 "--budget", "smoke", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"prunebench: error: lenet5-mnist: the files in {FASHION} are "
+                   "Fashion-MNIST's, not MNIST's (train-images-idx3-ubyte.gz, "
+                   "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+                   "t10k-labels-idx1-ubyte.gz); point --data-root at the published files, or "
+                   "add --allow-unknown-data to train on these anyway (the results will say so)")
+
+
+def test_unknown_files_are_refused_unless_allowed_and_then_recorded(tmp_path, capsys):
+    from prunebench.data.known import TINY_MARKER
+
+    folder = write_mnist_like(tmp_path / "data", n_train=64, n_test=32)
+    (folder / TINY_MARKER).unlink()  # no longer a marked synthetic copy: a stranger's files
+    args = ["run", "--scenario", "lenet5-fashionmnist", "--data-root", str(folder), "--budget",
+            "smoke", "--criteria", "l1", "--controls", "none", "--results",
+            str(tmp_path / "results")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "match none of Fashion-MNIST's published files" in err
+    assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.json"))
+    assert main([*args, "--allow-unknown-data"]) == 0
+    (result,) = (tmp_path / "results" / "lenet5-fashionmnist").glob("l1--*.json")
+    assert json.loads(result.read_text())["data"] == \
+        f"{folder} (unknown files, --allow-unknown-data)"

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "changes the last bits of every sum")
     run.add_argument("--data-root", help="folder holding the data set (or set $PRUNEBENCH_DATA)")
     run.add_argument("--download", action="store_true", help="fetch missing data with torchvision")
+    run.add_argument("--allow-unknown-data", action="store_true",
+                     help="train on data files whose digests match none of the data set's "
+                          "published files (each result's data then says so)")
     run.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder for result files")
     run.add_argument("--out", help="leaderboard folder (default: RESULTS/leaderboards)")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")

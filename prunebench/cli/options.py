@@ -130,7 +130,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
               round_to: int | None = None, seeds: str | None = None, budget: str = "quick",
               threads: int | None = None, data_root: str | None = None, download: bool = False,
               controls: str | None = None, backbone_from: str | None = None,
-              track: str = "fine-tune") -> RunPlan:
+              track: str = "fine-tune", allow_unknown_data: bool = False) -> RunPlan:
     """What to compute; unset choices default to the scenario's, to all installed criteria and
     to every control row (`controls`: comma-separated names, or `none`). The `one-shot` track
     trains nothing: its budget is `config.one_shot`'s, its default targets the sweep
@@ -171,7 +171,7 @@ def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,
         seeds=parse_seeds(seeds) if seeds is not None else chosen_budget.seeds,
         budget=chosen_budget, controls=() if row.backbone_source else chosen_controls,
         data_root=Path(data_root) if data_root else None, download=download,
-        backbone_from=backbone_folder(backbone_from))
+        backbone_from=backbone_folder(backbone_from), allow_unknown_data=allow_unknown_data)
 
 
 def make_options(*, results: str | Path = DEFAULT_RESULTS, device: str = "auto",

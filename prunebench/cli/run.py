@@ -104,7 +104,8 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
                      widths=args.widths, ratio=args.ratio, round_to=args.round_to,
                      seeds=args.seeds, budget=args.budget, threads=args.threads,
                      data_root=args.data_root, download=args.download, controls=args.controls,
-                     backbone_from=args.backbone_from, track=args.track)
+                     backbone_from=args.backbone_from, track=args.track,
+                     allow_unknown_data=args.allow_unknown_data)
     options = make_options(results=args.results, device=args.device, force=args.force,
                            cell_timeout=args.cell_timeout, shard=args.shard, job=job_of[2],
                            save_models=args.save_models, argv=args.argv, command=job_of[0],

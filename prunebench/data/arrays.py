@@ -27,6 +27,8 @@ class ArrayData:
     source: str  # where the data was read from, recorded in every result
     #: applied to every training batch: augment(images, generator) -> images
     augment: Callable[[Tensor, torch.Generator], Tensor] | None = None
+    #: why the files are not the data set's published ones (data/known.py); None: they are
+    unknown: str | None = None
 
     def limited(self, train_limit: int | None, test_limit: int | None) -> "ArrayData":
         """The first `train_limit` / `test_limit` samples of each split (None keeps all)."""

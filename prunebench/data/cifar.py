@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prunebench.data.arrays import ArrayData
+from prunebench.data.known import identify
 from prunebench.data.roots import candidate_roots, download_root, locate, looked_in
 from prunebench.errors import PrunebenchError
 
@@ -122,4 +123,6 @@ def load(variant: Variant, root: Path | None, fetch: bool,
     std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
     return ArrayData((train - mean) / std, torch.from_numpy(train_y), (test - mean) / std,
                      torch.from_numpy(test_y), variant.num_classes, str(folder),
-                     augment=random_crop_flip)
+                     augment=random_crop_flip, unknown=identify(
+                         variant.title, [folder / f for f in (*variant.train_files,
+                                                              variant.test_file)]))

@@ -16,6 +16,7 @@ import torch
 
 from prunebench.data.arrays import ArrayData, normalise
 from prunebench.data.idx import read_idx
+from prunebench.data.known import identify
 from prunebench.data.roots import candidate_roots, download_root
 from prunebench.errors import PrunebenchError
 
@@ -114,4 +115,5 @@ def load(family: Family, root: Path | None, fetch: bool) -> ArrayData:
     tx, vx = normalise(torch.from_numpy(train_x.copy()).float().div(255).unsqueeze(1),
                        torch.from_numpy(test_x.copy()).float().div(255).unsqueeze(1))
     return ArrayData(tx, torch.from_numpy(train_y.astype("int64")), vx,
-                     torch.from_numpy(test_y.astype("int64")), 10, str(files[0].parent))
+                     torch.from_numpy(test_y.astype("int64")), 10, str(files[0].parent),
+                     unknown=identify(family.title, files))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from prunebench.data.idx import write_idx
+from prunebench.data.known import TINY_MARKER
 from prunebench.data.mnist import FILES
 
 
@@ -27,7 +28,14 @@ def write_mnist_like(folder: Path, n_train: int = 64, n_test: int = 32, seed: in
             images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
         write_idx(folder / (stem_images + suffix), images)
         write_idx(folder / (stem_labels + suffix), labels.astype(np.uint8))
+    mark_tiny(folder)
     return folder
+
+
+def mark_tiny(folder: Path) -> None:
+    """Mark a folder as a synthetic copy: no published digest will match its files."""
+    (folder / TINY_MARKER).write_text("written by prunebench's synthetic data writers: not a "
+                                      "real data set\n")
 
 
 def write_cifar_like(root: Path, variant: str = "cifar10", n_train: int = 40, n_test: int = 20,
@@ -52,6 +60,7 @@ def write_cifar_like(root: Path, variant: str = "cifar10", n_train: int = 40, n_
                  "filenames": [f"{name}_{i}.png" for i in range(n)]}
         with open(folder / name, "wb") as fh:
             pickle.dump(batch, fh, protocol=2)
+    mark_tiny(folder)
     return folder
 
 
