@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from prunebench.defaults import FORMATS
 from prunebench.errors import PrunebenchError
 
-FORMATS = ("onnx", "pt2", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".torchscript.pt"}
 INPUT = "input"
 Runner = Callable[[Tensor], list[Tensor]]

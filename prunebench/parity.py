@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from prunebench.defaults import PARITY_TOLERANCE
 from prunebench.formats import Runner, outputs
 
 BATCH_SIZES = (1, 3)
 #: the largest |exported - eager| over the largest |eager| a float32 export may differ by
-TOLERANCE = 1e-4
+TOLERANCE = PARITY_TOLERANCE
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ import torch
 
 from prunebench.config import CONTROLS, UNIFORM, Budget, CriterionSpec, Target
 from prunebench.data.base import Data
+from prunebench.defaults import DEFAULT_RESULTS
 from prunebench.errors import PrunebenchError
 from prunebench.record import Record
 from prunebench.scenarios.base import Scenario
-
-DEFAULT_RESULTS = Path("prunebench-results")
 
 
 def utc_now() -> str:

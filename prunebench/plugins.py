@@ -12,26 +12,14 @@ import math
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import NoneType, UnionType
 
 from prunebench.config import CriterionSpec, Setting
 from prunebench.criterion import NEEDS, Criterion, Limits
-from prunebench.errors import CriterionError, PrunebenchError, did_you_mean
-
-GROUP = "prunebench.criteria"
-
-
-@dataclass(frozen=True)
-class PluginInfo:
-    """Where a criterion comes from, known without importing it."""
-
-    name: str
-    target: str  # "module:attribute"
-    distribution: str
-    version: str
-    conflict: str | None = None  # set when several distributions claim the same name
+from prunebench.discovery import GROUP, PluginInfo, discover, unknown
+from prunebench.errors import CriterionError, PrunebenchError
 
 
 @dataclass(frozen=True)
@@ -48,37 +36,6 @@ class LoadedCriterion:
         return " ".join(doc.split("\n\n")[0].split())
 
 
-def _info(ep: EntryPoint) -> PluginInfo:
-    dist = ep.dist
-    return PluginInfo(
-        name=ep.name,
-        target=ep.value,
-        distribution=dist.name if dist is not None else "unknown",
-        version=dist.version if dist is not None else "unknown",
-    )
-
-
-def discover() -> dict[str, PluginInfo]:
-    """All installed criteria by name, sorted, without importing any of them."""
-    found: dict[str, list[PluginInfo]] = {}
-    for ep in entry_points(group=GROUP):
-        info = _info(ep)
-        same = found.setdefault(ep.name, [])
-        if info not in same:  # one distribution visible twice on sys.path is not a conflict
-            same.append(info)
-    result = {}
-    for name in sorted(found):
-        infos = found[name]
-        if len(infos) > 1:
-            owners = ", ".join(f"{i.distribution} {i.version}" for i in infos)
-            conflict = f"provided by several distributions ({owners}); uninstall all but one"
-            result[name] = PluginInfo(name, infos[0].target, infos[0].distribution,
-                                      infos[0].version, conflict)
-        else:
-            result[name] = infos[0]
-    return result
-
-
 def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCriterion:
     """Import one criterion and check it against the contract.
 
@@ -86,12 +43,9 @@ def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCri
     for a plugin that is ambiguous, fails to import or breaks the contract (only its cells fail).
     """
     available = discover() if available is None else available
-    if name not in available:
-        known = ", ".join(available) or "none installed"
-        raise PrunebenchError(
-            f"unknown criterion '{name}'{did_you_mean(name, available)} (installed: {known}); "
-            "see `prunebench list` or pip install the plugin that provides it"
-        )
+    missing = unknown(name, available)
+    if missing is not None:
+        raise missing
     info = available[name]
     if info.conflict:
         raise CriterionError(name, info.conflict)

@@ -47,6 +47,11 @@ class L1Threads(ScoreCriterion):
         return {"threads_in_score": self.threads}
 
 
+class Uniterable(Criterion):
+    def select(self, group, n_keep):
+        return object()
+
+
 class Hooks(ScoreCriterion):
     def prepare(self, ctx):
         ctx.groups[0].conv.register_forward_hook(lambda m, i, o: o * 0)
@@ -84,7 +89,7 @@ class Spawns(ScoreCriterion):
 ENTRIES = {"interrupts": "fault_criteria:Interrupts", "raises-base": "fault_criteria:RaisesBase",
            "l1-threads": "fault_criteria:L1Threads", "spawns": "fault_criteria:Spawns",
            "hooks": "fault_criteria:Hooks", "swaps": "fault_criteria:Swaps",
-           "strides": "fault_criteria:Strides"}
+           "strides": "fault_criteria:Strides", "uniterable": "fault_criteria:Uniterable"}
 
 
 @pytest.fixture
@@ -112,6 +117,7 @@ def test_base_exceptions_fail_their_own_cell_with_a_name(outcome):
     assert "select() on conv1 raised KeyboardInterrupt: from the criterion" in \
         outcome["interrupts"].error
     assert "select() on conv1 raised Bail: not an Exception" in outcome["raises-base"].error
+    assert "select() on conv1 returned object, not indices" in outcome["uniterable"].error
 
 
 @pytest.mark.parametrize(("name", "where"), [("hooks", "conv1"), ("swaps", "relu1"),

@@ -8,21 +8,26 @@ and exit code 2; failed cells give exit code 1 after everything else has run and
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 import prunebench
-from prunebench import parity, scenarios
 from prunebench.allocator import keep_freed_memory
-from prunebench.cli.catalog import cmd_leaderboard, cmd_list, cmd_show, cmd_tiny_data
 from prunebench.cli.console import EXIT_BAD_INPUT, errors
-from prunebench.cli.export import cmd_export
-from prunebench.cli.measure import cmd_flops, cmd_memory, cmd_sensitivity, cmd_speed
-from prunebench.cli.run import cmd_rerun, cmd_run
+from prunebench.cli.early import check_early
 from prunebench.config import BUDGETS
+from prunebench.defaults import DEFAULT_RESULTS, DEFAULT_SCENARIO, FORMATS, PARITY_TOLERANCE
 from prunebench.errors import PrunebenchError
-from prunebench.formats import FORMATS
-from prunebench.plan import DEFAULT_RESULTS
+
+
+def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command's function, imported when it runs: the parser, and the checks that need
+    neither torch nor the plugins, come first (an argument error in a fraction of a second)."""
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module), name)(args)
+    return run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,8 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _target_options(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--scenario", default=scenarios.DEFAULT,
-                        help=f"a matrix row (default: {scenarios.DEFAULT}; `prunebench list "
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO,
+                        help=f"a matrix row (default: {DEFAULT_SCENARIO}; `prunebench list "
                         "--scenarios`)")
     parser.add_argument("--target", help=f"a named target (default: {default})")
     parser.add_argument("--widths", help="filters kept per prunable layer")
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="prune with each criterion, fine-tune, measure, tabulate")
-    run.add_argument("--scenario", default=scenarios.DEFAULT,
+    run.add_argument("--scenario", default=DEFAULT_SCENARIO,
                      help="see `prunebench list --scenarios`")
     run.add_argument("--criteria", help="comma-separated names, each with settings after ':' "
                      "(default: every installed one), e.g. l1,stability:lam=5e-6")
@@ -109,25 +114,25 @@ def build_parser() -> argparse.ArgumentParser:
                      "then stop: nothing is trained, no result written")
     run.add_argument("--job-of", nargs=3, metavar=("COMMAND", "STARTED", "K/N"),
                      help=argparse.SUPPRESS)
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=_command("prunebench.cli.run", "cmd_run"))
 
     lst = sub.add_parser("list", help="installed criteria, or the scenarios")
     lst.add_argument("--json", action="store_true", help="print JSON for scripts")
     lst.add_argument("--scenarios", action="store_true",
                      help="list the matrix's rows instead of the criteria")
-    lst.set_defaults(func=cmd_list)
+    lst.set_defaults(func=_command("prunebench.cli.catalog", "cmd_list"))
 
     show = sub.add_parser("show", help="one result file")
     show.add_argument("result", help="a result file, RESULTS/<scenario>/<cell>.json")
     show.add_argument("--json", action="store_true", help="print the record as JSON")
-    show.set_defaults(func=cmd_show)
+    show.set_defaults(func=_command("prunebench.cli.catalog", "cmd_show"))
 
     flops = sub.add_parser("flops", help="MACs and params of a target's architecture, no training")
     _target_options(flops, "the unpruned model")
     flops.add_argument("--json", action="store_true", help="JSON with keys macs, params, ...")
     flops.add_argument("--result", help="a result file: the architecture its cell pruned to (on "
                        "a macs-Fx target, the widths its criterion chose)")
-    flops.set_defaults(func=cmd_flops)
+    flops.set_defaults(func=_command("prunebench.cli.measure", "cmd_flops"))
 
     speed = sub.add_parser("speed",
                            help="real vs theoretical speed-up of a target, eager and deploy")
@@ -143,16 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--per-layer", type=int, metavar="BATCH",
                        help="instead of the sweep, each layer's latency and MACs at this "
                        "batch size")
-    speed.set_defaults(func=cmd_speed)
+    speed.set_defaults(func=_command("prunebench.cli.measure", "cmd_speed"))
 
     memory = sub.add_parser("memory", help="run-time memory: eq. 16 beside the measured peak")
     _target_options(memory, "the scenario's")
     _sweep_options(memory, "memory")
-    memory.set_defaults(func=cmd_memory)
+    memory.set_defaults(func=_command("prunebench.cli.measure", "cmd_memory"))
 
     sens = sub.add_parser("sensitivity", help="accuracy vs pruning ratio of one layer at a time")
-    sens.add_argument("--scenario", default=scenarios.DEFAULT,
-                      help=f"a matrix row (default: {scenarios.DEFAULT})")
+    sens.add_argument("--scenario", default=DEFAULT_SCENARIO,
+                      help=f"a matrix row (default: {DEFAULT_SCENARIO})")
     sens.add_argument("--criterion", default="l1",
                       help="the criterion that picks each layer's filters, with settings as in "
                       "`run --criteria` (default: l1)")
@@ -168,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--out", help="folder for the figure and its JSON (default "
                       "RESULTS/sensitivity)")
     sens.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    sens.set_defaults(func=cmd_sensitivity)
+    sens.set_defaults(func=_command("prunebench.cli.measure", "cmd_sensitivity"))
 
     export = sub.add_parser("export", help="a saved pruned model as ONNX, pt2 or TorchScript, "
                             "each checked for parity with the model")
@@ -180,14 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true",
                         help="write nothing: read the files beside the result back and check "
                         "them")
-    export.add_argument("--tolerance", type=float, default=parity.TOLERANCE,
+    export.add_argument("--tolerance", type=float, default=PARITY_TOLERANCE,
                         help="the largest |exported - eager| over the largest |eager| output "
-                        f"that passes (default: {parity.TOLERANCE:g})")
-    export.set_defaults(func=cmd_export)
+                        f"that passes (default: {PARITY_TOLERANCE:g})")
+    export.set_defaults(func=_command("prunebench.cli.export", "cmd_export"))
 
     rerun = sub.add_parser("rerun", help="run a result's cell again, exactly as recorded")
     rerun.add_argument("result", help="the result file whose cell to run again")
-    rerun.set_defaults(func=cmd_rerun)
+    rerun.set_defaults(func=_command("prunebench.cli.run", "cmd_rerun"))
 
     tiny = sub.add_parser("tiny-data", help="write a tiny copy of a row's data in its real format")
     tiny.add_argument("place", nargs="+", metavar="[SCENARIO] FOLDER",
@@ -195,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "write it (give it to --data-root)")
     tiny.add_argument("--scenario", help="the row whose data format to write, e.g. "
                       "vgg16-cifar10")
-    tiny.set_defaults(func=cmd_tiny_data)
+    tiny.set_defaults(func=_command("prunebench.cli.catalog", "cmd_tiny_data"))
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
     board.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of result files")
@@ -203,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--reference", help="comma-separated row names every row is compared "
                        "with (Dunnett's many-to-one intervals on each table's blocked model), "
                        "the first also for the power line (default: l1,random)")
-    board.set_defaults(func=cmd_leaderboard)
+    board.set_defaults(func=_command("prunebench.cli.catalog", "cmd_leaderboard"))
     return parser
 
 
@@ -214,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.argv = argv
+        check_early(args)
         return args.func(args)
     except PrunebenchError as exc:
         if debug:

@@ -29,19 +29,12 @@ def _formats(text: str) -> tuple[str, ...]:
     return wanted
 
 
-def _tolerance(value: float) -> float:
-    if not 0 < value < 1:
-        raise PrunebenchError(f"--tolerance {value} must be a relative difference between 0 and 1, "
-                              "e.g. 1e-4")
-    return value
-
-
 def _size(n: int | None) -> str:
     return "–" if n is None else f"{n / 1e6:,.2f} MB"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    wanted, tolerance = _formats(args.format), _tolerance(args.tolerance)
+    wanted, tolerance = _formats(args.format), args.tolerance  # checked early (early.py)
     result = Path(args.result)
     record = read_result(result)
     if record.measured is None or record.measured.model_file is None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rich.markup import escape
@@ -67,16 +68,6 @@ def cmd_flops(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the most timed calls per measurement, and independent measurements, a command may ask for
-MAX_REPEATS, MAX_RUNS = 10_000, 100
-
-
-def _check_repeats(repeats: int) -> None:
-    if not 1 <= repeats <= MAX_REPEATS:
-        raise PrunebenchError(f"--repeats {repeats} must be a number of timed calls from 1 to "
-                              f"{MAX_REPEATS:,}")
-
-
 def _check_fits(scenario, batch_sizes: Sequence[int], device, option: str) -> None:
     """Refuse a batch whose feature maps alone (seed 001's eq. 16 on the unpruned model, the
     larger of the two) would not fit the memory the device has free: such a measurement would
@@ -112,22 +103,23 @@ def _wrote(args: argparse.Namespace, path: Path) -> None:
     (errors if args.json else console).print(f"wrote {path}", markup=False, highlight=False)
 
 
-def _check_plot(plot: str | None) -> None:
-    if plot:
-        if Path(plot).is_dir() or not plot.lower().endswith(".png"):
-            raise PrunebenchError(f"--plot {plot} must name a PNG file to write, e.g. speed.png")
-        check_writable(Path(plot).parent, "--plot's folder")
+@contextlib.contextmanager
+def measuring(what: str, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar over a measurement's rows, as `run` draws one over its epochs (none under
+    --json, whose stdout is one JSON document)."""
+    from prunebench.cli.run import progress_bars
+
+    with progress_bars(disable=quiet) as bars:
+        task = bars.add_task(what, total=total, left="")
+        yield lambda: bars.advance(task)
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
     from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import speed_report
 
-    _check_repeats(args.repeats)
-    if not 1 <= args.runs <= MAX_RUNS:
-        raise PrunebenchError(f"--runs {args.runs} must be a number of measurements from 1 to "
-                              f"{MAX_RUNS}")
-    _check_plot(args.plot)
+    if args.plot:  # its name is checked in early.py; here whether its folder takes files
+        check_writable(Path(args.plot).parent, "--plot's folder")
     if args.results:
         check_writable(Path(args.results), "--results")
 
@@ -140,8 +132,10 @@ def cmd_speed(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     batch_sizes = parse_batch_sizes(args.batch_sizes)
     _check_fits(scenario, batch_sizes, device, "--batch-sizes")
-    report = speed_report(scenario, target, batch_sizes, runtimes, device, args.repeats,
-                          args.runs)
+    with measuring(f"speed of {scenario.name}, {target.name}", len(runtimes) * len(batch_sizes),
+                   args.json) as step:
+        report = speed_report(scenario, target, batch_sizes, runtimes, device, args.repeats,
+                              args.runs, step)
     if args.results:
         from prunebench.store import save_speed
 
@@ -218,10 +212,13 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
     scenario, target = _target_or_default(args)
     device = resolve_device(args.device)
-    _check_plot(args.plot)
+    if args.plot:
+        check_writable(Path(args.plot).parent, "--plot's folder")
     batch_sizes = parse_batch_sizes(args.batch_sizes)
     _check_fits(scenario, batch_sizes, device, "--batch-sizes")
-    rows = memory_report(scenario, target, batch_sizes, device)
+    with measuring(f"memory of {scenario.name}, {target.name}", len(batch_sizes),
+                   args.json) as step:
+        rows = memory_report(scenario, target, batch_sizes, device, step)
     if args.plot:
         from prunebench.report.plots import memory_vs_batch
 

@@ -111,9 +111,7 @@ def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Pat
                            save_models=args.save_models, argv=args.argv, command=job_of[0],
                            started=job_of[1])
     out = check_writable(Path(args.out) if args.out else board_folder(options.results), "--out")
-    if args.jobs < 1:
-        raise PrunebenchError(f"--jobs {args.jobs} must be a positive number of processes")
-    return plan, options, out
+    return plan, options, out  # --jobs, --seeds and the criteria's names: checked in early.py
 
 
 def cmd_run(args: argparse.Namespace) -> int:

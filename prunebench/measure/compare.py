@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -15,7 +15,7 @@ from prunebench.store import environment
 
 def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
                  runtimes: Sequence[str], device: torch.device, repeats: int = 10,
-                 runs: int = 1) -> dict:
+                 runs: int = 1, on_row: Callable[[], None] | None = None) -> dict:
     """Rows of `measure.speed.speed_rows` for the part of the model the row measures."""
     original, _ = architecture(scenario, None)
     pruned, widths = architecture(scenario, target)
@@ -23,7 +23,8 @@ def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
             model_size(pruned, scenario, scenario.input_shape)["macs"])
     part = scenario.measure_root
     rows = speed_rows(original.get_submodule(part), pruned.get_submodule(part), macs,
-                      scenario.input_shape, batch_sizes, runtimes, device, repeats, runs)
+                      scenario.input_shape, batch_sizes, runtimes, device, repeats, runs,
+                      on_row)
     env = environment(device)
     for row in rows:
         row.update(scenario=scenario.name, target=target.name)
@@ -49,8 +50,10 @@ def layer_report(scenario: Scenario, target: Target, batch_size: int, device: to
 
 
 def memory_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],
-                  device: torch.device) -> list[dict]:
-    """Eq. 16 beside the measured peak, original and pruned, per batch size."""
+                  device: torch.device, on_row: Callable[[], None] | None = None
+                  ) -> list[dict]:
+    """Eq. 16 beside the measured peak, original and pruned, per batch size; `on_row` is
+    called after each batch size (a progress bar)."""
     from prunebench.measure.memory import trm_bytes
     from prunebench.measure.peak import measured_peak
 
@@ -67,4 +70,6 @@ def memory_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int]
             row[f"measured_bytes_{label}"] = peak["peak_bytes"]
             row[f"process_bytes_{label}"] = peak["process_bytes"]
         rows.append(row)
+        if on_row is not None:
+            on_row()
     return rows

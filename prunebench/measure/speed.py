@@ -229,11 +229,13 @@ def compare(original: nn.Module, pruned: nn.Module, input_shape: Sequence[int], 
 
 def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
                input_shape: Sequence[int], batch_sizes: Sequence[int], runtimes: Sequence[str],
-               device: torch.device, repeats: int = 10, runs: int = 1) -> list[dict]:
+               device: torch.device, repeats: int = 10, runs: int = 1,
+               on_row: Callable[[], None] | None = None) -> list[dict]:
     """One row per runtime and batch size: latencies, throughputs, theoretical and real
     speed-up (original over pruned) and their ratio, the efficiency. With `runs` > 1 the pair
     is measured that many times, each with fresh runners: the row is the run of median real
-    speed-up, and `speedup_runs` keeps every run's (one run can be far off)."""
+    speed-up, and `speedup_runs` keeps every run's (one run can be far off). `on_row` is called
+    after each row (a progress bar)."""
     theoretical = macs[0] / macs[1]
     rows = []
     exports: OnnxExports = {}  # each model exported to ONNX once for the whole sweep
@@ -245,6 +247,8 @@ def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
             except RuntimeError as exc:
                 rows.append({"batch_size": bs, "runtime": runtime, "device": device.type,
                              "error": str(exc)})
+                if on_row is not None:
+                    on_row()
                 continue
             reals = [before.median_ms / after.median_ms for before, after in pairs]
             middle = sorted(range(runs), key=lambda i: reals[i])[(runs - 1) // 2]
@@ -260,4 +264,6 @@ def speed_rows(original: nn.Module, pruned: nn.Module, macs: tuple[int, int],
                 "efficiency": real / theoretical,
                 **({"speedup_runs": reals} if runs > 1 else {}),
             })
+            if on_row is not None:
+                on_row()
     return rows

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
+from prunebench.defaults import DEFAULT_SCENARIO
 from prunebench.errors import PrunebenchError, did_you_mean
 from prunebench.scenarios.base import Scenario
 
-DEFAULT = "lenet5-digits"
+DEFAULT = DEFAULT_SCENARIO
 GROUP = "prunebench.scenarios"
 CORE = "prunebench"  # the distribution whose entry points register the matrix's own rows
 CORE_ORDER = ("lenet5", "vgg16", "resnet50", "fasterrcnn")  # its entry points' names
