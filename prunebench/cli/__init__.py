@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "vgg16-cifar10")
     tiny.set_defaults(func=_command("prunebench.cli.catalog", "cmd_tiny_data"))
 
+    verify = sub.add_parser("verify", help="compute result cells again and compare every number")
+    verify.add_argument("results", nargs="+", help="result files, or results folders")
+    verify.add_argument("--sample", type=int, help="check N cells drawn at random (seeded)")
+    verify.add_argument("--seed", type=int, default=0, help="the draw's seed (default 0)")
+    verify.add_argument("--json", action="store_true", help="a JSON report per cell")
+    verify.set_defaults(func=_command("prunebench.cli.verify", "cmd_verify"))
+
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")
     board.add_argument("--results", default=str(DEFAULT_RESULTS), help="folder of result files")
     board.add_argument("--out", help="folder for the boards (default: RESULTS/leaderboards)")

@@ -192,7 +192,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     put its own); the record keeps its original command and notes the rerun apart."""
     path = Path(args.result)
     record = read_result(path)
-    recorded = _recorded_run(path, record.command)  # where its data came from
+    recorded = recorded_run(path, record.command)  # where its data came from
     plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
                           recorded.download, backbone_folder(recorded.backbone_from))
     for spec in plan.criteria:
@@ -210,7 +210,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return code
 
 
-def _recorded_run(path: Path, command: str) -> argparse.Namespace:
+def recorded_run(path: Path, command: str) -> argparse.Namespace:
     """The options of the `prunebench run` command a result records."""
     from prunebench.cli import build_parser  # the parser imports this module
 

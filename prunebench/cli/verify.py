@@ -1,0 +1,76 @@
+"""`prunebench verify RESULTS... [--sample N] [--json]`: each result's cell computed again and
+every number compared (prunebench/verify.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
+from prunebench.cli.options import backbone_folder
+from prunebench.cli.run import recorded_run
+from prunebench.errors import PrunebenchError
+from prunebench.plan import plan_of_record
+from prunebench.store import read_result
+from prunebench.verify import Sample, Verdict, verify_file
+
+
+def result_files(given: list[str]) -> list[Path]:
+    """The result files named, a folder standing for every result under it."""
+    files: list[Path] = []
+    for text in given:
+        path = Path(text)
+        if path.is_dir():
+            files += sorted(p for p in path.glob("*/*.json") if p.parent.name not in
+                            ("baselines", "speed", "sensitivity", "leaderboards"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise PrunebenchError(f"{path} does not exist; give result files or a results folder")
+    if not files:
+        raise PrunebenchError(f"no result files in {', '.join(given)}")
+    return files
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if args.sample is not None and args.sample < 1:
+        raise PrunebenchError(f"--sample {args.sample} must be a positive number of cells")
+    chosen = Sample(args.sample, args.seed, result_files(args.results)).chosen()
+    checks = []
+    for path in chosen:  # every file read and its plan made before any cell runs
+        record = read_result(path)
+        recorded = recorded_run(path, record.command)
+        plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
+                              recorded.download, backbone_folder(recorded.backbone_from))
+        checks.append((path, record, plan))
+    verdicts = [verify_file(path, record, plan, path.resolve().parent.parent)
+                for path, record, plan in checks]
+    if args.json:
+        print(json.dumps([v.to_json() for v in verdicts], indent=2, default=str))
+    else:
+        show(verdicts)
+    return 0 if all(v.passed or v.skipped for v in verdicts) else EXIT_FAILED_CELLS
+
+
+def show(verdicts: list[Verdict]) -> None:
+    table = Table(title="prunebench verify: each cell computed again")
+    for column in ("cell", "file", "check", "outcome"):
+        table.add_column(column, overflow="fold")
+    for v in verdicts:
+        outcome = ("skipped: " + v.skipped) if v.skipped else "every number equal" \
+            if v.passed else "; ".join(f"{f}: {a!r} recorded, {b!r} now"
+                                       for f, a, b in v.differences[:5]) + \
+            (f" (and {len(v.differences) - 5} more)" if len(v.differences) > 5 else "")
+        table.add_row(escape(v.cell), escape(Path(v.file).name),
+                      "exact" if v.exact else "another machine kind", escape(outcome))
+    console.print(table)
+    for v in verdicts:
+        if v.machine:
+            errors.print(f"note: {Path(v.file).name} was made on another kind of machine "
+                         f"({'; '.join(v.machine)}): training takes other last bits there, so "
+                         "only a rerun on the recorded kind can check it bit for bit",
+                         markup=False)

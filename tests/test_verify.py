@@ -1,0 +1,77 @@
+"""`prunebench verify` (issue 42): a result's cell computed again from its record, every number
+compared, and an edited number named."""
+
+import json
+import shutil
+
+import pytest
+
+from prunebench.cli import main
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    results = tmp_path_factory.mktemp("made") / "results"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--seeds", "0", "--controls",
+                 "none", "--results", str(results)]) == 0
+    return results
+
+
+@pytest.fixture
+def results(made, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(made, copy)
+    return copy
+
+
+def result_file(results):
+    (path,) = (results / "lenet5-digits").glob("l1--*.json")
+    return path
+
+
+def edited(path, change):
+    value = json.loads(path.read_text())
+    change(value)
+    path.write_text(json.dumps(value))
+
+
+def verify_json(capsys, *args):
+    code = main(["verify", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_an_untouched_result_is_equal_bit_for_bit(results, capsys):
+    before = sorted(p.name for p in (results / "baselines").rglob("*"))
+    code, (report,) = verify_json(capsys, str(results))
+    assert code == 0 and report["passed"] and report["exact"] and report["differences"] == []
+    assert sorted(p.name for p in (results / "baselines").rglob("*")) == before  # none trained
+
+
+def test_an_edited_accuracy_fails_and_is_named(results, capsys):
+    path = result_file(results)
+    true = json.loads(path.read_text())["pruned"]["metrics"]["top1"]
+    edited(path, lambda v: v["pruned"]["metrics"].update(top1=true + 0.01))
+    code, (report,) = verify_json(capsys, str(path))
+    assert code == 1 and not report["passed"]
+    assert report["differences"] == [{"field": "pruned.metrics.top1", "recorded": true + 0.01,
+                                      "now": true}]
+
+
+def test_edited_kept_filters_fail_and_are_named(results, capsys):
+    path = result_file(results)
+    true = json.loads(path.read_text())["history"][0]["kept"]["conv1"]
+    fake = [i for i in range(20) if i not in true][:len(true)]
+    edited(path, lambda v: v["history"][0]["kept"].update(conv1=fake))
+    code, (report,) = verify_json(capsys, str(path))
+    assert code == 1
+    assert {"field": "history[1].kept.conv1", "recorded": fake, "now": true} in \
+        report["differences"]
+
+
+def test_a_sample_checks_that_many_cells(results, capsys):
+    assert main(["run", "--budget", "smoke", "--criteria", "l2,random", "--seeds", "0",
+                 "--controls", "none", "--results", str(results)]) == 0
+    capsys.readouterr()
+    code, report = verify_json(capsys, str(results), "--sample", "2")
+    assert code == 0 and len(report) == 2 and all(r["passed"] for r in report)
+    assert main(["verify", str(results), "--sample", "0"]) == 2
