@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "vgg16-cifar10")
     tiny.set_defaults(func=_command("prunebench.cli.catalog", "cmd_tiny_data"))
 
+    join = sub.add_parser("join", help="run criteria on a board's missing cells and write it")
+    join.add_argument("--criteria", required=True, help="the criteria to add (with settings)")
+    join.add_argument("--results", required=True, help="the board's results folder")
+    join.add_argument("--scenario", help="only this scenario's board (default: every one)")
+    join.add_argument("--out", help="board folder (default: RESULTS/leaderboards)")
+    join.set_defaults(func=_command("prunebench.cli.join", "cmd_join"))
+
     verify = sub.add_parser("verify", help="compute result cells again and compare every number")
     verify.add_argument("results", nargs="+", help="result files, or results folders")
     verify.add_argument("--sample", type=int, help="check N cells drawn at random (seeded)")

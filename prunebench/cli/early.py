@@ -29,6 +29,8 @@ def check_early(args: argparse.Namespace) -> None:
     command = args.command
     if command == "run":
         check_run(args)
+    if command == "join":
+        check_criteria(args.criteria)
     if command == "speed":
         check_repeats(args.repeats)
     if command == "speed" and not 1 <= args.runs <= MAX_RUNS:
@@ -48,13 +50,18 @@ def check_run(args: argparse.Namespace) -> None:
     if args.controls is not None:
         parse_controls(args.controls)
     if args.criteria:
-        available = discover()
-        for name, _ in parse_criteria(args.criteria):
-            if is_control(name) or name == LEGACY_SCRATCH:  # the command says why it is there
-                continue
-            missing = unknown(name, available)
-            if missing is not None:
-                raise missing
+        check_criteria(args.criteria)
+
+
+def check_criteria(text: str) -> None:
+    """Every criterion named is installed (a control's name is the command's to judge)."""
+    available = discover()
+    for name, _ in parse_criteria(text):
+        if is_control(name) or name == LEGACY_SCRATCH:
+            continue
+        missing = unknown(name, available)
+        if missing is not None:
+            raise missing
 
 
 def check_repeats(repeats: int) -> None:
