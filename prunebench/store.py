@@ -34,6 +34,7 @@ SPEED_SCHEMA_VERSION = 1  # of a saved speed sweep; a cell's result: record.SCHE
 BASELINES = "baselines"
 SPEED = "speed"  # `prunebench speed --results` sweeps, beside the cells' scenario folders
 LOCKS = ".locks"
+VERIFIED = "verified"  # `prunebench verify --record` files, one per checked result
 SENSITIVITY = "sensitivity"  # `prunebench sensitivity` curves
 
 
@@ -190,7 +191,7 @@ def scan_results(results: Path) -> tuple[list[Record], list[str]]:
                               "first")
     paths, skipped = inside_only(results, sorted(
         p for p in results.glob("*/*.json")
-        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, "leaderboards")))
+        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, VERIFIED, "leaderboards")))
     records, unusable = _scan(paths, read_result)
     return once_each(records, skipped + unusable)
 
@@ -410,3 +411,29 @@ def environment(device: torch.device) -> dict:
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
+
+
+def save_verification(results: Path, result: Path, report: dict) -> Path:
+    """A `prunebench verify --record` outcome beside the results: which result (its path in the
+    folder and configuration hash), whether every number was equal, how (exact on the recorded
+    machine kind or not), and the machine and prunebench that checked it."""
+    check_results_dir(results)
+    return write_json(results / VERIFIED / f"{result.stem}.json", {
+        "schema_version": 1, "result": str(result.resolve().relative_to(results.resolve())),
+        **report, "environment": environment(torch.device("cpu"))})
+
+
+def scan_verifications(results: Path) -> dict[str, str]:
+    """The configuration hashes a recorded verification found equal: "exact" or "statistical"
+    (another machine kind). A file that is not one is left out."""
+    found: dict[str, str] = {}
+    paths, _ = inside_only(results, sorted((results / VERIFIED).glob("*.json")))
+    for path in paths:
+        try:
+            value = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, dict) and value.get("schema_version") == 1 and \
+                value.get("passed") is True and isinstance(value.get("config_hash"), str):
+            found[value["config_hash"]] = "exact" if value.get("exact") is True else "statistical"
+    return found

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class Verdict:
 
     file: str
     cell: str
+    config_hash: str
     exact: bool
     differences: tuple[tuple[str, Any, Any], ...] = ()
     machine: tuple[str, ...] = ()  # how this machine differs from the recorded one
@@ -48,7 +50,8 @@ class Verdict:
         return self.skipped is None and not self.differences
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "cell": self.cell, "exact": self.exact,
+        return {"file": self.file, "cell": self.cell, "config_hash": self.config_hash,
+                "exact": self.exact,
                 "passed": self.passed, "skipped": self.skipped,
                 "machine": list(self.machine),
                 "differences": [{"field": f, "recorded": a, "now": b}
@@ -120,11 +123,11 @@ def verify_file(path: Path, record: Record, plan: RunPlan, results: Path) -> Ver
     cell = f"{record.label}, {record.target}, seed {record.seed}"
     machine = machine_differences(record)
     exact = not machine
+    verdict = partial(Verdict, str(path), cell, record.config_hash, exact, machine=machine)
     if record.measured is None:
-        return Verdict(str(path), cell, exact, skipped=f"its cell ended {record.status}: "
-                                                       "nothing was measured to check")
+        return verdict(skipped=f"its cell ended {record.status}: nothing was measured to check")
     if not record.baseline_checkpoint:
-        return Verdict(str(path), cell, exact, skipped="it names no baseline checkpoint")
+        return verdict(skipped="it names no baseline checkpoint")
     baseline = results / record.baseline_checkpoint
     if not baseline.is_file() or not within(results, baseline):
         raise PrunebenchError(f"{path}: its baseline {baseline} is not in {results}; verify "
@@ -143,10 +146,8 @@ def verify_file(path: Path, record: Record, plan: RunPlan, results: Path) -> Ver
                               f"({trained[0].name}): the record's configuration does not match "
                               "its baseline file")
     if not fresh:
-        return Verdict(str(path), cell, exact, machine=machine,
-                       skipped="this prunebench computes another cell from the record "
+        return verdict(skipped="this prunebench computes another cell from the record "
                                "(another version?)")
     if fresh[0].measured is None:
-        return Verdict(str(path), cell, exact, (("status", record.status, fresh[0].status),),
-                       machine)
-    return Verdict(str(path), cell, exact, compare(record.measured, fresh[0].measured), machine)
+        return verdict(differences=(("status", record.status, fresh[0].status),))
+    return verdict(differences=compare(record.measured, fresh[0].measured))

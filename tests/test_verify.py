@@ -75,3 +75,19 @@ def test_a_sample_checks_that_many_cells(results, capsys):
     code, report = verify_json(capsys, str(results), "--sample", "2")
     assert code == 0 and len(report) == 2 and all(r["passed"] for r in report)
     assert main(["verify", str(results), "--sample", "0"]) == 2
+
+
+def test_recorded_verifications_are_counted_on_the_board(results, capsys):
+    board = results / "leaderboards" / "lenet5-digits.md"
+    assert main(["leaderboard", "--results", str(results)]) == 0
+    assert "| verified |" not in board.read_text()  # no verification: no column, as before
+    assert main(["verify", str(result_file(results)), "--record"]) == 0
+    (saved,) = (results / "verified").glob("*.json")
+    assert json.loads(saved.read_text())["passed"] is True
+    assert main(["leaderboard", "--results", str(results)]) == 0
+    text = board.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| group"))
+    row = next(line for line in text.splitlines() if "| l1 |" in line)
+    column = [c.strip() for c in header.split("|")].index("verified")
+    assert row.split("|")[column].strip() == "1 of 1 (1 exact)"
+    capsys.readouterr()

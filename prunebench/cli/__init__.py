@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--sample", type=int, help="check N cells drawn at random (seeded)")
     verify.add_argument("--seed", type=int, default=0, help="the draw's seed (default 0)")
     verify.add_argument("--json", action="store_true", help="a JSON report per cell")
+    verify.add_argument("--record", action="store_true",
+                        help="write each outcome to RESULTS/verified/, which boards count")
     verify.set_defaults(func=_command("prunebench.cli.verify", "cmd_verify"))
 
     board = sub.add_parser("leaderboard", help="result files -> markdown leaderboards")

@@ -28,6 +28,7 @@ from prunebench.store import (
     read_result,
     scan_results,
     scan_speed_results,
+    scan_verifications,
 )
 
 CRITERION_COLUMNS = ("name", "distribution", "needs", "extra cost", "settings", "status",
@@ -183,7 +184,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                               "(or `prunebench speed --results`) first")
     check_writable(out, "--out")
     boards = build_boards(records, regenerate, references,
-                          saved=lambda name: (results / name).is_file())
+                          saved=lambda name: (results / name).is_file(),
+                          verified=scan_verifications(results))
     paths = [*write_boards(boards, out), *write_speed_boards(speed, out, regenerate),
              write_index(boards, speed, out, regenerate)]
     for path in paths:

@@ -29,7 +29,13 @@ from prunebench.report.leaderboard import (
     write_boards,
 )
 from prunebench.runner import Outcome, prepare, run_matrix
-from prunebench.store import board_folder, check_writable, read_result, scan_results
+from prunebench.store import (
+    board_folder,
+    check_writable,
+    read_result,
+    scan_results,
+    scan_verifications,
+)
 
 
 class RichReporter:
@@ -172,7 +178,8 @@ def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: s
         console.print("no results to tabulate yet: other processes hold every cell")
         return code
     board = build_boards(records, regenerate_command(options.results, out),
-                         saved=lambda name: (options.results / name).is_file())[0]
+                         saved=lambda name: (options.results / name).is_file(),
+                         verified=scan_verifications(options.results))[0]
     paths = write_boards([board], out)
     print_board(board)
     console.print(f"results: {options.results}/   leaderboard: {', '.join(map(str, paths))}")

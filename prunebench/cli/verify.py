@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from rich.markup import escape
@@ -15,7 +16,7 @@ from prunebench.cli.options import backbone_folder
 from prunebench.cli.run import recorded_run
 from prunebench.errors import PrunebenchError
 from prunebench.plan import plan_of_record
-from prunebench.store import read_result
+from prunebench.store import read_result, save_verification
 from prunebench.verify import Sample, Verdict, verify_file
 
 
@@ -47,8 +48,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
                               recorded.download, backbone_folder(recorded.backbone_from))
         checks.append((path, record, plan))
-    verdicts = [verify_file(path, record, plan, path.resolve().parent.parent)
-                for path, record, plan in checks]
+    verdicts = []
+    for path, record, plan in checks:
+        results = path.resolve().parent.parent
+        verdict = verify_file(path, record, plan, results)
+        verdicts.append(verdict)
+        if args.record and verdict.skipped is None:
+            save_verification(results, path, {
+                **verdict.to_json(), "command": shlex.join(["prunebench", *args.argv])})
     if args.json:
         print(json.dumps([v.to_json() for v in verdicts], indent=2, default=str))
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import partial
@@ -57,6 +57,8 @@ class Row:
     criterion_seconds: str = _column("criterion s")
     extra_epochs: str = _column("extra epochs")
     onnx_mb: str = _column("ONNX MB")  # with --save-models: the exported file (parity checked)
+    #: how many of the row's cells `prunebench verify --record` recomputed and found equal
+    verified: str = _column("verified")
 
     def cells(self, names: Sequence[str] | None = None) -> tuple[str, ...]:
         """Its cells in column order, or those of the fields `names`."""
@@ -263,8 +265,19 @@ def _speedup(records: list[Record], device: str) -> str:
     return next(iter(texts.values()), "–")
 
 
-def _criterion_rows(records: list[Record], headline: str, base_mean: float
-                    ) -> tuple[list[Row], Scores]:
+def _verified_text(runs: list[Record], verified: Mapping[str, str]) -> str:
+    """`2 of 5 (2 exact)`: the row's cells a `verify --record` found equal, and how."""
+    kinds = [verified[r.config_hash] for r in runs if r.config_hash in verified]
+    if not kinds:
+        return "–"
+    exact = sum(k == "exact" for k in kinds)
+    how = f"{exact} exact" if exact == len(kinds) else \
+        f"{exact} exact, {len(kinds) - exact} on another machine kind"
+    return f"{len(kinds)} of {len(runs)} ({how})"
+
+
+def _criterion_rows(records: list[Record], headline: str, base_mean: float,
+                    verified: Mapping[str, str]) -> tuple[list[Row], Scores]:
     """The section's rows by mean, best first, then the failed and not applicable ones; and the
     scored rows' statistics (verdict.py)."""
     by_criterion: dict[tuple[str, str], list[Record]] = defaultdict(list)
@@ -297,7 +310,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float
             cpu_speedup=_speedup(runs, "cpu"), gpu_speedup=_speedup(runs, "cuda"),
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
             extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}",
-            onnx_mb=_onnx_size(ok, "bytes"))))
+            onnx_mb=_onnx_size(ok, "bytes"), verified=_verified_text(runs, verified))))
     scores = scores_of(summaries, after_by_seed, before_by_seed)
     scored.sort(key=lambda item: (-item[0], item[1]))
     return ([replace(row, group=scores.letters.get(name, "–"), rank_ci=rank_text(scores, name))
@@ -473,9 +486,13 @@ def widths_text(widths: Sequence[int]) -> str:
 
 def build_board(scenario: str, records: list[Record], regenerate: str,
                 references: Sequence[str] = REFERENCES,
-                saved: Callable[[str], bool] | None = None) -> Board:
+                saved: Callable[[str], bool] | None = None,
+                verified: Mapping[str, str] | None = None) -> Board:
     """`saved` says whether a baseline checkpoint (a record's `baseline_checkpoint`) is in the
-    results folder, for the reason a seed's cells are missing; None: not asked."""
+    results folder, for the reason a seed's cells are missing; None: not asked. `verified`:
+    the configuration hashes `prunebench verify --record` found equal, and how (its column
+    appears only where some are)."""
+    verified = verified or {}
     groups: dict[tuple, list[Record]] = defaultdict(list)
     ceiling: dict[str, list[Record]] = defaultdict(list)  # unpruned-ft: in every table
     for r in records:
@@ -507,11 +524,11 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
         section.protocol = protocol_lines(used)
         if base_row:
             section.rows.append(base_row)
-        rows, scores = _criterion_rows(used, section.headline, base_mean)
+        rows, scores = _criterion_rows(used, section.headline, base_mean, verified)
         section.rows.extend(rows)
         section.paired = verdict_lines(scores, references)
         section.scores = scores
-        hidden = [name for name in ("onnx_mb", "one_shot")  # run without --save-models; a
+        hidden = [name for name in ("onnx_mb", "one_shot", "verified")  # no --save-models; a
                   if not any(getattr(row, name) not in ("", "–") for row in section.rows)]
         section.fields = tuple(f for f in section.fields if f not in hidden)  # control only
         speed = architecture_speed([r for r in used if r.label != UNPRUNED_FT]) \
@@ -775,11 +792,12 @@ def regenerate_command(results: Path | str, out: Path | str,
 
 def build_boards(records: list[Record], regenerate: str,
                  references: Sequence[str] = REFERENCES,
-                 saved: Callable[[str], bool] | None = None) -> list[Board]:
+                 saved: Callable[[str], bool] | None = None,
+                 verified: Mapping[str, str] | None = None) -> list[Board]:
     by_scenario: dict[str, list[Record]] = defaultdict(list)
     for r in records:
         by_scenario[r.scenario].append(r)
-    return [build_board(s, rs, regenerate, references, saved)
+    return [build_board(s, rs, regenerate, references, saved, verified)
             for s, rs in sorted(by_scenario.items())]
 
 
