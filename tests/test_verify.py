@@ -91,3 +91,42 @@ def test_recorded_verifications_are_counted_on_the_board(results, capsys):
     column = [c.strip() for c in header.split("|")].index("verified")
     assert row.split("|")[column].strip() == "1 of 1 (1 exact)"
     capsys.readouterr()
+
+
+def test_ci_checks_the_result_files_a_branch_adds(made, tmp_path):
+    """.ci/verify-submission in a repository whose main holds a board's baseline and whose
+    branch adds a result: it passes, and fails once the branch's result is edited."""
+    import subprocess
+    from pathlib import Path
+
+    repo = tmp_path / "repo"
+    (repo / ".ci").mkdir(parents=True)
+    script = Path(__file__).resolve().parent.parent / ".ci" / "verify-submission"
+    shutil.copy(script, repo / ".ci" / "verify-submission")
+    shutil.copytree(made / "baselines", repo / "results" / "baselines")
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo,
+                       check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-qm", "the board's baselines")
+    git("checkout", "-qb", "submission")
+    added = repo / "results" / "lenet5-digits" / result_file(made).name
+    added.parent.mkdir()
+    shutil.copy(result_file(made), added)
+    git("add", ".")
+    git("commit", "-qm", "a new cell")
+
+    def check():
+        return subprocess.run(["bash", ".ci/verify-submission"], cwd=repo, capture_output=True,
+                              text=True)
+
+    done = check()
+    assert done.returncode == 0 and "1 new result files; checking 2" in done.stdout, done.stderr
+    assert "every number equal" in done.stdout
+    edited(added, lambda v: v["pruned"]["metrics"].update(top1=1.0))
+    git("commit", "-qam", "an edited cell")
+    done = check()
+    assert done.returncode == 1 and "pruned.metrics.top1" in done.stdout
