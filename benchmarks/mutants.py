@@ -72,6 +72,9 @@ MUTANTS = (
            "self.ceiling * self.interval / iterations"),
     Mutant("growing-reg penalises the removed filters' weights alone", CLASSIC, "sparsity.py",
            "params = [group.conv.weight, group.conv.bias]", "params = [group.conv.weight]"),
+    Mutant("a resumed sparsity cell chooses its lambda again", CLASSIC, "sparsity.py",
+           'self.lam, self.steps = state.get("lam", self.lam), list(state.get("steps", []))',
+           "self.steps = []"),
 )
 
 

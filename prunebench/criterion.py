@@ -161,6 +161,15 @@ class Criterion(abc.ABC):
         """Auxiliary loss added during the sparsity epochs (None: no extra loss)."""
         return None
 
+    def state(self) -> dict:
+        """What the criterion carries from one pruning step to the next (plain JSON values),
+        saved with each step's checkpoint, so a killed cell resumes as an uninterrupted one
+        would have gone on (a lambda chosen at the first step, say). Default: nothing."""
+        return {}
+
+    def restore(self, state: dict) -> None:  # noqa: B027 - optional hook
+        """Take back what `state` returned, when a cell resumes after a finished step."""
+
     @abc.abstractmethod
     def select(self, group: ChannelGroup, n_keep: int) -> Tensor:
         """Return the indices of the `n_keep` filters of `group.conv` to KEEP."""

@@ -143,3 +143,53 @@ def test_a_process_the_criterion_starts_ends_with_its_cell(outcome, tmp_path):
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pid)
+
+
+STATEFUL = '''
+import torch
+from prunebench.criterion import ScoreCriterion
+
+RESTORED = []
+STOP_AT_STEP_2 = [True]
+
+
+class Counts(ScoreCriterion):
+    """l1 that counts its steps in state(); it is interrupted once, at step 2's prepare."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def prepare(self, ctx):
+        self.seen += 1
+        if self.seen == 2 and STOP_AT_STEP_2[0]:
+            STOP_AT_STEP_2[0] = False
+            raise KeyboardInterrupt("the user stops the run")
+
+    def state(self):
+        return {"seen": self.seen}
+
+    def restore(self, state):
+        RESTORED.append(state)
+        self.seen = state["seen"]
+
+    def score(self, group):
+        return group.conv.weight.detach().abs().flatten(1).sum(1)
+'''
+
+
+def test_a_resumed_cell_gives_the_criterion_back_its_state(tmp_path, install_dist):
+    """Stopped at step 2 (a Ctrl-C on the main thread ends the run), then run again: the
+    criterion is restored with the state it had after step 1, and the cell finishes."""
+    from dataclasses import replace
+
+    install_dist("stateful", {"counts": "stateful:Counts"}, {"stateful": STATEFUL})
+    import stateful
+
+    plan = make_plan(criteria="counts", budget="smoke", seeds="0", controls="none")
+    plan = replace(plan, budget=replace(plan.budget, steps=2))
+    options = make_options(results=tmp_path / "results", isolate=False, argv=["run"])
+    with pytest.raises(KeyboardInterrupt):
+        run_matrix(plan, options)
+    assert list((tmp_path / "results" / "lenet5-digits").glob("counts--*.step.pt"))
+    (record,) = run_matrix(plan, options).records
+    assert record.ok and stateful.RESTORED == [{"seen": 1}]

@@ -72,6 +72,18 @@ def select_all(name: str, criterion: Criterion, groups: list[ChannelGroup],
     return {g.name: checked_select(name, criterion, g, n) for g, n in zip(groups, widths)}
 
 
+def checked_state(name: str, criterion: Criterion) -> dict:
+    """The criterion's `state()`, made of plain JSON values (a checkpoint loads no objects)."""
+    state = guard(name, "state()", criterion.state)
+    try:
+        plain = json.loads(json.dumps(state))
+    except (TypeError, ValueError):
+        plain = None
+    if not isinstance(plain, dict):
+        raise CriterionError(name, f"state() must return a JSON-ready dict, got {state!r}")
+    return plain
+
+
 def checked_report(name: str, criterion: Criterion) -> dict:
     report = guard(name, "report()", criterion.report)
     try:

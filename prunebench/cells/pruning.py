@@ -26,6 +26,7 @@ from prunebench.cells.checks import (
     checked_penalty,
     checked_report,
     checked_sparsity_epochs,
+    checked_state,
     guard,
     left_unchanged,
 )
@@ -83,6 +84,8 @@ class PruneCell(Cell):
         full = surgery.widths(model, scenario.groups)
         criterion = guard(name, "creating the criterion", partial(cls, **cell.spec.kwargs()))
         log = StepLog.resume(env.files.with_suffix(STEP_CHECKPOINT), model, scenario, example)
+        if log.done:  # what the criterion carried across the steps already done
+            guard(name, "restore()", criterion.restore, log.criterion_state)
         cost = log.cost
 
         # a global target allocates; its uniform reference row has fixed widths
@@ -149,7 +152,8 @@ class PruneCell(Cell):
                            f"{task.headline}_before_finetune": before, **trained, **allocated,
                            **refit,
                            CURVE: curve, **after},
-                          model, scenario, last=step == budget.steps and not budget.final_epochs)
+                          model, scenario, last=step == budget.steps and not budget.final_epochs,
+                          criterion_state=checked_state(name, criterion))
         final = finetune(model, env, budget, cell.seed, None)
 
         check_ranks_agree(model, scenario)

@@ -44,6 +44,8 @@ class StepLog:
     history: list[dict] = field(default_factory=list)
     cost: Tally = field(default_factory=Tally)
     done: int = 0
+    #: the criterion's `state()` after the last finished step, for `restore` on a resume
+    criterion_state: dict = field(default_factory=dict)
 
     @classmethod
     def resume(cls, path: Path | None, model: nn.Module, scenario: Scenario,
@@ -59,11 +61,14 @@ class StepLog:
         torch.set_rng_state(saved["torch_rng"])
         seconds, epochs, samples, *refit = saved["cost"]
         log.history, log.done = saved["history"], saved["step"]
+        log.criterion_state = dict(saved.get("criterion_state") or {})
         log.cost = Tally(seconds, epochs, [samples], *refit)
         return log
 
-    def step_done(self, entry: dict, model: nn.Module, scenario: Scenario, last: bool) -> None:
+    def step_done(self, entry: dict, model: nn.Module, scenario: Scenario, last: bool,
+                  criterion_state: dict | None = None) -> None:
         self.history.append(entry)
+        self.criterion_state = criterion_state or {}
         self.done = entry["step"]
         if self.path is None or last or not distributed.is_main():
             return
@@ -72,7 +77,8 @@ class StepLog:
             "step": self.done, "widths": list(surgery.widths(model, scenario.groups)),
             "state_dict": model.state_dict(), "history": self.history,
             "cost": [c.criterion_seconds, c.sparsity_epochs, c.calibration[0], c.refit_seconds],
-            "torch_rng": torch.get_rng_state()})
+            "torch_rng": torch.get_rng_state(),
+            **({"criterion_state": self.criterion_state} if self.criterion_state else {})})
 
     def finish(self) -> None:
         if self.path is not None and distributed.is_main():

@@ -1,5 +1,7 @@
 """fpgm, bn-scale and stability on hand-made weights."""
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -288,3 +290,26 @@ def test_group_norm_sl_scores_the_whole_coupled_group():
     squares = torch.tensor([9.0 + 0 + 0, 4 + 1 + 2, 1 + 4 + 8], dtype=torch.float64)
     torch.testing.assert_close(criterion.score(group), squares.sqrt())
     assert criterion.select(group, 1).tolist() == [2]
+
+
+def test_a_resumed_cell_holds_the_lambda_its_first_step_chose():
+    """Step 1 sets lambda from the median (0.1, as above); step 2's filters have shrunk. An
+    uninterrupted criterion keeps 0.1; a new one restored from step 1's state() does too,
+    where a fresh one would choose again from the shrunk median."""
+    group = conv_group([[3.0, 4.0], [0.0, 1.0], [1.0, 0.0]])
+    first = make("group-lasso")
+    ctx = context(group.conv, [group], [])
+    ctx.sparsity = PHASE
+    first.prepare(ctx)
+    first.select(group, 2)
+    saved = json.loads(json.dumps(first.state()))
+    with torch.no_grad():
+        group.conv.weight.mul_(0.1)
+    first.prepare(ctx)
+    resumed = make("group-lasso")
+    resumed.restore(saved)
+    resumed.prepare(ctx)
+    fresh = make("group-lasso")
+    fresh.prepare(ctx)
+    assert first.lam == resumed.lam == pytest.approx(0.1) != pytest.approx(fresh.lam)
+    assert resumed.report()["steps"][0] == first.report()["steps"][0]

@@ -88,6 +88,14 @@ class _Penalised(ScoreCriterion):
             self.lam = self.ruled_lambda(ctx)
         self.steps.append({"lambda": self.lam, "epochs": self.sparsity_epochs, "layers": {}})
 
+    def state(self) -> dict:
+        """The lambda the first step chose and every step's evidence: a resumed cell holds the
+        same lambda as an uninterrupted one."""
+        return {"lam": self.lam, "steps": self.steps}
+
+    def restore(self, state: dict) -> None:
+        self.lam, self.steps = state.get("lam", self.lam), list(state.get("steps", []))
+
     def ruled_lambda(self, ctx: PruneContext) -> float:
         """The L1 rule: the penalty alone moves the median score SHRINK times to zero."""
         median = float(torch.cat(list(self._before.values())).median())
