@@ -54,7 +54,7 @@ def test_an_edited_accuracy_fails_and_is_named(results, capsys):
     code, (report,) = verify_json(capsys, str(path))
     assert code == 1 and not report["passed"]
     assert report["differences"] == [{"field": "pruned.metrics.top1", "recorded": true + 0.01,
-                                      "now": true}]
+                                      "now": true, "within_spread": None}]
 
 
 def test_edited_kept_filters_fail_and_are_named(results, capsys):
@@ -64,8 +64,8 @@ def test_edited_kept_filters_fail_and_are_named(results, capsys):
     edited(path, lambda v: v["history"][0]["kept"].update(conv1=fake))
     code, (report,) = verify_json(capsys, str(path))
     assert code == 1
-    assert {"field": "history[1].kept.conv1", "recorded": fake, "now": true} in \
-        report["differences"]
+    assert {"field": "history[1].kept.conv1", "recorded": fake, "now": true,
+            "within_spread": None} in report["differences"]
 
 
 def test_a_sample_checks_that_many_cells(results, capsys):
@@ -130,3 +130,28 @@ def test_ci_checks_the_result_files_a_branch_adds(made, tmp_path):
     git("commit", "-qam", "an edited cell")
     done = check()
     assert done.returncode == 1 and "pruned.metrics.top1" in done.stdout
+
+
+def test_on_another_machine_kind_a_difference_is_judged_by_the_seeds_spread(tmp_path, capsys):
+    """The record says it was made on another instruction set: no exact verdict is possible, so
+    a number may differ by as much as the row's other seeds differ among themselves."""
+    results = tmp_path / "results"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--seeds", "0,1,2",
+                 "--controls", "none", "--results", str(results)]) == 0
+    path = next((results / "lenet5-digits").glob("l1--*seed0--*.json"))
+    others = [json.loads(p.read_text())["pruned"]["metrics"]["top1"]
+              for p in (results / "lenet5-digits").glob("l1--*.json") if p != path]
+    spread = max(others) - min(others)
+    assert spread > 0
+    true = json.loads(path.read_text())["pruned"]["metrics"]["top1"]
+    edited(path, lambda v: v["environment"].update(cpu_capability="ANOTHER"))
+    capsys.readouterr()
+    code, (report,) = verify_json(capsys, str(path))
+    assert code == 0 and not report["exact"] and report["differences"] == []
+    assert any("ANOTHER" in note for note in report["machine"])
+    edited(path, lambda v: v["pruned"]["metrics"].update(top1=true + spread / 2))
+    code, (report,) = verify_json(capsys, str(path))
+    assert code == 0 and report["differences"][0]["within_spread"] == f"seeds range {spread:.4g}"
+    edited(path, lambda v: v["pruned"]["metrics"].update(top1=true + 2 * spread))
+    code, (report,) = verify_json(capsys, str(path))
+    assert code == 1 and report["differences"][0]["within_spread"] is None

@@ -16,7 +16,8 @@ from prunebench.cli.options import backbone_folder
 from prunebench.cli.run import recorded_run
 from prunebench.errors import PrunebenchError
 from prunebench.plan import plan_of_record
-from prunebench.store import read_result, save_verification
+from prunebench.record import Measured, Record
+from prunebench.store import read_result, save_verification, scan_results
 from prunebench.verify import Sample, Verdict, verify_file
 
 
@@ -51,7 +52,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdicts = []
     for path, record, plan in checks:
         results = path.resolve().parent.parent
-        verdict = verify_file(path, record, plan, results)
+        verdict = verify_file(path, record, plan, results, same_row(record, results))
         verdicts.append(verdict)
         if args.record and verdict.skipped is None:
             save_verification(results, path, {
@@ -63,15 +64,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if all(v.passed or v.skipped for v in verdicts) else EXIT_FAILED_CELLS
 
 
+def same_row(record: Record, results: Path) -> list[Measured]:
+    """The cells of the record's row (criterion, target, budget) for its other seeds."""
+    return [r.measured for r in scan_results(results)[0]
+            if r.measured is not None and r.seed != record.seed and r.label == record.label
+            and r.target == record.target and r.budget == record.budget
+            and r.scenario == record.scenario]
+
+
 def show(verdicts: list[Verdict]) -> None:
     table = Table(title="prunebench verify: each cell computed again")
     for column in ("cell", "file", "check", "outcome"):
         table.add_column(column, overflow="fold")
     for v in verdicts:
         outcome = ("skipped: " + v.skipped) if v.skipped else "every number equal" \
-            if v.passed else "; ".join(f"{f}: {a!r} recorded, {b!r} now"
-                                       for f, a, b in v.differences[:5]) + \
-            (f" (and {len(v.differences) - 5} more)" if len(v.differences) > 5 else "")
+            if not v.differences else ("within the seeds' spread: " if v.passed else "") + \
+            "; ".join(f"{f}: {a!r} recorded, {b!r} now" for f, a, b in
+                      (v.differences if v.passed else v.failures)[:5])
         table.add_row(escape(v.cell), escape(Path(v.file).name),
                       "exact" if v.exact else "another machine kind", escape(outcome))
     console.print(table)
