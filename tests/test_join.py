@@ -30,6 +30,19 @@ def test_a_new_criterion_joins_a_board_without_retraining_a_baseline(tmp_path, i
     assert "skipped, done before" in capsys.readouterr().out  # only missing cells run
 
 
+def test_joining_never_trains_a_missing_baseline(tmp_path, capsys):
+    results = tmp_path / "board"
+    assert main(["run", "--budget", "smoke", "--criteria", "l1", "--seeds", "0", "--controls",
+                 "none", "--results", str(results)]) == 0
+    for checkpoint in (results / "baselines").rglob("*.pt"):
+        checkpoint.unlink()
+    capsys.readouterr()
+    assert main(["join", "--criteria", "l2", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "join runs only from the board's own baselines" in err
+    assert not list((results / "baselines").rglob("*.pt"))
+
+
 def test_joining_needs_a_board_and_an_installed_criterion(tmp_path, capsys):
     assert main(["join", "--criteria", "nosuch", "--results", str(tmp_path)]) == 2
     assert "unknown criterion 'nosuch'" in capsys.readouterr().err

@@ -21,6 +21,16 @@ from prunebench.store import board_folder, check_writable, scan_results
 ONE_SHOT_SUFFIX = "-one-shot"
 
 
+def check_baselines(records: list[Record], results: Path) -> None:
+    """Every seed's baseline is in the folder: joining never trains one."""
+    for record in records:
+        checkpoint = record.baseline_checkpoint
+        if checkpoint and not (results / checkpoint).is_file():
+            raise PrunebenchError(f"the board's baseline of {record.scenario}, seed "
+                                  f"{record.seed} ({checkpoint}) is not in {results}; join "
+                                  "runs only from the board's own baselines (commit it)")
+
+
 def board_plans(records: list[Record], criteria: str, scenario: str | None) -> list[RunPlan]:
     """One plan per scenario, budget and track of the board: its targets and seeds."""
     groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
@@ -56,6 +66,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     results = Path(args.results)
     records, _ = scan_results(results)
     plans = board_plans(records, args.criteria, args.scenario)
+    check_baselines([r for r in records if args.scenario in (None, r.scenario)], results)
     out = check_writable(Path(args.out) if args.out else board_folder(results), "--out")
     code = 0
     for plan in plans:  # every plan made (and every name checked) before any cell runs
