@@ -7,10 +7,11 @@ per-layer MACs, the widths, every step's history (kept filters, widths, metrics,
 after each fine-tuning epoch), the final phase's curve, the sparsity epochs and calibration
 samples. Timings (speed rows, seconds) are not numbers of the cell's arithmetic and are left out.
 
-On the machine kind the record names (CPU instruction set, torch version; the thread count is
-the budget's, in the record) the numbers must be bit-identical. Elsewhere training takes other
-last bits, so each differing number is judged against what another seed of the same row gives
-(`judged`), and the check says that an exact verdict needs the recorded kind of machine.
+On the machine kind the record names (CPU model and instruction set, torch version; the thread
+count is the budget's, in the record) the numbers must be bit-identical. Elsewhere training
+takes other last bits, so each differing number is judged against what another seed of the same
+row gives (`judged`), and the check says that an exact verdict needs the recorded kind of
+machine.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def machine_differences(record: Record) -> tuple[str, ...]:
     here = environment(torch.device(record.device.split(":")[0]))
     then = record.environment
     notes = []
-    if here["cpu_capability"] != then.cpu_capability:
-        notes.append(f"CPU instruction set {here['cpu_capability']}, recorded "
-                     f"{then.cpu_capability}")
+    if here["cpu_capability"] != then.cpu_capability or here["cpu"] != then.cpu:
+        # training differs across CPUs even at one instruction set (record.Environment.machine)
+        notes.append(f"CPU {here['cpu']} ({here['cpu_capability']}), recorded "
+                     f"{then.machine}")
     for package in ("torch",):
         now, was = here["packages"].get(package), then.packages.get(package)
         if now != was:
