@@ -189,11 +189,16 @@ def scan_results(results: Path) -> tuple[list[Record], list[str]]:
     if not results.is_dir():
         raise PrunebenchError(f"results folder {results} does not exist; run `prunebench run` "
                               "first")
-    paths, skipped = inside_only(results, sorted(
-        p for p in results.glob("*/*.json")
-        if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, VERIFIED, "leaderboards")))
+    paths, skipped = inside_only(results, result_paths(results))
     records, unusable = _scan(paths, read_result)
     return once_each(records, skipped + unusable)
+
+
+def result_paths(results: Path) -> list[Path]:
+    """The cells' result files of a results folder: `<scenario>/*.json`, not the baselines,
+    speed sweeps, sensitivity curves, verifications or boards beside them."""
+    return sorted(p for p in results.glob("*/*.json")
+                  if p.parent.name not in (BASELINES, SPEED, SENSITIVITY, VERIFIED, "leaderboards"))
 
 
 def inside_only(results: Path, paths: list[Path]) -> tuple[list[Path], list[str]]:

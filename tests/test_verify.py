@@ -91,6 +91,8 @@ def test_recorded_verifications_are_counted_on_the_board(results, capsys):
     column = [c.strip() for c in header.split("|")].index("verified")
     assert row.split("|")[column].strip() == "1 of 1 (1 exact)"
     capsys.readouterr()
+    code, report = verify_json(capsys, str(results))  # the folder: its verifications are not cells
+    assert code == 0 and len(report) == 1
 
 
 def test_ci_checks_the_result_files_a_branch_adds(made, tmp_path):

@@ -17,7 +17,7 @@ from prunebench.cli.run import recorded_run
 from prunebench.errors import PrunebenchError
 from prunebench.plan import plan_of_record
 from prunebench.record import Measured, Record
-from prunebench.store import read_result, save_verification, scan_results
+from prunebench.store import read_result, result_paths, save_verification, scan_results
 from prunebench.verify import Sample, Verdict, verify_file
 
 
@@ -27,8 +27,7 @@ def result_files(given: list[str]) -> list[Path]:
     for text in given:
         path = Path(text)
         if path.is_dir():
-            files += sorted(p for p in path.glob("*/*.json") if p.parent.name not in
-                            ("baselines", "speed", "sensitivity", "leaderboards"))
+            files += result_paths(path)
         elif path.is_file():
             files.append(path)
         else:
