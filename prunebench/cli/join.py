@@ -7,6 +7,7 @@ is written again with the new rows paired with the old ones."""
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,8 +32,28 @@ def check_baselines(records: list[Record], results: Path) -> None:
                                   "runs only from the board's own baselines (commit it)")
 
 
-def board_plans(records: list[Record], criteria: str, scenario: str | None) -> list[RunPlan]:
-    """One plan per scenario, budget and track of the board: its targets and seeds."""
+def run_command(plan: RunPlan, criteria: str, recorded: argparse.Namespace,
+                results: Path) -> str:
+    """The `prunebench run` command that computes a plan's cells: what their records keep, so
+    that `verify` (and anyone) can compute a joined cell again as it computes any other."""
+    argv = ["prunebench", "run", "--scenario", plan.scenario.name, "--budget", plan.budget.name
+            .removesuffix(ONE_SHOT_SUFFIX), "--track", "one-shot" if plan.budget.one_shot
+            else "fine-tune", "--criteria", criteria, "--target",
+            ",".join(t.name for t in plan.targets), "--seeds", ",".join(map(str, plan.seeds)),
+            "--controls", "none", "--results", str(results)]
+    if recorded.data_root is not None:
+        argv += ["--data-root", recorded.data_root]
+    if recorded.allow_unknown_data:
+        argv.append("--allow-unknown-data")
+    if recorded.threads is not None:
+        argv += ["--threads", str(recorded.threads)]
+    return shlex.join(argv)
+
+
+def board_plans(records: list[Record], criteria: str, scenario: str | None,
+                results: Path) -> list[tuple[RunPlan, str]]:
+    """One plan per scenario, budget and track of the board (its targets and seeds), with the
+    `prunebench run` command that computes it."""
     groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for record in records:
         if scenario is None or record.scenario == scenario:
@@ -53,24 +74,25 @@ def board_plans(records: list[Record], criteria: str, scenario: str | None) -> l
                          budget=budget_name.removesuffix(ONE_SHOT_SUFFIX) if one_shot
                          else budget_name, threads=members[0].budget.threads,
                          data_root=recorded.data_root, controls="none",
-                         track="one-shot" if one_shot else "fine-tune")
+                         track="one-shot" if one_shot else "fine-tune",
+                         allow_unknown_data=recorded.allow_unknown_data)
         if plan.budget.hashed() != members[0].budget.hashed():
             raise PrunebenchError(f"the board's {row} cells ran budget {budget_name} as this "
                                   "prunebench no longer defines it; join with the prunebench "
                                   "version that made the board")
-        plans.append(plan)
+        plans.append((plan, run_command(plan, criteria, recorded, results)))
     return plans
 
 
 def cmd_join(args: argparse.Namespace) -> int:
     results = Path(args.results)
     records, _ = scan_results(results)
-    plans = board_plans(records, args.criteria, args.scenario)
+    plans = board_plans(records, args.criteria, args.scenario, results)
     check_baselines([r for r in records if args.scenario in (None, r.scenario)], results)
     out = check_writable(Path(args.out) if args.out else board_folder(results), "--out")
     code = 0
-    for plan in plans:  # every plan made (and every name checked) before any cell runs
-        options = make_options(results=results, argv=args.argv)
+    for plan, command in plans:  # every plan made (and every name checked) before any runs
+        options = make_options(results=results, argv=args.argv, command=command)
         step, _ = run_and_tabulate(plan, options, out)
         code = max(code, step)
     console.print("joined: commit the new result files under "
