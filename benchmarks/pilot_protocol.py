@@ -28,12 +28,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from prunebench import scenarios
-from prunebench.config import UNPRUNED_FT, Budget, parse_seeds, parse_shard
-from prunebench.plan import RunOptions, RunPlan
-from prunebench.record import Record
-from prunebench.runner import run_matrix
-from prunebench.schedule import schedule_text
-from prunebench.store import read_results
+from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.harness.runner import run_matrix
+from prunebench.protocol.config import UNPRUNED_FT, Budget, parse_seeds, parse_shard
+from prunebench.protocol.schedule import schedule_text
+from prunebench.results.record import Record
+from prunebench.results.store import read_results
 
 SCENARIO = "lenet5-fashionmnist"
 FINAL_LENGTHS = (3, 6, 12, 24)

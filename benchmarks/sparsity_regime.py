@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prunebench.store import read_results
+from prunebench.results.store import read_results
 
 SPARSITY = ("slimming", "group-lasso", "group-norm-sl", "growing-reg")
 

@@ -18,14 +18,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from prunebench import allocation, plugins, scenarios, surgery
-from prunebench.config import Budget
+from prunebench import scenarios
+from prunebench.criteria import registry
 from prunebench.criterion import PruneContext
+from prunebench.harness import allocation
+from prunebench.harness.train import phase_generator, train
 from prunebench.measure.architecture import architecture
-from prunebench.memory_format import suits_channels_last
+from prunebench.models import surgery
 from prunebench.models.lenet5 import LeNet5
-from prunebench.tasks import Classification
-from prunebench.train import phase_generator, train
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget
+from prunebench.runtime.memory_format import suits_channels_last
 
 VGG = scenarios.get("vgg16-cifar10")
 
@@ -38,7 +41,7 @@ def vgg_groups():
 
 @pytest.mark.parametrize("name", ["l1", "fpgm", "kmeans-raw", "agglomerative-cosine"])
 def test_criterion_scoring_on_vgg16(benchmark, vgg_groups, name):
-    criterion = plugins.load(name).cls()
+    criterion = registry.load(name).cls()
     ctx = PruneContext(None, vgg_groups, None, torch.Generator().manual_seed(0),
                        torch.device("cpu"), lambda: iter(()))
     criterion.prepare(ctx)

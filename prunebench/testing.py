@@ -23,15 +23,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunebench import plugins, scenarios, surgery
-from prunebench.cells.checks import select_all
-from prunebench.cells.context import criterion_context
-from prunebench.config import Budget, CriterionSpec, Target
+from prunebench import scenarios
+from prunebench.criteria import registry
 from prunebench.data.arrays import ArrayData
-from prunebench.plan import RunOptions, RunPlan
-from prunebench.runner import prepare, run_matrix
+from prunebench.harness.cells.checks import select_all
+from prunebench.harness.cells.context import criterion_context
+from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.harness.runner import prepare, run_matrix
+from prunebench.models import surgery
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget, CriterionSpec, Target
 from prunebench.scenarios.base import Scenario, ignoring_size
-from prunebench.tasks import Classification
 
 
 class SmallBN(nn.Module):
@@ -84,8 +86,8 @@ def check_criterion(name: str, settings: dict | None = None, results: Path | Non
                     row: str | None = None) -> None:
     """Raise AssertionError naming the first broken promise of criterion `name` (installed, with
     `settings`) on every row (or on `row`); baselines go to `results` (a temporary folder)."""
-    loaded = plugins.load(name)
-    spec = plugins.bind_settings(loaded, tuple((k, str(v)) for k, v in (settings or {}).items()))
+    loaded = registry.load(name)
+    spec = registry.bind_settings(loaded, tuple((k, str(v)) for k, v in (settings or {}).items()))
     with tempfile.TemporaryDirectory() as scratch:
         folder = results or Path(scratch)
         for key, chosen in rows().items():
@@ -93,7 +95,7 @@ def check_criterion(name: str, settings: dict | None = None, results: Path | Non
                 _check_row(spec, loaded, chosen, folder, key)
 
 
-def _check_row(spec: CriterionSpec, loaded: plugins.LoadedCriterion, row: Row, results: Path,
+def _check_row(spec: CriterionSpec, loaded: registry.LoadedCriterion, row: Row, results: Path,
                key: str) -> None:
     plan = RunPlan(row.scenario, (spec,), (row.target,), (0,), row.budget, controls=())
     options = RunOptions(results, force=True)
@@ -126,7 +128,7 @@ def _state(model: nn.Module) -> tuple[dict, list[bool], int]:
             [m.training for m in model.modules()], hooks)
 
 
-def _check_leaves_model_alone(spec: CriterionSpec, loaded: plugins.LoadedCriterion, row: Row,
+def _check_leaves_model_alone(spec: CriterionSpec, loaded: registry.LoadedCriterion, row: Row,
                               results: Path, where: str) -> None:
     """One pruning step by hand, outside a worker: `prepare` and `select` must leave weights,
     buffers, modes and hooks as they found them."""
@@ -154,8 +156,8 @@ def check_scenario(name: str, data_root: Path | None = None, results: Path | Non
     is registered and usable (its model builds, has convs, every group is one of them), its data
     loads (from `data_root`, or a tiny copy its `tiny_data` writes), its MACs are positive and
     drop at its default target, and a smoke cell of `criterion` runs to the target's widths."""
-    from prunebench.allocation import scenario_macs
     from prunebench.errors import PrunebenchError
+    from prunebench.harness.allocation import scenario_macs
     from prunebench.scenarios.check import usable
 
     try:

@@ -22,6 +22,22 @@ for _size in ("COLUMNS", "LINES"):
     os.environ.pop(_size, None)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true",
+                     help="also run the end-to-end tests marked slow (what CI runs)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast loop: without --slow, the end-to-end tests (marked `slow`) are left out, and the
+    summary counts them as deselected."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture
 def install_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Install a distribution the way pip leaves it on disk: modules plus a .dist-info folder

@@ -8,14 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from prunebench import allocation, scenarios, surgery
-from prunebench.cells.allocate import _own
+from prunebench import scenarios
 from prunebench.cli import main
 from prunebench.cli.options import make_plan
 from prunebench.criterion import ChannelGroup, ScoreCriterion
 from prunebench.errors import CriterionError, PrunebenchError
-from prunebench.matrix import uniform_widths
-from prunebench.store import read_results
+from prunebench.harness import allocation
+from prunebench.harness.cells.allocate import _own
+from prunebench.harness.matrix import uniform_widths
+from prunebench.models import surgery
+from prunebench.results.store import read_results
 from tests.criteria.helpers import context
 
 
@@ -95,6 +97,7 @@ def test_a_classifiers_macs_counted_on_the_meta_device_are_its_real_count(row):
     assert real(uneven) < real(full)  # the cut is real
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", ["vgg16-cifar10", "resnet50-imagenet"])
 def test_the_bisection_meets_the_macs_target_at_2x_3x_4x(row):
     """L1 scores of the seeded model; every answer within 1% of the unpruned MACs / F, counted on
@@ -114,6 +117,7 @@ def test_the_bisection_meets_the_macs_target_at_2x_3x_4x(row):
             [g.n_filters for g in groups])))
 
 
+@pytest.mark.slow
 def test_a_global_target_runs_every_scoring_criterion_and_says_what_widths_it_chose(tmp_path,
                                                                                    capsys):
     """`--target macs-2x,macs-4x` on lenet5-digits: l1 and lamp choose their own widths (each

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from prunebench import plugins
+from prunebench.criteria import registry
 from prunebench.criterion import PruneContext
 from tests.conftest import conv_group
 
@@ -16,7 +16,7 @@ FILTERS = [[3.0, 0.0, 0.0, 0.0],  # 3.0   3.0
 
 
 def make(name):
-    return plugins.load(name).cls()
+    return registry.load(name).cls()
 
 
 def test_l1_keeps_largest_absolute_sums():

@@ -122,6 +122,7 @@ def test_failed_cells_exit_1_after_writing_everything(tmp_path, capsys, install_
 
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="apt-get install dataset-fashion-mnist")
+@pytest.mark.slow
 def test_real_fashion_mnist_smoke_run(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PRUNEBENCH_DATA"}
     done = run_cli("run", "--scenario", "lenet5-fashionmnist", "--budget", "smoke", "--criteria",
@@ -165,6 +166,7 @@ def test_every_option_of_every_command_says_what_it_does():
     assert missing == []
 
 
+@pytest.mark.slow
 def test_speed_and_memory_say_where_their_plot_went_and_keep_json_clean(tmp_path, capsys):
     plot = tmp_path / "speed.png"
     assert main(["speed", "--scenario", "lenet5-digits", "--runtime", "eager", "--batch-sizes",

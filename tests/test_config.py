@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from prunebench.cli.options import make_options, make_plan
-from prunebench.config import CellConfig, Target, parse_ratio, parse_seeds, parse_widths
 from prunebench.errors import PrunebenchError
+from prunebench.protocol.config import CellConfig, Target, parse_ratio, parse_seeds, parse_widths
 from prunebench.scenarios import lenet5
 
 GROUPS = ("conv1", "conv2")
@@ -92,7 +92,7 @@ def test_results_folder_that_is_a_file(tmp_path):
 
 
 def test_criterion_settings_parse_convert_and_name_rows():
-    from prunebench.config import CriterionSpec, parse_criteria
+    from prunebench.protocol.config import CriterionSpec, parse_criteria
 
     assert parse_criteria("l1,stability:lam=5e-6,x=2,l2:a=1:b=c") == (
         ("l1", ()), ("stability", (("lam", "5e-6"), ("x", "2"))), ("l2", (("a", "1"), ("b", "c"))))
@@ -138,9 +138,9 @@ def test_a_plan_built_in_python_has_its_settings_checked_like_the_command_line(t
     """A notebook's plan: typed values, converted and checked by the constructor when the matrix
     is built; a default names the plain row, an int is taken as a float."""
     from prunebench import scenarios
-    from prunebench.config import CriterionSpec
-    from prunebench.matrix import build_matrix
-    from prunebench.plan import RunOptions, RunPlan
+    from prunebench.harness.matrix import build_matrix
+    from prunebench.harness.plan import RunOptions, RunPlan
+    from prunebench.protocol.config import CriterionSpec
 
     def cells(*specs):
         plan = RunPlan(scenarios.get("lenet5-digits"), specs, (lenet5.TARGETS["prun1"],), (0,),
@@ -162,7 +162,7 @@ def test_a_plan_built_in_python_has_its_settings_checked_like_the_command_line(t
 def test_without_criteria_a_row_runs_the_settings_its_paper_used():
     """Seed 001 sec. 4.4 trains ResNet-50 with lambda 5e-6; elsewhere stability keeps 1e-5. A
     criterion the user names runs with the settings the user gives."""
-    from prunebench.config import CriterionSpec
+    from prunebench.protocol.config import CriterionSpec
 
     resnet = make_plan(scenario="resnet50-imagenet", budget="smoke").criteria
     assert CriterionSpec("stability", (("lam", 5e-6),)) in resnet

@@ -20,6 +20,8 @@ from prunebench.data.idx import write_idx
 from prunebench.data.mnist import FILES
 from prunebench.data.synthetic import write_mnist_like
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 HOSTILE = '''
 import os
 import sys
@@ -101,8 +103,8 @@ def test_exiting_crashing_and_hanging_criteria_fail_only_their_own_cells(tmp_pat
 
 
 def test_a_killed_worker_is_reported_with_its_signal():
-    from prunebench.runner import Silent
-    from prunebench.worker import run_contained
+    from prunebench.harness.runner import Silent
+    from prunebench.runtime.worker import run_contained
 
     def crash(_relay):
         import ctypes
@@ -198,7 +200,7 @@ def test_threads_are_part_of_the_cell_and_rerun_and_jobs_keep_them(tmp_path):
 
 
 def test_locks_clear_when_their_holder_is_gone(tmp_path):
-    from prunebench.store import exclusive
+    from prunebench.results.store import exclusive
 
     lock = tmp_path / "a.lock"
     lock.write_text("")  # a process died between creating the file and writing its owner
@@ -406,8 +408,8 @@ def test_a_worker_computes_on_several_threads_after_its_parent_did():
     does not. In a fresh process with a time limit, since a failure here is a hang."""
     script = '''
 import torch
-from prunebench.runner import Silent
-from prunebench.worker import run_contained
+from prunebench.harness.runner import Silent
+from prunebench.runtime.worker import run_contained
 
 torch.set_num_threads(2)
 x = torch.randn(1500, 1500)

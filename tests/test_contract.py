@@ -4,10 +4,12 @@ without a new test; a kit that finds no criterion fails instead of passing empty
 
 import pytest
 
-from prunebench import plugins
+from prunebench.criteria import registry
 from prunebench.testing import check_criterion, rows
 
-CRITERIA = sorted(plugins.discover())
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
+CRITERIA = sorted(registry.discover())
 
 
 def test_the_first_party_criteria_are_discovered():

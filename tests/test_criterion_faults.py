@@ -8,7 +8,7 @@ import time
 import pytest
 
 from prunebench.cli.options import make_options, make_plan
-from prunebench.runner import run_matrix
+from prunebench.harness.runner import run_matrix
 
 SOURCE = '''
 import os

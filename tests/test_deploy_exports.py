@@ -8,12 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from prunebench import parity, scenarios
+from prunebench import scenarios
 from prunebench.cli import main
-from prunebench.export import write_exports
-from prunebench.formats import file_for, load
+from prunebench.export import parity
+from prunebench.export.files import write_exports
+from prunebench.export.formats import file_for, load
 from prunebench.measure import speed
 from prunebench.measure.architecture import architecture
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 #: one row per architecture of the matrix (the others share these models), at a small image:
 #: exports keep the spatial size they were traced at, only the batch is free
@@ -164,7 +167,7 @@ def test_the_fastest_deploy_backend_is_picked_and_named(monkeypatch):
 
 def test_onnx_runtime_threads_sleep_between_calls():
     """Spinning threads would steal the cores from the other model timed in turn with it."""
-    from prunebench.formats import export, onnx_session
+    from prunebench.export.formats import export, onnx_session
 
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
     session = onnx_session(export(model, torch.randn(2, 3, 8, 8), "onnx").data,
@@ -177,8 +180,7 @@ def test_onnx_runtime_threads_sleep_between_calls():
 def test_a_sweep_exports_each_model_to_onnx_once(monkeypatch):
     """Every batch size, micro-batch size and run of a sweep reuses a model's first export (the
     batch dimension is free): two models, two batch sizes, two runs, two exports."""
-    from prunebench import formats
-
+    from prunebench.export import formats
     exported = []
     real = formats.export
 

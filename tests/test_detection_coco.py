@@ -13,7 +13,9 @@ from prunebench.cli import main
 from prunebench.data import coco
 from prunebench.data.synthetic import write_coco_like
 from prunebench.errors import PrunebenchError
-from prunebench.tasks import COCO_STATS, Detection
+from prunebench.models.tasks import COCO_STATS, Detection
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 
 @pytest.fixture

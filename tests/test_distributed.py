@@ -13,8 +13,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from prunebench import distributed
 from prunebench.cli import main
+from prunebench.runtime import distributed
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 CELL = ["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--no-scratch", "--criteria",
         "l1,taylor",

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prunebench import plugins
+import pytest
+
+from prunebench.criteria import registry
 from tests.test_external_plugin import pip_installed
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prunebench-mobilenet"
 ROW = "mobilenetv2-fashionmnist"
@@ -36,11 +40,11 @@ def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criter
     shortened = {"kmeans-raw": ":restarts=1", "deep-feature-kmeans": ":restarts=1",
                  **dict.fromkeys(("slimming", "group-lasso", "group-norm-sl", "growing-reg"),
                                  ":epochs=1")}
-    every = ",".join(name + shortened.get(name, "") for name in sorted(plugins.discover()))
+    every = ",".join(name + shortened.get(name, "") for name in sorted(registry.discover()))
     cli("run", "--scenario", ROW, "--budget", "smoke", "--data-root", str(tmp_path / "data"),
         "--results", str(tmp_path / "results"), "--jobs", "2", "--criteria", every)
     results = [json.loads(p.read_text()) for p in (tmp_path / "results" / ROW).glob("*.json")]
-    assert {r["criterion"]["name"] for r in results} == {*plugins.discover(), "unpruned-ft",
+    assert {r["criterion"]["name"] for r in results} == {*registry.discover(), "unpruned-ft",
                                                          "scratch-e", "scratch-b"}
     assert all(r["status"] in ("ok", "not-applicable") for r in results), \
         [(r["criterion"]["name"], r["error"]) for r in results if r["status"] == "failed"]

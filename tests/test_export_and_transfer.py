@@ -6,18 +6,19 @@ import pytest
 import torch
 
 from prunebench import scenarios
-from prunebench.cells.transfer import attach_backbone
 from prunebench.cli import main
 from prunebench.errors import PrunebenchError
-from prunebench.export import load_pruned, save_pruned
+from prunebench.export.files import load_pruned, save_pruned
+from prunebench.harness.cells.transfer import attach_backbone
 from prunebench.models.lenet5 import LeNet5
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 LENET = scenarios.get("lenet5-digits")
 
 
 def pruned_lenet():
-    from prunebench import surgery
-
+    from prunebench.models import surgery
     torch.manual_seed(0)
     model = LeNet5()
     surgery.remove_filters(model, torch.zeros(1, 1, 28, 28),
@@ -54,7 +55,7 @@ def test_files_that_do_not_fit_are_refused(tmp_path):
 def test_detector_backbone_gets_the_pruned_resnet_weights():
     from torchvision.models import resnet50
 
-    from prunebench.export import narrow
+    from prunebench.export.files import narrow
 
     source = scenarios.get("resnet50-imagenet")
     torch.manual_seed(0)

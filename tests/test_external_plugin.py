@@ -6,6 +6,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 PYPROJECT = """
 [build-system]
 requires = ["setuptools>=64"]
@@ -22,6 +26,8 @@ last-filters = "example_criterion:LastFilters"
 
 MODULE = '''
 import torch
+import pytest
+
 from prunebench.criterion import ScoreCriterion
 
 

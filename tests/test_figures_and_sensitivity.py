@@ -3,11 +3,13 @@
 import json
 import re
 
+import pytest
 from PIL import Image
 
 from prunebench.cli import main
 
 
+@pytest.mark.slow
 def test_leaderboard_links_figures_that_exist_and_are_stable(tmp_path):
     results = tmp_path / "res"
     assert main(["run", "--budget", "smoke", "--criteria", "l1,random", "--results",
@@ -36,6 +38,7 @@ def test_leaderboard_links_figures_that_exist_and_are_stable(tmp_path):
     assert all((out / name).read_bytes() == data for name, data in first.items())
 
 
+@pytest.mark.slow
 def test_sensitivity_curves_start_at_the_baseline(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", "--budget", "smoke", "--criteria", "l1", "--no-scratch", "--results",

@@ -1,8 +1,12 @@
 """`prunebench join` (issue 42): a new criterion joins a small board in one command, from the
 board's own baselines, on the board's targets and seeds, paired with the rows already there."""
 
+import pytest
+
 from prunebench.cli import main
 from tests.plugin_sources import GOOD
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 
 def test_a_new_criterion_joins_a_board_without_retraining_a_baseline(tmp_path, install_dist,

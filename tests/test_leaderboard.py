@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
-from prunebench.config import Budget
-from prunebench.record import Cost, Criterion, Environment, Measured, Measures, Record
+from prunebench.protocol.config import Budget
 from prunebench.report.leaderboard import build_boards, render_markdown
+from prunebench.results.record import Cost, Criterion, Environment, Measured, Measures, Record
 
 ENV = Environment(prunebench="0.1", git_commit="abc123", python="3.11", packages={"torch": "2.x"},
                   platform="Linux", cpu="Test CPU", cpu_count=2, torch_threads=1, device="cpu",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from prunebench import plugins
+from prunebench.criteria import registry
 from prunebench.errors import CriterionError, PrunebenchError
 from tests.plugin_sources import FAULTY, GOOD
 
@@ -25,7 +25,7 @@ def installed(install_dist):
 def test_discovery_records_distribution_and_version_without_importing(installed):
     import sys
 
-    found = plugins.discover()
+    found = registry.discover()
     assert found["keep-last"].distribution == "good-criteria"
     assert found["keep-last"].version == "2.3.1"
     assert found["random"].distribution == "prunebench-baselines"
@@ -34,7 +34,7 @@ def test_discovery_records_distribution_and_version_without_importing(installed)
 
 
 def test_good_plugin_loads_with_provenance(installed):
-    loaded = plugins.load("keep-last")
+    loaded = registry.load("keep-last")
     assert loaded.cls.__name__ == "KeepLast" and loaded.info.version == "2.3.1"
     assert loaded.description == "Keeps the highest-numbered filters."
 
@@ -50,15 +50,15 @@ def test_good_plugin_loads_with_provenance(installed):
 ])
 def test_contract_breakers_are_refused_one_by_one(installed, name, message):
     with pytest.raises(CriterionError) as info:
-        plugins.load(name)
+        registry.load(name)
     assert message in str(info.value)
     assert str(info.value).startswith(f"criterion '{name}'")
-    assert plugins.load("keep-last").cls.__name__ == "KeepLast"  # the others still load
+    assert registry.load("keep-last").cls.__name__ == "KeepLast"  # the others still load
 
 
 def test_conflict_names_both_owners(installed):
     with pytest.raises(CriterionError) as info:
-        plugins.load("l1")
+        registry.load("l1")
     assert "faulty-criteria 1.0" in str(info.value)
     assert "prunebench-baselines 0.1.0" in str(info.value)
     assert "uninstall all but one" in str(info.value)
@@ -66,4 +66,4 @@ def test_conflict_names_both_owners(installed):
 
 def test_unknown_name_lists_what_is_installed():
     with pytest.raises(PrunebenchError, match=r"unknown criterion 'nosuch' \(installed: .*l1.*\)"):
-        plugins.load("nosuch")
+        registry.load("nosuch")

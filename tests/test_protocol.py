@@ -6,20 +6,22 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
-from prunebench import allocation, scenarios
-from prunebench.baseline import get_baseline
+from prunebench import scenarios
 from prunebench.cli import main
 from prunebench.cli.options import make_options, make_plan
-from prunebench.config import SCRATCH_B, UNPRUNED_FT, Budget
-from prunebench.matrix import build_matrix
-from prunebench.plan import RunOptions, RunPlan, plan_of_record
-from prunebench.record import Record
-from prunebench.runner import run_matrix
+from prunebench.harness import allocation
+from prunebench.harness.baseline import get_baseline
+from prunebench.harness.matrix import build_matrix
+from prunebench.harness.plan import RunOptions, RunPlan, plan_of_record
+from prunebench.harness.runner import run_matrix
+from prunebench.harness.train import phase_generator, train
+from prunebench.protocol.config import SCRATCH_B, UNPRUNED_FT, Budget
+from prunebench.protocol.schedule import cosine, finetune_rate, scratch_b_epochs, scratch_e_epochs
+from prunebench.results.record import Record
 from prunebench.scenarios.lenet5 import DIGITS_BUDGETS, TARGETS
-from prunebench.schedule import cosine, finetune_rate, scratch_b_epochs, scratch_e_epochs
-from prunebench.train import phase_generator, train
 
 REPO = Path(__file__).resolve().parent.parent
 DIGITS = scenarios.get("lenet5-digits")
@@ -192,6 +194,7 @@ def test_a_smoke_board_shows_the_controls_and_the_one_shot_column(tmp_path, caps
     assert (results / "leaderboards" / "lenet5-digits-prun1-smoke-finetuning.png").exists()
 
 
+@pytest.mark.slow
 def test_the_one_shot_track_from_the_command_line(tmp_path, capsys):
     results = tmp_path / "res"
     assert main(["run", "--scenario", "lenet5-digits", "--budget", "smoke", "--criteria",

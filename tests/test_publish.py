@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunebench.cells.scratch import reinitialise
 from prunebench.cli import main
 from prunebench.cli.eta import MatrixClock
+from prunebench.harness.cells.scratch import reinitialise
 from prunebench.models.lenet5 import LeNet5
 from prunebench.report.speed_board import render as render_speed
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -151,7 +153,7 @@ def test_jobs_started_beside_a_source_tree_use_the_installed_package(tmp_path):
     clone = tmp_path / "prunebench"
     shutil.copytree(REPO / "prunebench", clone / "prunebench",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (clone / "plugins").mkdir()  # the clone's plugins/ shadowed prunebench.plugins
+    (clone / "plugins").mkdir()  # the clone's plugins/ shadowed prunebench.criteria.registry
     command = Path(sys.executable).parent / "prunebench"  # the installed command, as a user runs
     done = subprocess.run([str(command), "run", "--budget", "smoke",
                            "--criteria", "l1", "--controls", "none", "--seeds", "0,1",

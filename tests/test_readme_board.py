@@ -18,6 +18,8 @@ import pytest
 
 from prunebench.cli import main
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 
@@ -25,6 +27,8 @@ PIP = """#!{python}
 import subprocess, sys
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 args = sys.argv[1:]
 if args[:3] == ["install", "-e", "."]:  # this clone and plugins/all.txt: installed already
@@ -67,7 +71,6 @@ def plugin_files(folder: Path) -> None:
     assert sorted(written) == ["mean_weight.py", "pyproject.toml"]
 
 
-@pytest.mark.slow
 def test_the_readme_puts_a_criterion_on_the_board_verbatim(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     main(["tiny-data", "lenet5-fashionmnist", "fashion"])

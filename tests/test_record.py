@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.record import SCHEMA_VERSION, Record, RecordError
+from prunebench.results.record import SCHEMA_VERSION, Record, RecordError
 
 COMMITTED = sorted((Path(__file__).parent.parent / "leaderboards" / "results")
                    .glob("lenet5-*/*.json"))

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunebench.baseline import weights_digest
 from prunebench.cli import main
-from prunebench.store import environment
+from prunebench.harness.baseline import weights_digest
+from prunebench.results.store import environment
 from tests.plugin_sources import FAULTY
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 
 def start(*args, cwd):
@@ -171,8 +173,8 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
 
 
 def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
-    from prunebench.config import parse_shard
     from prunebench.errors import PrunebenchError
+    from prunebench.protocol.config import parse_shard
 
     args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1,l2,random,fpgm,taylor",
             "--seeds", "0,1"]
@@ -199,7 +201,7 @@ def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
 def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_run(tmp_path):
     import socket
 
-    from prunebench.store import write_atomically
+    from prunebench.results.store import write_atomically
 
     host, named = socket.gethostname(), []
     write_atomically(tmp_path / "probe" / "w.json", lambda tmp: named.append(tmp.name))
@@ -222,20 +224,19 @@ def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_run(tmp_path
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
 def test_written_files_get_the_umasks_mode_not_mkstemps_owner_only(tmp_path, monkeypatch,
                                                                    umask, mode):
-    from prunebench import store
-
+    from prunebench.results import store
     monkeypatch.setattr(store, "UMASK", umask)
     assert store.write_text(tmp_path / "r.json", "{}").stat().st_mode & 0o777 == mode
 
 
 def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results(tmp_path):
-    from prunebench.store import git_commit
+    from prunebench.results.store import git_commit
 
     def git(*args):
         subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path,
                        check=True, capture_output=True)
 
-    for name in ("prunebench/train.py", "leaderboards/results/r.json", "README.md"):
+    for name in ("prunebench/harness/train.py", "leaderboards/results/r.json", "README.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("1")
     git("init", "-q")
@@ -246,7 +247,7 @@ def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results
     (tmp_path / "leaderboards/results/r.json").unlink()  # a run rewriting committed results
     (tmp_path / "README.md").write_text("2")
     assert git_commit(tmp_path) == head
-    (tmp_path / "prunebench/train.py").write_text("2")
+    (tmp_path / "prunebench/harness/train.py").write_text("2")
     assert git_commit(tmp_path) == head + "+dirty"
 
 

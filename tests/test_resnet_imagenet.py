@@ -9,6 +9,8 @@ from prunebench.data.synthetic import write_imagefolder_like
 from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import architecture_size
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 ROW = scenarios.get("resnet50-imagenet")
 
 

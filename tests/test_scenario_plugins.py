@@ -8,6 +8,8 @@ import pytest
 from prunebench import scenarios
 from prunebench.cli import main
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 CORE_ROWS = ["lenet5-digits", "lenet5-mnist", "lenet5-fashionmnist", "lenet5bn-fashionmnist",
              "vgg16-cifar10", "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco",
              "fasterrcnn-coco-transfer"]

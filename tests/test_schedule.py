@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from prunebench.cells.pruning import step_widths
 from prunebench.cli.options import make_options, make_plan
-from prunebench.runner import run_matrix
-from prunebench.store import read_results
+from prunebench.harness.cells.pruning import step_widths
+from prunebench.harness.runner import run_matrix
+from prunebench.results.store import read_results
 from tests.plugin_sources import FAULTY, FAULTY_ENTRIES, GOOD
 
 
@@ -123,6 +123,7 @@ def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
     assert 0 < record["cost"]["criterion_seconds"] < record["cost"]["cell_seconds"]
 
 
+@pytest.mark.slow
 def test_real_digits_baseline_learns(tmp_path):
     """Real data: the quick-budget LeNet-5 baseline on the bundled digits is well trained."""
     plan = make_plan(criteria="l1", seeds="0")

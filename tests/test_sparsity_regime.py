@@ -12,11 +12,13 @@ from dataclasses import replace
 import pytest
 
 from prunebench import scenarios
-from prunebench.config import CriterionSpec, Target
+from prunebench.harness.plan import RunPlan
+from prunebench.harness.runner import RunOptions, run_matrix
 from prunebench.models.lenet5 import LeNet5BN
-from prunebench.plan import RunPlan
-from prunebench.runner import RunOptions, run_matrix
+from prunebench.protocol.config import CriterionSpec, Target
 from prunebench.scenarios.base import ignoring_size
+
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 #: the widths after the first of `paper`'s four steps to prun1: a fifth of the filters removed
 FIRST_STEP = Target("first-step", widths=(16, 41))

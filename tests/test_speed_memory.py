@@ -8,12 +8,12 @@ from torch import nn
 
 from prunebench import scenarios
 from prunebench.cli import main
-from prunebench.config import Target, rounded
 from prunebench.errors import PrunebenchError
 from prunebench.measure import speed
 from prunebench.measure.architecture import architecture
 from prunebench.measure.compare import memory_report
 from prunebench.measure.speed import speed_rows
+from prunebench.protocol.config import Target, rounded
 
 LENET = scenarios.get("lenet5-digits")
 
@@ -28,6 +28,7 @@ class BNNet(nn.Module):
         return self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))).mean((2, 3))
 
 
+@pytest.mark.slow
 def test_every_deploy_backend_computes_the_eager_function(monkeypatch):
     monkeypatch.setattr(speed, "MICRO_BATCHES", (2,))  # a batch of 4 also runs as 2 halves
     torch.manual_seed(0)
@@ -115,6 +116,7 @@ def test_round_to_reaches_run_and_flops(capsys, tmp_path):
     assert size["target"] == "prun1-r8" and size["widths"] == [8, 16]
 
 
+@pytest.mark.slow
 def test_memory_eq_16_beside_a_measured_peak():
     rows = memory_report(LENET, LENET.target("prun1"), (64,), torch.device("cpu"))
     row = rows[0]

@@ -10,9 +10,9 @@ LeNet-5 (28x28 input): conv1 1->20 5x5 gives 24x24, pool 12x12; conv2 20->50 5x5
 import torch
 from torch import nn
 
-from prunebench import surgery
 from prunebench.measure.flops import count_macs
 from prunebench.measure.memory import count_params, feature_map_elements, trm_bytes
+from prunebench.models import surgery
 from prunebench.models.lenet5 import LeNet5
 
 SHAPE = (1, 28, 28)

@@ -6,15 +6,15 @@ import resource
 import pytest
 import torch
 
-from prunebench import surgery
-from prunebench.allocator import keep_freed_memory
-from prunebench.config import Budget
 from prunebench.data.arrays import ArrayData
 from prunebench.errors import TrainingDiverged
-from prunebench.memory_format import cpu_channels_last, suits_channels_last
+from prunebench.harness.train import train
+from prunebench.models import surgery
 from prunebench.models.lenet5 import LeNet5
-from prunebench.tasks import Classification
-from prunebench.train import train
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget
+from prunebench.runtime.heap import keep_freed_memory
+from prunebench.runtime.memory_format import cpu_channels_last, suits_channels_last
 
 BUDGET = Budget("t", baseline_epochs=1, baseline_lr=0.05, finetune_epochs=1, finetune_lr=0.01,
                 steps=1, batch_size=16, calibration_batches=1, seeds=(0,))

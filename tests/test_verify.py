@@ -8,6 +8,8 @@ import pytest
 
 from prunebench.cli import main
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):

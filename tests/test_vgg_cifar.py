@@ -12,6 +12,8 @@ from prunebench.data.synthetic import write_cifar_like
 from prunebench.errors import PrunebenchError
 from prunebench.measure.architecture import architecture_size
 
+pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
+
 # seed 001 Table 2: (MACs, params)
 TABLE_2 = {None: (313.7e6, 15.0e6), "prun1": (78.0e6, 1.0e6), "prun2": (52.0e6, 0.62e6)}
 

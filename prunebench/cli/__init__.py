@@ -14,12 +14,17 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import prunebench
-from prunebench.allocator import keep_freed_memory
 from prunebench.cli.console import EXIT_BAD_INPUT, errors
 from prunebench.cli.early import check_early
-from prunebench.config import BUDGETS
-from prunebench.defaults import DEFAULT_RESULTS, DEFAULT_SCENARIO, FORMATS, PARITY_TOLERANCE
 from prunebench.errors import PrunebenchError
+from prunebench.protocol.config import BUDGETS
+from prunebench.protocol.defaults import (
+    DEFAULT_RESULTS,
+    DEFAULT_SCENARIO,
+    FORMATS,
+    PARITY_TOLERANCE,
+)
+from prunebench.runtime.heap import keep_freed_memory
 
 
 def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:

@@ -9,11 +9,12 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from prunebench import plugins, scenarios
+from prunebench import scenarios
 from prunebench.cli.console import console, errors
-from prunebench.config import parse_names
+from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
-from prunebench.plan import plugin_call
+from prunebench.harness.plan import plugin_call
+from prunebench.protocol.config import parse_names
 from prunebench.report.index import write_index
 from prunebench.report.leaderboard import (
     REFERENCES,
@@ -22,7 +23,7 @@ from prunebench.report.leaderboard import (
     write_boards,
 )
 from prunebench.report.speed_board import write_speed_boards
-from prunebench.store import (
+from prunebench.results.store import (
     board_folder,
     check_writable,
     read_result,
@@ -38,10 +39,10 @@ CRITERION_COLUMNS = ("name", "distribution", "needs", "extra cost", "settings", 
 def criteria_rows() -> list[dict[str, str]]:
     """Every installed criterion as `prunebench list` shows it; a broken plugin's row says why."""
     rows = []
-    for name, info in plugins.discover().items():
+    for name, info in registry.discover().items():
         dist = f"{info.distribution} {info.version}"
         try:
-            loaded = plugins.load(name)
+            loaded = registry.load(name)
         except PrunebenchError as exc:
             rows.append(dict(zip(CRITERION_COLUMNS, (name, dist, "?", "?", "?",
                                                      f"broken: {exc}", ""))))
@@ -51,7 +52,7 @@ def criteria_rows() -> list[dict[str, str]]:
             if loaded.cls.sparsity_epochs else []
         extra += ["refit"] if loaded.cls.refits else []
         rows.append(dict(zip(CRITERION_COLUMNS, (
-            name, dist, needs, ", ".join(extra) or "none", plugins.settings_text(loaded.cls),
+            name, dist, needs, ", ".join(extra) or "none", registry.settings_text(loaded.cls),
             "ok", loaded.description))))
     return rows
 
@@ -65,7 +66,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title=f"criteria (entry-point group {plugins.GROUP})")
+    table = Table(title=f"criteria (entry-point group {registry.GROUP})")
     longest = max((len(r["name"]) for r in rows), default=4)
     for column in CRITERION_COLUMNS:
         if column == "name":

@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 
 from rich.table import Table
 
-from prunebench.baseline import cache_key
 from prunebench.cli.console import console
-from prunebench.matrix import build_matrix
-from prunebench.plan import RunOptions, RunPlan
-from prunebench.schedule import schedule_text
-from prunebench.store import baseline_path, finished, result_path
+from prunebench.harness.baseline import cache_key
+from prunebench.harness.matrix import build_matrix
+from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.protocol.schedule import schedule_text
+from prunebench.results.store import baseline_path, finished, result_path
 
 
 def dry_run(plan: RunPlan, options: RunOptions) -> int:

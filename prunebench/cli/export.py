@@ -9,13 +9,13 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from prunebench import parity
 from prunebench.cli.console import console
 from prunebench.errors import PrunebenchError
-from prunebench.export import checked_file, load_pruned, write_exports
-from prunebench.formats import FORMATS, file_for
+from prunebench.export import parity
+from prunebench.export.files import checked_file, load_pruned, write_exports
+from prunebench.export.formats import FORMATS, file_for
+from prunebench.results.store import check_writable, read_result, within
 from prunebench.scenarios.check import usable
-from prunebench.store import check_writable, read_result, within
 
 EXIT_PARITY = 1
 

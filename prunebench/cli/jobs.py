@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from prunebench.cli.eta import MatrixClock
-from prunebench.cli.run import progress_bars
+from prunebench.cli.progress import progress_bars
 from prunebench.errors import PrunebenchError
-from prunebench.matrix import build_matrix
-from prunebench.plan import RunOptions, RunPlan
-from prunebench.store import finished, result_path
-from prunebench.worker import dying_with
+from prunebench.harness.matrix import build_matrix
+from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.results.store import finished, result_path
+from prunebench.runtime.worker import dying_with
 
 POLL_SECONDS = 2.0
 

@@ -15,9 +15,9 @@ from prunebench.cli.console import console
 from prunebench.cli.options import make_options, make_plan
 from prunebench.cli.run import recorded_run, run_and_tabulate
 from prunebench.errors import PrunebenchError
-from prunebench.plan import RunPlan
-from prunebench.record import Record
-from prunebench.store import board_folder, check_writable, scan_results
+from prunebench.harness.plan import RunPlan
+from prunebench.results.record import Record
+from prunebench.results.store import board_folder, check_writable, scan_results
 
 ONE_SHOT_SUFFIX = "-one-shot"
 

@@ -15,11 +15,11 @@ from rich.table import Table
 from prunebench import scenarios
 from prunebench.cli.console import console, errors
 from prunebench.cli.options import make_options, make_plan, make_target, resolve_device
-from prunebench.config import Target, parse_ratio
 from prunebench.errors import PrunebenchError
+from prunebench.protocol.config import Target, parse_ratio
 from prunebench.report.speed_board import real_text
+from prunebench.results.store import SENSITIVITY, check_writable, read_result, write_json
 from prunebench.scenarios.check import usable
-from prunebench.store import SENSITIVITY, check_writable, read_result, write_json
 
 
 def _architecture_target(args: argparse.Namespace):
@@ -107,7 +107,7 @@ def _wrote(args: argparse.Namespace, path: Path) -> None:
 def measuring(what: str, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
     """A progress bar over a measurement's rows, as `run` draws one over its epochs (none under
     --json, whose stdout is one JSON document)."""
-    from prunebench.cli.run import progress_bars
+    from prunebench.cli.progress import progress_bars
 
     with progress_bars(disable=quiet) as bars:
         task = bars.add_task(what, total=total, left="")
@@ -115,8 +115,8 @@ def measuring(what: str, total: int, quiet: bool) -> Iterator[Callable[[], None]
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
-    from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import speed_report
+    from prunebench.protocol.config import parse_batch_sizes
 
     if args.plot:  # its name is checked in early.py; here whether its folder takes files
         check_writable(Path(args.plot).parent, "--plot's folder")
@@ -137,7 +137,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
         report = speed_report(scenario, target, batch_sizes, runtimes, device, args.repeats,
                               args.runs, step)
     if args.results:
-        from prunebench.store import save_speed
+        from prunebench.results.store import save_speed
 
         path = save_speed(Path(args.results), report, args.argv, device, args.repeats)
         _wrote(args, path)
@@ -179,7 +179,7 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
     report = layer_report(scenario, target, batch_size, device, args.repeats)
     rows = report["rows"]
     if args.results:
-        from prunebench.store import save_speed
+        from prunebench.results.store import save_speed
 
         _wrote(args, save_speed(Path(args.results), report, args.argv, device, args.repeats))
     if args.json:
@@ -207,8 +207,8 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    from prunebench.config import parse_batch_sizes
     from prunebench.measure.compare import memory_report
+    from prunebench.protocol.config import parse_batch_sizes
 
     scenario, target = _target_or_default(args)
     device = resolve_device(args.device)
@@ -253,8 +253,8 @@ def _ratio(text: str) -> float:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from prunebench.harness.sensitivity import DEFAULT_RATIOS, sensitivity_curves
     from prunebench.report.plots import sensitivity
-    from prunebench.sensitivity import DEFAULT_RATIOS, sensitivity_curves
 
     try:
         seed = int(args.seed)

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import torch
 
-from prunebench import allocation, plugins, scenarios
-from prunebench.config import (
+from prunebench import scenarios
+from prunebench.criteria import registry
+from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.harness import allocation
+from prunebench.harness.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
+from prunebench.protocol.config import (
     CONTROLS,
     LEGACY_SCRATCH,
     ONE_SHOT_SWEEP,
@@ -32,11 +36,9 @@ from prunebench.config import (
     ratio_target,
     rounded,
 )
-from prunebench.errors import CriterionError, PrunebenchError
-from prunebench.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
+from prunebench.results.store import check_results_dir, check_writable
 from prunebench.scenarios.base import Scenario
 from prunebench.scenarios.check import usable
-from prunebench.store import check_results_dir, check_writable
 
 #: `--track`: fine-tuned cells (the default), or one removal with no training at all
 TRACKS = ("fine-tune", "one-shot")
@@ -99,7 +101,7 @@ def criteria_specs(text: str | None, controls: tuple[str, ...],
     constructor; a control's name there (or `scratch`, the old name of `scratch-e`) is accepted
     when `controls` runs it. Without it every installed criterion, with the settings the papers
     use on the row (`paper`, else its defaults)."""
-    available = plugins.discover()
+    available = registry.discover()
     if text is None:
         if not available:
             raise PrunebenchError("no criteria are installed; pip install prunebench-baselines "
@@ -117,11 +119,11 @@ def criteria_specs(text: str | None, controls: tuple[str, ...],
                                       "of their own, not criteria)")
             continue
         try:
-            loaded = plugins.load(name, available)
+            loaded = registry.load(name, available)
         except CriterionError:  # a broken plugin fails only its own cells, when they run
             specs.append(CriterionSpec(name, tuple(settings)))
             continue
-        specs.append(plugins.bind_settings(loaded, settings))
+        specs.append(registry.bind_settings(loaded, settings))
     return tuple(dict.fromkeys(specs))
 
 
@@ -200,6 +202,6 @@ def backbone_folder(text: str | None) -> Path | None:
 
 
 def _full_widths(row: Scenario) -> tuple[int, ...]:
-    from prunebench.surgery import widths
+    from prunebench.models.surgery import widths
 
     return widths(row.model(), row.groups)

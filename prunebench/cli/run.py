@@ -10,88 +10,31 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prunebench import distributed, plugins
-from prunebench.cells.base import Cell
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
-from prunebench.cli.eta import MatrixClock
+from prunebench.cli.jobs import run_jobs
 from prunebench.cli.options import backbone_folder, make_options, make_plan
-from prunebench.config import parse_macs_reduction
+from prunebench.cli.progress import RichReporter, progress_bars
+from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
-from prunebench.plan import RunOptions, RunPlan, plan_of_record
-from prunebench.record import Record
+from prunebench.harness.plan import RunOptions, RunPlan, plan_of_record
+from prunebench.harness.runner import Outcome, prepare, run_matrix
+from prunebench.protocol.config import parse_macs_reduction
 from prunebench.report.leaderboard import (
     Board,
     build_boards,
     regenerate_command,
     write_boards,
 )
-from prunebench.runner import Outcome, prepare, run_matrix
-from prunebench.store import (
+from prunebench.results.store import (
     board_folder,
     check_writable,
     read_result,
     scan_results,
     scan_verifications,
 )
-
-
-class RichReporter:
-    """Progress bars: one for the matrix's cells, with its remaining time, one for the epochs of
-    the current phase. As a job of `--jobs`, lines only (the parent draws the bars)."""
-
-    def __init__(self, progress: Progress, show_skips: bool = True) -> None:
-        self.progress, self.show_skips = progress, show_skips
-        self.clock = MatrixClock()
-        self.cells = progress.add_task("cells", total=None, left="")
-        self.current = progress.add_task("", total=None, left="")
-
-    def start(self, total_cells: int, total_epochs: float) -> None:
-        self.clock.start(total_epochs)
-        self.progress.update(self.cells, total=total_cells, description="matrix",
-                             left=self.clock.text())
-
-    def phase(self, label: str, epochs: float) -> None:
-        self.clock.phase(epochs)
-        self.progress.reset(self.current, total=max(epochs, 1), description=label)
-
-    def epoch(self) -> None:
-        self.clock.advance()
-        self.progress.advance(self.current)
-        self.progress.update(self.cells, left=self.clock.text())
-
-    def cell_skipped(self, cell: Cell, why: str) -> None:
-        self.clock.drop(cell.epochs())
-        self.progress.advance(self.cells)
-        if self.show_skips:  # a job of --jobs skips what the others took: not news
-            self.progress.console.print(f"[dim]↷ {escape(cell.config.label)}, seed "
-                                        f"{cell.config.seed}: skipped, {escape(why)}")
-
-    def cell_done(self, record: Record) -> None:
-        self.progress.advance(self.cells)
-        self.progress.console.print(cell_line(record))
-
-
-def cell_line(record: Record) -> str:
-    """What a finished cell prints: its headline metric and size, or why it has none."""
-    where = f"{record.label}, seed {record.seed}, {record.target}"
-    if record.status == "not-applicable":
-        return f"[yellow]– {escape(where)}: {escape(str(record.error))}"
-    if record.measured is None:
-        return f"[red]✗ {escape(where)}: {escape(str(record.error))}"
-    h, pruned = record.headline, record.measured.pruned
-    before = pruned.metrics.get(h + "_before_finetune")
-    before_text = f" (before fine-tune {before:.2f})" if before is not None else ""
-    return (f"[green]✓[/] {escape(where)}: {h} {pruned.metrics[h]:.2f}{before_text}, "
-            f"MACs {pruned.macs:,}, params {pruned.params:,}")
-
-
-def progress_bars(disable: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[left]}"), console=console,
-                    disable=disable)
+from prunebench.runtime import distributed
 
 
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
@@ -127,8 +70,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return dry_run(plan, options)
     if args.jobs != 1:
-        from prunebench.cli.jobs import run_jobs
-
         prepare(plan, options)  # refused here, once, rather than by every job
         code = run_jobs(plan, options, args.jobs, args.argv)
         return tabulate(plan, options, out, code, "some jobs' cells failed")
@@ -203,7 +144,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     plan = plan_of_record(record, Path(recorded.data_root) if recorded.data_root else None,
                           recorded.download, backbone_folder(recorded.backbone_from))
     for spec in plan.criteria:
-        plugins.load(spec.name)  # an uninstalled criterion: one line, before any work
+        registry.load(spec.name)  # an uninstalled criterion: one line, before any work
     options = make_options(results=path.resolve().parent.parent,
                            device=record.device.split(":")[0], force=True,
                            save_models=recorded.save_models, command=record.command, argv=[])

@@ -1,5 +1,5 @@
 """`prunebench verify RESULTS... [--sample N] [--json]`: each result's cell computed again and
-every number compared (prunebench/verify.py)."""
+every number compared (prunebench/harness/verify.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.options import backbone_folder
 from prunebench.cli.run import recorded_run
 from prunebench.errors import PrunebenchError
-from prunebench.plan import plan_of_record
-from prunebench.record import Measured, Record
-from prunebench.store import read_result, result_paths, save_verification, scan_results
-from prunebench.verify import Sample, Verdict, verify_file
+from prunebench.harness.plan import plan_of_record
+from prunebench.harness.verify import Sample, Verdict, verify_file
+from prunebench.results.record import Measured, Record
+from prunebench.results.store import read_result, result_paths, save_verification, scan_results
 
 
 def result_files(given: list[str]) -> list[Path]:

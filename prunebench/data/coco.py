@@ -21,12 +21,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from prunebench import distributed
 from prunebench.criterion import Batch
 from prunebench.data.base import ImagesOnDisk
 from prunebench.data.imagefolder import load_rgb
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
+from prunebench.runtime import distributed
 
 NUM_CLASSES = 91  # COCO category ids run to 90; torchvision's detectors keep them as labels
 SPLITS = {"train": "train2017", "val": "val2017"}

@@ -15,11 +15,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from prunebench import distributed
 from prunebench.criterion import Batch
 from prunebench.data.base import ImagesOnDisk
 from prunebench.data.roots import candidate_roots, locate, looked_in
 from prunebench.errors import PrunebenchError
+from prunebench.runtime import distributed
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

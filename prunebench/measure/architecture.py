@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from prunebench import surgery
-from prunebench.config import Target
 from prunebench.errors import PrunebenchError
 from prunebench.measure.flops import count_macs
 from prunebench.measure.memory import count_params, trm_bytes
+from prunebench.models import surgery
+from prunebench.protocol.config import Target
 from prunebench.scenarios.base import Scenario
 
 TRM_BATCH_SIZES = (1, 64)

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from prunebench.config import Target
 from prunebench.measure.architecture import architecture, model_size
 from prunebench.measure.speed import speed_rows
+from prunebench.protocol.config import Target
+from prunebench.results.store import environment
 from prunebench.scenarios.base import Scenario
-from prunebench.store import environment
 
 
 def speed_report(scenario: Scenario, target: Target, batch_sizes: Sequence[int],

@@ -18,7 +18,7 @@ import resource
 
 import torch
 
-from prunebench.config import Target
+from prunebench.protocol.config import Target
 
 
 def _status_bytes(field: str) -> int:

@@ -125,7 +125,7 @@ def _onnxruntime(model: nn.Module, x: Tensor, exports: OnnxExports | None = None
     itself: the CPU execution provider, the CUDA one for a GPU tensor (onnxruntime-gpu)."""
     import copy
 
-    from prunebench.formats import export, onnx_runner, onnx_session
+    from prunebench.export.formats import export, onnx_runner, onnx_session
 
     data = exports.get(model) if exports is not None else None
     if data is None:

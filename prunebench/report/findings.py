@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from prunebench.config import SCRATCH_E, UNPRUNED_FT, is_control
+from prunebench.protocol.config import SCRATCH_E, UNPRUNED_FT, is_control
 from prunebench.report.blocked import detectable, p_text
 from prunebench.report.leaderboard import Board, Section
 from prunebench.report.stats import kendall_tau

@@ -10,7 +10,7 @@ from prunebench import scenarios
 from prunebench.report.findings import board_findings, conclusion
 from prunebench.report.leaderboard import Board, win_rate_table
 from prunebench.report.summary import Problem, common, win_rates
-from prunebench.store import write_text
+from prunebench.results.store import write_text
 
 NEEDS_GPU = ("vgg16-", "resnet50-", "fasterrcnn-")  # rows whose paper budgets want a GPU
 

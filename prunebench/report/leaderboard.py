@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from prunebench import scenarios
-from prunebench.config import UNIFORM, UNPRUNED_FT, is_control
 from prunebench.errors import PrunebenchError
-from prunebench.record import Measured, Record, lost_baseline, made_on
+from prunebench.protocol.config import UNIFORM, UNPRUNED_FT, is_control
 from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
 from prunebench.report.protocol import mean_curves, protocol_lines
 from prunebench.report.stats import kendall_tau, summarise
 from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
 from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
-from prunebench.store import inside, write_text
+from prunebench.results.record import Measured, Record, lost_baseline, made_on
+from prunebench.results.store import inside, write_text
 
 
 def _column(title: str) -> Any:
@@ -453,8 +453,8 @@ def allocation_lines(records: list[Record]) -> list[str]:
     lines = [f"- Global allocation: each criterion's scores over its layer's mean score, one "
              f"threshold for every layer, each layer keeping at least {floor:.0%} of its filters; "
              "where one filter is more than 1% of the MACs, the fewest filters moved from the "
-             "threshold's widths that land within 1% (`prunebench/allocation.py`). Widths chosen "
-             "per row and seed:"]
+             "threshold's widths that land within 1% (`prunebench/harness/allocation.py`). "
+             "Widths chosen per row and seed:"]
     for r in sorted(records, key=lambda r: (r.label, r.seed)):
         m = r.measured
         if m is None or r.reference or r.macs_reduction is None:  # scratch: uniform's widths

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prunebench.record import Record
+from prunebench.results.record import Record
 
 UNIFORM_SWEEP, GLOBAL_SWEEP = "uniform", "global"
 

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from prunebench.record import Record  # noqa: E402
+from prunebench.results.record import Record  # noqa: E402
 
 PNG_METADATA = {"Software": None}
 

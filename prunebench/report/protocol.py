@@ -8,9 +8,9 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-from prunebench.config import SCRATCH_B, SCRATCH_E, UNPRUNED_FT
-from prunebench.record import Record
-from prunebench.schedule import SCRATCH_B_CAP, schedule_text
+from prunebench.protocol.config import SCRATCH_B, SCRATCH_E, UNPRUNED_FT
+from prunebench.protocol.schedule import SCRATCH_B_CAP, schedule_text
+from prunebench.results.record import Record
 
 #: what each control is, in the words the board uses
 CONTROL_TEXT = {

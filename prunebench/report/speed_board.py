@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from prunebench.report.leaderboard import Figure, widths_text
-from prunebench.store import inside, write_text
+from prunebench.results.store import inside, write_text
 
 COLUMNS = ("runtime", "batch", "backend (original / pruned)", "ms original", "ms pruned",
            "img/s pruned", "speed-up theory", "speed-up real", "efficiency")

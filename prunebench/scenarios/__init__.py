@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
-from prunebench.defaults import DEFAULT_SCENARIO
 from prunebench.errors import PrunebenchError, did_you_mean
+from prunebench.protocol.defaults import DEFAULT_SCENARIO
 from prunebench.scenarios.base import Scenario
 
 DEFAULT = DEFAULT_SCENARIO

@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunebench import surgery
-from prunebench.config import BUDGETS, Budget, Setting, Target
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError, did_you_mean
-from prunebench.tasks import Task
+from prunebench.models import surgery
+from prunebench.models.tasks import Task
+from prunebench.protocol.config import BUDGETS, Budget, Setting, Target
 
 
 def ignoring_size(factory: Callable[..., nn.Module], *args) -> Callable[[int | None], nn.Module]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from prunebench import surgery
 from prunebench.errors import PrunebenchError
+from prunebench.models import surgery
 from prunebench.scenarios.base import Scenario
 
 
@@ -44,7 +44,6 @@ def usable(name: str) -> Scenario:
     """The row `name`, refused in one line when it cannot be pruned (a plugin's row is built and
     checked here; the core's rows are checked by its tests)."""
     from prunebench import scenarios
-
     scenario = scenarios.get(name)
     if scenario.source.split()[:1] != [scenarios.CORE]:
         problem = scenario_problem(scenario)

@@ -14,21 +14,21 @@ Targets: the ImageNet row's `prun1` widths (40/80/160/320) and half of every lay
 
 `fasterrcnn-coco-transfer` is the seed's generalisation experiment (sec. 4.5): no criterion runs
 on the detector; each cell trains the detector, with the baseline schedule above, on the backbone
-a criterion pruned on the ImageNet row (see prunebench/cells/transfer.py).
+a criterion pruned on the ImageNet row (see prunebench/harness/cells/transfer.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from prunebench.config import Budget, Target
 from prunebench.data import coco
 from prunebench.data.synthetic import write_coco_like
 from prunebench.models.detection import fasterrcnn_resnet50_fpn
+from prunebench.models.tasks import Detection
+from prunebench.protocol.config import Budget, Target
+from prunebench.protocol.schedule import decay
 from prunebench.scenarios import resnet
 from prunebench.scenarios.base import Scenario
-from prunebench.schedule import decay
-from prunebench.tasks import Detection
 
 ROOT = "backbone.body"
 GROUPS = tuple(f"{ROOT}.{g}" for g in resnet.GROUPS)

@@ -17,13 +17,13 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from prunebench.config import Budget, Target
 from prunebench.data import digits, mnist, synthetic
 from prunebench.data.arrays import ArrayData
 from prunebench.models.lenet5 import LeNet5, LeNet5BN
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget, Target
+from prunebench.protocol.schedule import decay
 from prunebench.scenarios.base import Scenario, ignoring_size
-from prunebench.schedule import decay
-from prunebench.tasks import Classification
 
 GROUPS = ("conv1", "conv2")
 TARGETS = {

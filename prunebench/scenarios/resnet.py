@@ -15,12 +15,12 @@ Target `prun1`: 40, 80, 160 and 320 filters kept in blocks 2-5 (seed 001 sec. 4.
 
 from __future__ import annotations
 
-from prunebench.config import Budget, Target
 from prunebench.data import imagefolder
 from prunebench.data.synthetic import write_imagefolder_like
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget, Target
+from prunebench.protocol.schedule import decay
 from prunebench.scenarios.base import Scenario, ignoring_size
-from prunebench.schedule import decay
-from prunebench.tasks import Classification
 
 BLOCKS = (3, 4, 6, 3)  # bottlenecks in layer1..layer4 (the seed's blocks 2-5)
 KEPT = (40, 80, 160, 320)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from prunebench.config import Budget, Target
 from prunebench.data import cifar
 from prunebench.data.synthetic import write_cifar_like
+from prunebench.models.tasks import Classification
 from prunebench.models.vgg_cifar import CONV_NAMES, VGG16CIFAR
+from prunebench.protocol.config import Budget, Target
+from prunebench.protocol.schedule import decay
 from prunebench.scenarios.base import Scenario, ignoring_size
-from prunebench.schedule import decay
-from prunebench.tasks import Classification
 
 TARGETS = {
     "prun1": Target("prun1", widths=(31, 53, 84, 84, 146, 146, 146, 117, 62, 62, 62, 62, 62)),

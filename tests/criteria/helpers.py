@@ -5,16 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from prunebench import plugins
+from prunebench.criteria import registry
 from prunebench.criterion import ChannelGroup, PruneContext
 
 
 def make(name: str):
-    return plugins.load(name).cls()
+    return registry.load(name).cls()
 
 
 def make_with(name: str, **settings):
-    return plugins.load(name).cls(**settings)
+    return registry.load(name).cls(**settings)
 
 
 def context(model: nn.Module, groups: list[ChannelGroup], inputs: list[Tensor], loss=None,

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from prunebench import reconstruction
-from prunebench.cells.refit import refit_consumers
 from prunebench.cli import main
+from prunebench.criteria import reconstruction
 from prunebench.criterion import ChannelGroup, Criterion, LayerRows
 from prunebench.errors import CriterionError
-from prunebench.store import read_results
+from prunebench.harness.cells.refit import refit_consumers
+from prunebench.results.store import read_results
 from prunebench_classic.reconstruct import greedy_removal, lasso_order
 from tests.criteria.helpers import context
 

@@ -135,7 +135,7 @@ def test_lamp_allocates_by_its_own_scores_across_layers():
     (LAMP 1/2, 1), layer B 10 (1/10, 1/9, ..., 1/2, 1); MACs = filters kept; remove 6: the six
     lowest raw scores are all B's (1/10 ... 1/5), widths (2, 4). Normalised by the layer means
     (0.75 and 0.293), A's 1/2 (0.67) would come before B's 1/5 (0.68): widths (1, 5)."""
-    from prunebench.cells.allocate import step_allocation
+    from prunebench.harness.cells.allocate import step_allocation
 
     a = conv_group([[1.0]] * 2, name="a")
     b = conv_group([[1.0]] * 10, name="b")

@@ -14,11 +14,11 @@ from pathlib import Path
 import torchvision
 from torch import nn
 
-from prunebench.config import Budget, Target
 from prunebench.data import mnist, synthetic
 from prunebench.data.arrays import ArrayData
+from prunebench.models.tasks import Classification
+from prunebench.protocol.config import Budget, Target
 from prunebench.scenarios.base import Scenario, automatic_groups, ignoring_size
-from prunebench.tasks import Classification
 
 INPUT_SHAPE = (1, 28, 28)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prunebench.calibration import feature_statistics
+from prunebench.criteria.calibration import feature_statistics
 from prunebench.criterion import ChannelGroup, PruneContext, ScoreCriterion
 
 

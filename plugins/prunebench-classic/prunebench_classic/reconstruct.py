@@ -10,8 +10,8 @@ import torch
 from sklearn.linear_model import lasso_path
 from torch import Tensor
 
+from prunebench.criteria.reconstruction import channel_gram, consumer_rows, least_squares
 from prunebench.criterion import ChannelGroup, Criterion, LayerRows, Limits, PruneContext
-from prunebench.reconstruction import channel_gram, consumer_rows, least_squares
 
 
 def greedy_removal(gram: Tensor, n_remove: int) -> list[int]:

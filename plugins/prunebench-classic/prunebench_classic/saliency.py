@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from prunebench.calibration import filter_matrix, mean_abs_sample_gradients
+from prunebench.criteria.calibration import filter_matrix, mean_abs_sample_gradients
 from prunebench.criterion import (
     Batch,
     ChannelGroup,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from prunebench.calibration import (
+from prunebench.criteria.calibration import (
     feature_statistics,
     mean_abs_sample_gradients,
     mean_abs_weight_gradients,

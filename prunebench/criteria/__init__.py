@@ -1,0 +1,1 @@
+"""Criteria as plugins: discovery, loading, and the helpers criteria call."""

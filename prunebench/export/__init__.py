@@ -1,0 +1,1 @@
+"""Pruned models as files and their deployable, parity-checked exports."""

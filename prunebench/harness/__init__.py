@@ -1,0 +1,1 @@
+"""The harness: what a run computes and how each cell is computed."""

@@ -1,0 +1,1 @@
+"""The protocol's settings: budgets, targets, schedules, defaults."""

@@ -1,0 +1,1 @@
+"""Result records: their fields, their files, and the environment."""
