@@ -153,7 +153,7 @@ def test_jobs_started_beside_a_source_tree_use_the_installed_package(tmp_path):
     clone = tmp_path / "prunebench"
     shutil.copytree(REPO / "prunebench", clone / "prunebench",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (clone / "plugins").mkdir()  # the clone's plugins/ shadowed prunebench.criteria.registry
+    (clone / "plugins").mkdir()  # a clone's plugins/ folder once shadowed a prunebench module
     command = Path(sys.executable).parent / "prunebench"  # the installed command, as a user runs
     done = subprocess.run([str(command), "run", "--budget", "smoke",
                            "--criteria", "l1", "--controls", "none", "--seeds", "0,1",
