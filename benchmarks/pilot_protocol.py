@@ -8,9 +8,9 @@ On lenet5-fashionmnist at `prun1`, from the committed baselines of seeds 2, 3 an
   (seed 001 sec. 4.1), then a final phase of 3, 6, 12 or 24 epochs with the same decay, or of
   6, 12 or 24 epochs decaying from 1e-2 (`random` and `unpruned-ft` at 12 epochs only),
 
-every cell through prunebench's own runner, and prints the README's tables: the final top-1 per
-row and schedule, how often step 1's fine-tuning lowered accuracy, and top-1 against the final
-phase's length. Run it in two processes sharing one folder, then summarise:
+every cell through prunebench's own runner, and prints the tables of docs/protocol.md: the final
+top-1 per row and schedule, how often step 1's fine-tuning lowered accuracy, and top-1 against
+the final phase's length. Run it in two processes sharing one folder, then summarise:
 
     python benchmarks/pilot_protocol.py --data-root /usr/share/datasets/fashion-mnist \\
         --results pilot --shard 1/2 &

@@ -2,7 +2,7 @@
 changes what is kept, and growing-reg drives what it removes to zero before removing it. Cells
 of the `quick` budget of LeNet-5 with a BatchNorm after each conv (what slimming needs) on the
 bundled digits, pruned in one step to the widths of `paper`'s first step; the `paper` run of the
-same checks on Fashion-MNIST is in the README's "Sparsity criteria" section
+same checks on Fashion-MNIST is in docs/criteria.md, "Sparsity criteria"
 (`benchmarks/sparsity_regime.py`).
 A baseline barely trained (the `smoke` budget, or random data) has filters of near-equal norms
 that a penalty reorders at will: no test of a regime."""
@@ -59,7 +59,7 @@ def test_the_l1_penalties_change_what_is_kept_in_every_layer(records, name):
 
 def test_group_norm_sl_sharpens_its_own_order_instead_of_changing_it(records):
     """Its gamma_k pushes hardest the groups already smallest: what it removes is what the
-    group norm alone would remove (README, "Sparsity criteria")."""
+    group norm alone would remove (docs/criteria.md, "Sparsity criteria")."""
     for layer in phase(records["group-norm-sl"])["layers"].values():
         assert layer["kept_as_unpenalised"] == layer["kept"], layer
 

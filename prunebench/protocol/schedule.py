@@ -3,7 +3,7 @@
 Protocol v3 (issue 36): fine-tuning decays, as seed 001 describes ("Learning rate is varied in
 the range [0.001, 0.0001]", sec. 4.1 for LeNet-5 and 4.2 for VGG-16; [0.001, 0.00001] for
 ResNet-50, sec. 4.4), and a final phase after the last removal trains the final architecture
-until more epochs no longer help (the README's pilot). The shape between the two rates is a
+until more epochs no longer help (the pilot, docs/protocol.md). The shape between the two rates is a
 cosine (Loshchilov & Hutter, SGDR, ICLR'17): the seed names the range, not the shape.
 """
 
@@ -19,7 +19,7 @@ from prunebench.protocol.config import Budget
 Rate = Callable[[int, int], float]
 
 
-#: the final phase starts at this many times the steps' rate (the README's pilot: at the
+#: the final phase starts at this many times the steps' rate (the pilot in docs/protocol.md: at the
 #: seed's 1e-3 a LeNet-5's final widths barely train in 12 epochs; from 1e-2 they do)
 FINAL_BOOST = 10.0
 

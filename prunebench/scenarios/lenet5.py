@@ -6,8 +6,8 @@ baseline's learning rate (0.05) decays with a cosine. `steps` pruning steps each
 step: `paper` uses 4 steps of 3) whose rate decays from 1e-3 to 1e-4 with a cosine restarted at
 every step (seed 001 sec. 4.1: "Learning rate is varied in the range [0.001, 0.0001]"), then a
 final phase fine-tunes the final widths for 12 epochs, decaying from 1e-2 to 1e-4 (its length
-and start from the README's pilot). `quick` is one-shot, so accuracy before fine-tuning there
-measures the ranking alone. The README's matrix section lists every number.
+and start from the pilot of docs/protocol.md). `quick` is one-shot, so accuracy before
+fine-tuning there measures the ranking alone. docs/matrix.md lists every number.
 
 Targets: the seed's Prun-1 (4,14) and Prun-2 (3,8) widths, and half of every layer's filters.
 """
@@ -34,7 +34,7 @@ TARGETS = {
 
 #: seed 001 sec. 4.1's range, a cosine restarted at every step; the final phase from 1e-2
 SEED_001_LENET = decay(1e-3, 1e-4)
-#: the final phase of `paper`: the README's pilot found doubling it adds under 0.1 points
+#: the final phase of `paper`: the pilot of docs/protocol.md found doubling it adds under 0.1 points
 PAPER_FINAL_EPOCHS = 12
 
 MNIST_BUDGETS = {

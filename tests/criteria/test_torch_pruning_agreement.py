@@ -2,7 +2,7 @@
 importance class on the same single layer: its group reduced to the pruned conv's own entry
 (`group_reduction="first"`, no normaliser but the criterion's own), so both score the same
 weights. FPGM is not here: Torch-Pruning's FPGMImportance ranks by |w|^p distances, a known
-departure from He et al. (see the README)."""
+departure from He et al. (see docs/criteria.md)."""
 
 import pytest
 import torch

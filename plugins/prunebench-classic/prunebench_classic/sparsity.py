@@ -6,9 +6,9 @@ The papers train with their penalty for tens of thousands of iterations at learn
 iterations up to 1). A pruning step here has a few hundred to a thousand iterations at the
 fine-tuning rate (1e-3 on LeNet-5), where the papers' lambda moves nothing (issue 37: |gamma|
 moved by 1e-4). So by default each step's phase is scaled to reach the papers' *regime* instead
-of copying their constants (README, "Sparsity criteria"): the phase runs whole epochs of at
-least `MIN_ITERATIONS` iterations (but at most MAX_SHARE times the budget's fine-tuning epochs
-per step), and lambda is set from the phase's SGD so that the penalty
+of copying their constants (docs/criteria.md, "Sparsity criteria"): the phase runs whole
+epochs of at least `MIN_ITERATIONS` iterations (but at most MAX_SHARE times the budget's
+fine-tuning epochs per step), and lambda is set from the phase's SGD so that the penalty
 alone would move the step's median filter score `SHRINK` times to zero over the phase (an L1
 rule: lambda = SHRINK x median / (lr / (1 - momentum) x iterations)), set at the first step and
 held for the later ones, as the papers hold their lambda. Settings `lam` and `epochs` replace

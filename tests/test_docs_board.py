@@ -1,12 +1,13 @@
-"""The README's "Put your criterion on the board", run verbatim (issue 42): its plugin (the files
-of "Write your own criterion") joins a small Fashion-MNIST board under the README's own folder
-names with the README's `pip` and `join` lines, and its `verify` line passes on the joined rows.
+"""The documentation's "Put your criterion on the board", run verbatim (issues 41, 42): the plugin
+of "Write a criterion" (its files, from the same page) joins a small Fashion-MNIST board under
+the page's own folder names with the page's `pip` and `join` lines, and its `verify` line passes
+on the joined rows.
 
 The board is built by the test (smoke budget, prunebench's tiny Fashion-MNIST copy), and `pip` is
 a stand-in on PATH that installs into a folder of the test's own: for the first line, which
 installs this clone with its plugins (done already, since this clone runs the tests), it checks
 that every distribution `plugins/all.txt` names is installed from this clone; the plugin's line
-is a real `pip install` of the folder the README's files make."""
+is a real `pip install` of the folder the page's files make."""
 
 import os
 import re
@@ -21,7 +22,7 @@ from prunebench.cli import main
 pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 REPO = Path(__file__).resolve().parents[1]
-README = (REPO / "README.md").read_text()
+PAGE = (REPO / "docs" / "write-a-criterion.md").read_text()
 
 PIP = """#!{python}
 import subprocess, sys
@@ -43,9 +44,9 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", *args[:1], "--quiet", "--
 
 
 def section(title: str) -> str:
-    """The README's text from a heading to the next heading of any level (a `#` line inside a
-    code block is no heading)."""
-    lines = README[README.index(f" {title}\n"):].splitlines()
+    """The page's text from a heading to the next heading of any level (a `#` line inside a code
+    block is no heading)."""
+    lines = PAGE[PAGE.index(f" {title}\n"):].splitlines()
     fence = False
     for n, line in enumerate(lines[1:], start=1):
         fence ^= line.startswith("```")
@@ -59,9 +60,9 @@ def fenced(text: str, language: str) -> list[str]:
 
 
 def plugin_files(folder: Path) -> None:
-    """The plugin of "Write your own criterion": each block that starts with `# <file name>`."""
-    blocks = fenced(section("Write your own criterion"), "toml") + fenced(
-        section("Write your own criterion"), "python")
+    """The plugin of "Write a criterion": each block that starts with `# <file name>`."""
+    blocks = fenced(section("Write a criterion"), "toml") + fenced(
+        section("Write a criterion"), "python")
     written = []
     for block in blocks:
         name = block.splitlines()[0].removeprefix("# ").strip()
@@ -71,7 +72,7 @@ def plugin_files(folder: Path) -> None:
     assert sorted(written) == ["mean_weight.py", "pyproject.toml"]
 
 
-def test_the_readme_puts_a_criterion_on_the_board_verbatim(tmp_path, monkeypatch):
+def test_the_docs_put_a_criterion_on_the_board_verbatim(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     main(["tiny-data", "lenet5-fashionmnist", "fashion"])
     board, results = Path("leaderboards/next"), Path("leaderboards/next/results")
