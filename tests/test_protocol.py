@@ -192,6 +192,10 @@ def test_a_smoke_board_shows_the_controls_and_the_one_shot_column(tmp_path, caps
     assert "- `scratch-b` trained 8 epochs" in text  # 2 x 8.7 = 17.4, capped at 2 x 4
     assert "- `unpruned-ft` trained 2 epochs" in text
     assert (results / "leaderboards" / "lenet5-digits-prun1-smoke-finetuning.png").exists()
+    roles = {(r["criterion"]["name"], r["role"]["kind"], r["role"]["control"]) for r in
+             (json.loads(f.read_text()) for f in (results / "lenet5-digits").glob("*.json"))}
+    assert roles == {("l1", "criterion", None), ("unpruned-ft", "control", "unpruned-ft"),
+                     ("scratch-e", "control", "scratch-e"), ("scratch-b", "control", "scratch-b")}
 
 
 @pytest.mark.slow

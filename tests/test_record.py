@@ -109,3 +109,48 @@ def test_a_failed_record_has_no_measurements_and_keeps_its_reason():
     assert failed.measured is None and failed.error == "criterion 'apoz': boom"
     assert failed.cell_seconds == 1.5 and not failed.done()
     assert Record.from_json(failed.to_json()) == failed
+
+
+def test_files_without_a_role_get_the_one_their_fields_imply():
+    """Files written before roles were recorded (issue 41): every committed one reads with the
+    row name it had, each role is the one its fields imply, and the role then travels in JSON."""
+    seen = set()
+    for path in COMMITTED:
+        v = json.loads(path.read_text())
+        assert "role" not in v
+        record = Record.from_json(v)
+        kind, control = record.role.kind, record.role.control
+        seen.add(kind)
+        if v.get("reference"):
+            assert (kind, control) == ("control", v["criterion"]["name"])
+        elif v["target"].get("macs_reduction") and v["target"]["widths"]:
+            assert (kind, record.label) == ("uniform", f"uniform ({v['criterion']['name']})")
+        else:
+            assert (kind, record.label) == ("criterion", record.criterion.label)
+        assert record.to_json()["role"] == {"kind": kind, "control": control}
+    assert seen == {"criterion", "uniform", "control"}
+
+
+def test_the_recorded_role_names_the_row_not_the_widths():
+    """A recorded role is what the board reads: the same l1 cell is the `uniform` row or a
+    criterion's row by its role alone, and a control's row is its control's name."""
+    v = json.loads(next(p for p in COMMITTED if p.name.startswith("l1--prun1--")).read_text())
+    assert Record.from_json({**v, "role": {"kind": "uniform", "control": None}}).label == \
+        "uniform (l1)"
+    assert Record.from_json({**v, "role": {"kind": "criterion", "control": None}}).label == "l1"
+    control = Record.from_json({**v, "role": {"kind": "control", "control": "scratch-b"}})
+    assert (control.label, control.reference) == ("scratch-b", True)
+    legacy = Record.from_json({**v, "role": {"kind": "control", "control": "scratch"}})
+    assert legacy.label == "scratch-e"  # the first two editions' name of scratch-e
+
+
+@pytest.mark.parametrize("role,message", [
+    ({"kind": "baseline", "control": None}, "its role 'baseline' is none of"),
+    ({"kind": "control", "control": None}, "its role 'control' names the control None"),
+    ({"kind": "criterion", "control": "scratch-e"}, "names the control 'scratch-e'"),
+    ({"kind": "control", "control": "../x"}, "names the control '../x'"),
+])
+def test_a_role_that_cannot_be_is_refused(role, message):
+    v = json.loads(COMMITTED[0].read_text())
+    with pytest.raises(RecordError, match=re.escape(message)):
+        Record.from_json({**v, "role": role})

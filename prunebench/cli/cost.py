@@ -16,6 +16,7 @@ from prunebench.cli.console import console
 from prunebench.harness.baseline import cache_key
 from prunebench.harness.matrix import build_matrix
 from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.protocol.config import CONTROL
 from prunebench.protocol.schedule import schedule_text
 from prunebench.results.store import baseline_path, finished, result_path
 
@@ -32,7 +33,7 @@ def dry_run(plan: RunPlan, options: RunOptions) -> int:
         done += len(row) - len(todo)
         for cell in todo:
             uniform = bool(cell.config.widths) and cell.config.macs_reduction is not None
-            kind = f"control {cell.config.criterion}" if cell.reference else \
+            kind = f"control {cell.config.criterion}" if cell.config.role.kind == CONTROL else \
                 "control uniform (l1)" if uniform else "criteria"
             cells[kind] += 1
             epochs[kind] += cell.epochs()

@@ -28,6 +28,7 @@ from prunebench.protocol.config import (
     UNPRUNED_FT,
     CellConfig,
     CriterionSpec,
+    Role,
     Target,
     in_shard,
 )
@@ -73,11 +74,11 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     device = options.device.type
 
     def config(name: str, settings: tuple, target, seed: int, version: str = "",
-               widths: tuple[int, ...] | None = None) -> CellConfig:
+               widths: tuple[int, ...] | None = None, role: Role | None = None) -> CellConfig:
         floor = allocation.FLOOR if target.macs_reduction is not None else None
         fixed = target.resolve(full, scenario.groups) if widths is None else widths
         return CellConfig(scenario.name, name, target.name, fixed, seed, budget, settings,
-                          device, version, target.macs_reduction, floor)
+                          device, version, target.macs_reduction, floor, role or Role())
 
     uniform = {t.name: uniform_widths(plan, full, t.macs_reduction) for t in plan.targets
                if t.macs_reduction is not None}
@@ -87,7 +88,8 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
     for seed in plan.seeds:
         row: list[Cell] = []
         if UNPRUNED_FT in plan.controls:  # one per seed: it removes nothing, whatever the target
-            row.append(UnprunedCell(config(UNPRUNED_FT, (), Target(UNPRUNED_TARGET, full), seed)))
+            row.append(UnprunedCell(config(UNPRUNED_FT, (), Target(UNPRUNED_TARGET, full), seed,
+                                           role=Role.of_control(UNPRUNED_FT))))
         for target in plan.targets:
             row += [PruneCell(config(s.name, s.settings, target, seed,
                                      available[s.name].version), found, available[s.name])
@@ -95,9 +97,10 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
             widths = uniform.get(target.name)
             if widths is not None:  # the global track's uniform row
                 row += [PruneCell(config(s.name, (), target, seed, available[s.name].version,
-                                         widths), found, available[s.name])
+                                         widths, Role(UNIFORM)), found, available[s.name])
                         for s, found in reference.items()]
-            row += [ScratchCell(config(name, (), target, seed, widths=widths), scenario)
+            row += [ScratchCell(config(name, (), target, seed, widths=widths,
+                                   role=Role.of_control(name)), scenario)
                     for name in (SCRATCH_E, SCRATCH_B, LEGACY_SCRATCH) if name in plan.controls]
         cells[seed] = [c for c in row if in_shard(c.config, options.shard)]
     return Matrix(cells, partial(_baseline, plan, options))

@@ -16,7 +16,15 @@ import torch
 
 from prunebench.data.base import Data
 from prunebench.errors import PrunebenchError
-from prunebench.protocol.config import CONTROLS, UNIFORM, Budget, CriterionSpec, Target
+from prunebench.protocol.config import (
+    CONTROL,
+    CONTROLS,
+    CRITERION,
+    UNIFORM,
+    Budget,
+    CriterionSpec,
+    Target,
+)
 from prunebench.protocol.defaults import DEFAULT_RESULTS
 from prunebench.results.record import Record
 from prunebench.scenarios.base import Scenario
@@ -139,10 +147,11 @@ def plan_of_record(record: Record, data_root: Path | None = None, download: bool
     criterion and settings (or the control row), target widths, seed and whole budget, thread
     count included."""
     from prunebench import scenarios
-    uniform = record.label.startswith(UNIFORM)  # the global track's l1 at one ratio per layer
-    controls = (record.criterion.name,) if record.reference else (UNIFORM,) if uniform else ()
+    role = record.role
+    controls = (record.criterion.name,) if role.kind == CONTROL else \
+        (UNIFORM,) if role.kind == UNIFORM else ()
     return RunPlan(scenarios.get(record.scenario),
-                   () if record.reference or uniform else (record.criterion.spec,),
+                   (record.criterion.spec,) if role.kind == CRITERION else (),
                    (Target(record.target, widths=record.widths or None,
                            macs_reduction=record.macs_reduction),), (record.seed,), record.budget,
                    controls=controls, data_root=data_root, download=download,

@@ -260,7 +260,7 @@ def header(run: _Run, cell: Cell) -> Record:
         budget=config.budget, config_hash=config.hash(), data=run.data.source,
         device=str(run.options.device), command=run.options.command,
         environment=Environment(**{**run.env, "torch_threads": config.budget.threads}),
-        reference=cell.reference,
+        role=config.role,
         baseline_checkpoint=str(run.baseline.path.relative_to(run.options.results)),
         baseline_digest=run.baseline.digest,
         ranks=distributed.world_size(), run_started=run.options.started,

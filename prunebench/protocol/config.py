@@ -25,6 +25,39 @@ CONTROLS = (UNPRUNED_FT, SCRATCH_E, SCRATCH_B, UNIFORM)
 LEGACY_SCRATCH = "scratch"  # the first and second editions' name of `scratch-e`
 
 
+#: what a row of a board is (issue 41): a criterion's result; the global track's `uniform`
+#: row (l1 at the widths one ratio per layer gives); or a control (named by the control)
+CRITERION, CONTROL = "criterion", "control"
+ROLES = (CRITERION, UNIFORM, CONTROL)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A row's role, recorded with its cell rather than inferred from its name or widths. It
+    follows from what the configuration hash already holds (the criterion's name, a fixed
+    width under a global target), so it is no part of the hash."""
+
+    kind: str = CRITERION  # one of ROLES
+    control: str | None = None  # a control's name: unpruned-ft, scratch-e, scratch-b, scratch
+
+    def __post_init__(self) -> None:
+        if self.kind not in ROLES or (self.kind == CONTROL) != (self.control is not None):
+            raise PrunebenchError(f"no row role {self.kind!r} with control {self.control!r}")
+
+    @classmethod
+    def of_control(cls, name: str) -> Role:
+        return cls(UNIFORM) if name == UNIFORM else cls(CONTROL, name)
+
+    def row(self, criterion_label: str) -> str:
+        """The board's row name: a control's own name (the first two editions' `scratch` read
+        as `scratch-e`, what it was), `uniform (l1)`, or the criterion's label."""
+        if self.kind == CONTROL:
+            return SCRATCH_E if self.control == LEGACY_SCRATCH else str(self.control)
+        if self.kind == UNIFORM:
+            return f"{UNIFORM} ({criterion_label})"
+        return criterion_label
+
+
 def is_control(row: str) -> bool:
     """Whether a board's row name is a control's (`uniform (l1)` included), not a criterion's."""
     return row in CONTROLS or row.startswith(f"{UNIFORM} (")
@@ -198,6 +231,7 @@ class CellConfig:
     #: scores, every layer keeping at least `floor` of its filters (None: fixed widths)
     macs_reduction: float | None = None
     floor: float | None = None
+    role: Role = Role()  # follows from the fields above: not hashed
 
     @property
     def spec(self) -> CriterionSpec:
@@ -209,6 +243,7 @@ class CellConfig:
 
     def hash(self) -> str:
         payload = asdict(self)
+        del payload["role"]
         for key in ("settings", "criterion_version", "macs_reduction", "floor"):
             if payload[key] is None or payload[key] in ((), ""):  # absent: the hash as it was
                 del payload[key]

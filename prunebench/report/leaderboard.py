@@ -19,7 +19,7 @@ from typing import Any
 
 from prunebench import scenarios
 from prunebench.errors import PrunebenchError
-from prunebench.protocol.config import UNIFORM, UNPRUNED_FT, is_control
+from prunebench.protocol.config import CONTROL, UNIFORM, UNPRUNED_FT, is_control
 from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
 from prunebench.report.protocol import mean_curves, protocol_lines
 from prunebench.report.stats import kendall_tau, summarise
@@ -457,7 +457,7 @@ def allocation_lines(records: list[Record]) -> list[str]:
              "Widths chosen per row and seed:"]
     for r in sorted(records, key=lambda r: (r.label, r.seed)):
         m = r.measured
-        if m is None or r.reference or r.macs_reduction is None:  # scratch: uniform's widths
+        if m is None or r.role.kind == CONTROL or r.macs_reduction is None:  # uniform's widths
             continue
         gap = m.pruned.macs * r.macs_reduction / m.baseline.macs - 1
         last = m.history[-1] if m.history else {}
@@ -498,7 +498,7 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
     for r in records:
         if r.budget.one_shot:  # the one-shot track: its own tables, after the others
             continue
-        if r.label == UNPRUNED_FT:
+        if r.role.control == UNPRUNED_FT:
             ceiling[_budget(r)].append(r)
             continue
         widths = r.widths if r.macs_reduction is None else ()  # global: one section

@@ -18,12 +18,13 @@ from typing import Any
 
 from prunebench.errors import PrunebenchError
 from prunebench.protocol.config import (
+    CONTROL,
     LEGACY,
-    LEGACY_SCRATCH,
-    SCRATCH_E,
+    ROLES,
     UNIFORM,
     Budget,
     CriterionSpec,
+    Role,
 )
 from prunebench.results.fields import cut, problem
 
@@ -192,7 +193,7 @@ class Record:
     status: str = "ok"  # one of STATUSES
     error: str | None = None
     measured: Measured | None = None  # present exactly when status is ok
-    reference: bool = False  # the scratch row: not a criterion's result
+    role: Role = Role()  # a criterion's result, the `uniform` row or a control
     baseline_checkpoint: str | None = None
     #: sha256 of the baseline's weights (baseline.weights_digest): one seed's cells are paired
     #: only if they started from the same weights, and training is not bit-reproducible
@@ -213,14 +214,14 @@ class Record:
         return self.status == "ok"
 
     @property
+    def reference(self) -> bool:
+        """A control row: not a criterion's result."""
+        return self.role.kind == CONTROL
+
+    @property
     def label(self) -> str:
-        """The row name; under a global target a criterion's row at fixed widths is the
-        `uniform` reference, `uniform (l1)`."""
-        if self.macs_reduction is not None and self.widths and not self.reference:
-            return f"{UNIFORM} ({self.criterion.label})"
-        if self.reference and self.criterion.name == LEGACY_SCRATCH:
-            return SCRATCH_E  # what the first two editions' scratch row was
-        return self.criterion.label
+        """The row name (`Role.row`)."""
+        return self.role.row(self.criterion.label)
 
     def done(self) -> bool:
         """Whether a run would leave it as it is (failed cells are retried)."""
@@ -237,7 +238,8 @@ class Record:
             "budget": asdict(self.budget), "config_hash": self.config_hash, "data": self.data,
             "device": self.device, "command": self.command,
             "environment": asdict(self.environment), "status": self.status, "error": self.error,
-            "reference": self.reference, "baseline_checkpoint": self.baseline_checkpoint,
+            "reference": self.reference, "role": asdict(self.role),
+            "baseline_checkpoint": self.baseline_checkpoint,
             "ranks": self.ranks, "run_started": self.run_started, "started": self.started,
             "finished": self.finished, "cost": {"cell_seconds": self.cell_seconds},
         }
@@ -332,11 +334,31 @@ def _record(v: dict[str, Any]) -> Record:
         command=cut(v["command"]), environment=Environment(**v["environment"]),
         status=v["status"], error=cut(v.get("error")),
         measured=_measured(v) if v["status"] == "ok" else None,
-        reference=bool(v.get("reference")), baseline_checkpoint=v.get("baseline_checkpoint"),
+        role=_role(v), baseline_checkpoint=v.get("baseline_checkpoint"),
         baseline_digest=v.get("baseline_digest"), ranks=v.get("ranks", 1),
         run_started=v.get("run_started"), started=v.get("started"),
         finished=v.get("finished"), cell_seconds=cost.get("cell_seconds"), rerun=v.get("rerun"),
         macs_reduction=v["target"].get("macs_reduction"), floor=v["target"].get("floor"))
+
+
+def _role(v: dict[str, Any]) -> Role:
+    """The recorded role; a file written before roles were recorded (issue 41) gets the one
+    its fields imply: a reference row is a control named by its criterion, a row at fixed
+    widths under a global target is the `uniform` row."""
+    role = v.get("role")
+    if isinstance(role, dict):
+        kind, control = role.get("kind"), role.get("control")
+        if kind not in ROLES or set(role) - {"kind", "control"}:
+            raise RecordError(f"its role {kind!r} is none of {', '.join(ROLES)}")
+        if (kind == CONTROL) != (control is not None) or not (control is None
+                                                              or safe_name(control)):
+            raise RecordError(f"its role {kind!r} names the control {control!r}")
+        return Role(kind, control)
+    if v.get("reference"):
+        return Role(CONTROL, v["criterion"]["name"])
+    if v["target"].get("macs_reduction") is not None and v["target"].get("widths"):
+        return Role(UNIFORM)
+    return Role()
 
 
 def _measured(v: dict[str, Any]) -> Measured:

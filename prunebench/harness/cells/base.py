@@ -54,8 +54,6 @@ class Cell(abc.ABC):
 
     config: CellConfig
     info: PluginInfo
-    #: a reference row (scratch): not a criterion's result, shown as such on the board
-    reference: bool = False
 
     @abc.abstractmethod
     def epochs(self) -> float:

@@ -42,7 +42,7 @@ from prunebench.harness.cells.steps import StepLog, check_ranks_agree, choose
 from prunebench.harness.train import phase_generator, train
 from prunebench.measure.architecture import model_size
 from prunebench.models import surgery
-from prunebench.protocol.config import CellConfig
+from prunebench.protocol.config import UNIFORM, CellConfig
 from prunebench.protocol.schedule import finetune_epochs
 from prunebench.results.record import Measured, Measures
 
@@ -89,9 +89,9 @@ class PruneCell(Cell):
             guard(name, "restore()", criterion.restore, log.criterion_state)
         cost = log.cost
 
-        # a global target allocates; its uniform reference row has fixed widths
+        # a global target allocates; its uniform row has fixed widths
         macs_of = allocation.scenario_macs(scenario) \
-            if cell.macs_reduction and not cell.widths else None
+            if cell.macs_reduction and cell.role.kind != UNIFORM else None
         if macs_of is not None:
             check_allocatable(criterion)
         trains_first = checked_sparsity_epochs(name, criterion)

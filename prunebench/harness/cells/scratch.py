@@ -50,7 +50,6 @@ def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, .
 class ScratchCell(Cell):
     """The target architecture trained from random weights, checkpointed every epoch."""
 
-    reference = True
 
     def __init__(self, config: CellConfig, scenario: Scenario) -> None:
         self.config = config

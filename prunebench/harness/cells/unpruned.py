@@ -21,7 +21,6 @@ from prunebench.results.record import Cost, Measured, Measures
 
 
 class UnprunedCell(Cell):
-    reference = True
 
     def __init__(self, config: CellConfig) -> None:
         self.config = config
