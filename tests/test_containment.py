@@ -200,7 +200,7 @@ def test_threads_are_part_of_the_cell_and_rerun_and_jobs_keep_them(tmp_path):
 
 
 def test_locks_clear_when_their_holder_is_gone(tmp_path):
-    from prunebench.results.store import exclusive
+    from prunebench.results.locks import exclusive
 
     lock = tmp_path / "a.lock"
     lock.write_text("")  # a process died between creating the file and writing its owner

@@ -17,7 +17,7 @@ import torch
 
 from prunebench.cli import main
 from prunebench.harness.baseline import weights_digest
-from prunebench.results.store import environment
+from prunebench.results.environment import environment
 from tests.plugin_sources import FAULTY
 
 pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
@@ -230,7 +230,7 @@ def test_written_files_get_the_umasks_mode_not_mkstemps_owner_only(tmp_path, mon
 
 
 def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results(tmp_path):
-    from prunebench.results.store import git_commit
+    from prunebench.results.environment import git_commit
 
     def git(*args):
         subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path,

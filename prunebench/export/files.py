@@ -20,7 +20,8 @@ from prunebench.export import parity
 from prunebench.export.formats import FORMATS, ExportError, export, file_for, load
 from prunebench.models import surgery
 from prunebench.protocol.config import Budget
-from prunebench.results.store import load_checkpoint, save_checkpoint, write_atomically
+from prunebench.results.checkpoints import load_checkpoint, save_checkpoint
+from prunebench.results.store import write_atomically
 from prunebench.scenarios.base import Scenario
 
 FORMAT = 1

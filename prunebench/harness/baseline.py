@@ -21,14 +21,10 @@ from prunebench.errors import PrunebenchError
 from prunebench.harness.train import phase_generator, train
 from prunebench.measure.architecture import model_size
 from prunebench.protocol.config import Budget
+from prunebench.results.checkpoints import load_checkpoint, save_checkpoint
+from prunebench.results.locks import exclusive, lock_path
 from prunebench.results.record import Measures, Record, lost_baseline, made_on
-from prunebench.results.store import (
-    baseline_path,
-    exclusive,
-    load_checkpoint,
-    lock_path,
-    save_checkpoint,
-)
+from prunebench.results.store import baseline_path
 from prunebench.runtime import distributed
 from prunebench.scenarios.base import Scenario
 

@@ -25,17 +25,10 @@ from prunebench.harness.baseline import Baseline, check_retrainable, check_same_
 from prunebench.harness.cells.base import Cell, CellEnv, Matrix, discard_progress
 from prunebench.harness.matrix import build_matrix
 from prunebench.harness.plan import RunOptions, RunPlan, utc_now
+from prunebench.results.environment import environment
+from prunebench.results.locks import exclusive, lock_path, remove_orphaned_temporaries
 from prunebench.results.record import Criterion, Environment, Failure, Measured, Record
-from prunebench.results.store import (
-    environment,
-    exclusive,
-    finished,
-    lock_path,
-    read_results,
-    remove_orphaned_temporaries,
-    result_path,
-    write_result,
-)
+from prunebench.results.store import finished, read_results, result_path, write_result
 from prunebench.runtime import distributed
 from prunebench.runtime.worker import CellTimeout, Progress, run_contained, time_limit
 

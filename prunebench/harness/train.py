@@ -15,7 +15,7 @@ from prunebench.errors import TrainingDiverged
 from prunebench.models.tasks import Task
 from prunebench.protocol.config import Budget
 from prunebench.protocol.schedule import Rate
-from prunebench.results.store import load_checkpoint, save_checkpoint
+from prunebench.results.checkpoints import load_checkpoint, save_checkpoint
 from prunebench.runtime import distributed
 from prunebench.runtime.memory_format import cpu_channels_last
 

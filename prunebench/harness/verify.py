@@ -30,8 +30,9 @@ import torch
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import RunOptions, RunPlan
 from prunebench.harness.runner import run_matrix
+from prunebench.results.environment import environment
 from prunebench.results.record import Measured, Record
-from prunebench.results.store import BASELINES, environment, within
+from prunebench.results.store import BASELINES, within
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import torch
 from prunebench.measure.architecture import architecture, model_size
 from prunebench.measure.speed import speed_rows
 from prunebench.protocol.config import Target
-from prunebench.results.store import environment
+from prunebench.results.environment import environment
 from prunebench.scenarios.base import Scenario
 
 

@@ -152,7 +152,7 @@ class Failure:
 
 @dataclass(frozen=True)
 class Environment:
-    """Versions, hardware and commit of the process that computed a cell (store.environment)."""
+    """Versions, hardware and commit of the process that computed a cell (results.environment)."""
 
     prunebench: str
     git_commit: str

@@ -1,4 +1,5 @@
-"""Result files: one JSON per cell, written atomically, with the environment that produced it.
+"""Result files: one JSON per cell, written atomically (locks.py: who computes a cell;
+environment.py: what made it; checkpoints.py: the weights on the way).
 
 The file name holds the cell's config hash, so running a cell again replaces its file instead of
 adding a duplicate. Baseline checkpoints live under `baselines/` and are loaded with
@@ -7,27 +8,21 @@ adding a duplicate. Baseline checkpoints live under `baselines/` and are loaded 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
-import platform
 import re
 import shlex
 import socket
-import subprocess
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import torch
 
-import prunebench
 from prunebench.errors import PrunebenchError
 from prunebench.protocol.config import CellConfig
+from prunebench.results.environment import environment
 from prunebench.results.record import Record, RecordError, safe_name
 
 SPEED_SCHEMA_VERSION = 1  # of a saved speed sweep; a cell's result: record.SCHEMA_VERSION
@@ -275,147 +270,6 @@ def finished(path: Path) -> Record | None:
     except PrunebenchError:  # unusable (half a file from another tool, damaged): run it again
         return None
     return record if record.done() else None
-
-
-def remove_orphaned_temporaries(results: Path) -> list[Path]:
-    """Delete the temporaries that processes of this host killed mid-write left in `results`
-    (a checkpoint's can be hundreds of MB); the removed paths."""
-    removed = []
-    for tmp in results.rglob(".*@*@*@*.tmp"):
-        try:
-            _, host, pid, _ = tmp.name.rsplit("@", 3)
-            alive = _alive(host, int(pid))
-        except ValueError:
-            continue
-        if not alive:
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-def _alive(host: str, pid: int) -> bool:
-    """Whether process `pid` of `host` runs (another host's is assumed to: delete its files by
-    hand if that machine is gone)."""
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def exclusive(lock: Path) -> Iterator[bool]:
-    """Hold `lock` for the block; yields False, holding nothing, when another process holds it.
-
-    The lock is the kernel's (`flock` on the file), so it is released when its holder dies in
-    any way, even between creating the file and writing in it; the file's text (host and
-    process) is for people. The file is removed when the block ends, so a finished run leaves
-    no lock behind."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666 & ~UMASK)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            yield False
-            return
-        try:
-            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
-            break
-        os.close(fd)  # its last holder removed the file after we opened it: lock the new one
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
-        yield True
-    finally:
-        lock.unlink(missing_ok=True)
-        os.close(fd)
-
-
-def lock_path(results: Path, name: str) -> Path:
-    return results / LOCKS / f"{_safe(name)}.lock"
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    write_atomically(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_checkpoint(path: Path, required: set[str]) -> dict:
-    try:
-        with warnings.catch_warnings():  # torch's own warnings about a bad file add nothing
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses foreign objects in many ways
-        raise PrunebenchError(
-            f"checkpoint {path} is not a prunebench checkpoint or is damaged "
-            f"({type(exc).__name__}); "
-            "delete it to retrain"
-        ) from None
-    if not isinstance(state, dict) or not required <= state.keys():
-        raise PrunebenchError(f"checkpoint {path} lacks {sorted(required)}; delete it to retrain")
-    return state
-
-
-#: what decides the numbers: the package and its first-party criteria, not the result files and
-#: boards a run rewrites in the same checkout
-SOURCE_PATHS = ("prunebench", "plugins", "pyproject.toml")
-
-
-def git_commit(source: Path | None = None) -> str:
-    """The commit of the prunebench source tree, with '+dirty' for uncommitted changes to it."""
-    source = source or Path(prunebench.__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                *SOURCE_PATHS], cwd=source, capture_output=True, text=True,
-                               timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment(device: torch.device) -> dict:
-    """Versions, hardware and commit, recorded in every result."""
-    return {
-        "prunebench": prunebench.__version__,
-        "git_commit": git_commit(),
-        "python": platform.python_version(),
-        "packages": {d: _version(d) for d in
-                     ("torch", "torchvision", "torch-pruning", "numpy", "scikit-learn")},
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX512, AVX2, ...
-        "device": str(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-    }
 
 
 def save_verification(results: Path, result: Path, report: dict) -> Path:

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from prunebench.criterion import ChannelGroup, Criterion
 from prunebench.harness.cells.checks import select_all
 from prunebench.models import surgery
+from prunebench.results.checkpoints import load_checkpoint, save_checkpoint
 from prunebench.results.record import Cost
-from prunebench.results.store import load_checkpoint, save_checkpoint
 from prunebench.runtime import distributed
 from prunebench.scenarios.base import Scenario
 

@@ -21,8 +21,9 @@ from prunebench.harness.cells.base import Cell, CellEnv, Matrix
 from prunebench.harness.plan import RunOptions, RunPlan
 from prunebench.models import surgery
 from prunebench.protocol.config import CellConfig, in_shard
+from prunebench.results.checkpoints import load_checkpoint
 from prunebench.results.record import Measured, Measures, Record
-from prunebench.results.store import load_checkpoint, read_results, within
+from prunebench.results.store import read_results, within
 from prunebench.scenarios.base import Scenario
 
 
