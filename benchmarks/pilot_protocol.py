@@ -28,9 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from prunebench import scenarios
+from prunebench.cli.arguments import parse_seeds, parse_shard
 from prunebench.harness.plan import RunOptions, RunPlan
 from prunebench.harness.runner import run_matrix
-from prunebench.protocol.config import UNPRUNED_FT, Budget, parse_seeds, parse_shard
+from prunebench.protocol.config import UNPRUNED_FT, Budget
 from prunebench.protocol.schedule import schedule_text
 from prunebench.results.record import Record
 from prunebench.results.store import read_results

@@ -5,9 +5,10 @@ from dataclasses import replace
 
 import pytest
 
+from prunebench.cli.arguments import parse_seeds, parse_widths
 from prunebench.cli.options import make_options, make_plan
 from prunebench.errors import PrunebenchError
-from prunebench.protocol.config import CellConfig, Target, parse_ratio, parse_seeds, parse_widths
+from prunebench.protocol.config import CellConfig, Target, parse_ratio
 from prunebench.scenarios import lenet5
 
 GROUPS = ("conv1", "conv2")
@@ -92,7 +93,8 @@ def test_results_folder_that_is_a_file(tmp_path):
 
 
 def test_criterion_settings_parse_convert_and_name_rows():
-    from prunebench.protocol.config import CriterionSpec, parse_criteria
+    from prunebench.cli.arguments import parse_criteria
+    from prunebench.protocol.config import CriterionSpec
 
     assert parse_criteria("l1,stability:lam=5e-6,x=2,l2:a=1:b=c") == (
         ("l1", ()), ("stability", (("lam", "5e-6"), ("x", "2"))), ("l2", (("a", "1"), ("b", "c"))))

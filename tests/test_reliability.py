@@ -173,8 +173,8 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
 
 
 def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
+    from prunebench.cli.arguments import parse_shard
     from prunebench.errors import PrunebenchError
-    from prunebench.protocol.config import parse_shard
 
     args = ["run", "--budget", "smoke", "--no-scratch", "--criteria", "l1,l2,random,fpgm,taylor",
             "--seeds", "0,1"]

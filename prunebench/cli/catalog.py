@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from prunebench import scenarios
+from prunebench.cli.arguments import parse_names
 from prunebench.cli.console import console, errors
 from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import plugin_call
-from prunebench.protocol.config import parse_names
 from prunebench.report.index import write_index
 from prunebench.report.leaderboard import (
     REFERENCES,

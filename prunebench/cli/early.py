@@ -10,15 +10,10 @@ import argparse
 import math
 from pathlib import Path
 
+from prunebench.cli.arguments import parse_controls, parse_criteria, parse_seeds
 from prunebench.criteria.discovery import discover, unknown
 from prunebench.errors import PrunebenchError
-from prunebench.protocol.config import (
-    LEGACY_SCRATCH,
-    is_control,
-    parse_controls,
-    parse_criteria,
-    parse_seeds,
-)
+from prunebench.protocol.config import LEGACY_SCRATCH, is_control
 
 #: the most timed calls per measurement, and independent measurements, a command may ask for
 MAX_REPEATS, MAX_RUNS = 10_000, 100

@@ -115,8 +115,8 @@ def measuring(what: str, total: int, quiet: bool) -> Iterator[Callable[[], None]
 
 
 def cmd_speed(args: argparse.Namespace) -> int:
+    from prunebench.cli.arguments import parse_batch_sizes
     from prunebench.measure.compare import speed_report
-    from prunebench.protocol.config import parse_batch_sizes
 
     if args.plot:  # its name is checked in early.py; here whether its folder takes files
         check_writable(Path(args.plot).parent, "--plot's folder")
@@ -207,8 +207,8 @@ def _speed_per_layer(args: argparse.Namespace, scenario, target) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
+    from prunebench.cli.arguments import parse_batch_sizes
     from prunebench.measure.compare import memory_report
-    from prunebench.protocol.config import parse_batch_sizes
 
     scenario, target = _target_or_default(args)
     device = resolve_device(args.device)

@@ -12,6 +12,14 @@ from pathlib import Path
 import torch
 
 from prunebench import scenarios
+from prunebench.cli.arguments import (
+    parse_controls,
+    parse_criteria,
+    parse_names,
+    parse_seeds,
+    parse_shard,
+    parse_widths,
+)
 from prunebench.criteria import registry
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.harness import allocation
@@ -26,13 +34,7 @@ from prunebench.protocol.config import (
     Target,
     macs_target,
     one_shot,
-    parse_controls,
-    parse_criteria,
-    parse_names,
     parse_ratio,
-    parse_seeds,
-    parse_shard,
-    parse_widths,
     ratio_target,
     rounded,
 )

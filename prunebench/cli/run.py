@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from prunebench.cli.arguments import parse_macs_reduction
 from prunebench.cli.console import EXIT_FAILED_CELLS, console, errors
 from prunebench.cli.jobs import run_jobs
 from prunebench.cli.options import backbone_folder, make_options, make_plan
@@ -20,7 +21,6 @@ from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import RunOptions, RunPlan, plan_of_record
 from prunebench.harness.runner import Outcome, prepare, run_matrix
-from prunebench.protocol.config import parse_macs_reduction
 from prunebench.report.leaderboard import (
     Board,
     build_boards,
