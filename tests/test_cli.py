@@ -199,7 +199,7 @@ def test_the_terminal_board_fits_100_columns_with_whole_names_and_one_line_reaso
     from rich.console import Console
 
     from prunebench.cli.run import print_board
-    from prunebench.report.leaderboard import build_boards
+    from prunebench.report.board import build_boards
     from tests.test_leaderboard import RECORDS, record
 
     reason = "criterion 'bn-scale': layer conv1 has no BatchNorm scale to rank by"

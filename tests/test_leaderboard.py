@@ -3,7 +3,8 @@
 from dataclasses import replace
 
 from prunebench.protocol.config import Budget
-from prunebench.report.leaderboard import build_boards, render_markdown
+from prunebench.report.board import build_boards
+from prunebench.report.markdown import render_markdown
 from prunebench.results.record import Cost, Criterion, Environment, Measured, Measures, Record
 
 ENV = Environment(prunebench="0.1", git_commit="abc123", python="3.11", packages={"torch": "2.x"},
@@ -141,7 +142,7 @@ def test_win_rates_across_levels_are_on_the_board():
 
 
 def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
-    from prunebench.report.leaderboard import regenerate_command
+    from prunebench.report.provenance import regenerate_command
 
     command = regenerate_command("r", "o", ("random", "weak"))
     assert command == "prunebench leaderboard --results r --out o --reference random,weak"
@@ -154,7 +155,7 @@ def test_the_references_can_be_chosen_and_the_regenerate_command_keeps_them():
 
 
 def test_one_architecture_shows_its_speed_once_with_median_and_spread():
-    from prunebench.report.leaderboard import _mean_speed_rows, architecture_speed
+    from prunebench.report.speed_summary import architecture_speed, mean_speed_rows
 
     def timed(r, speedups):
         rows = tuple({"device": "cpu", "runtime": "eager", "batch_size": bs,
@@ -189,10 +190,10 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
         "l1": "2.75x @64 (AVX2), 2.00x @64 (unknown)"}
     # and the speed figure draws a line per instruction set
     assert [(r["device"], r["batch_size"], r["speedup_real"])
-            for r in _mean_speed_rows([records[0], *avx2])] == [
+            for r in mean_speed_rows([records[0], *avx2])] == [
         ("cpu (AVX2)", 1, 9.0), ("cpu (AVX2)", 64, 2.75), ("cpu (unknown)", 1, 9.0),
         ("cpu (unknown)", 64, 2.0)]
-    assert [r["device"] for r in _mean_speed_rows(records)] == ["cpu", "cpu"]
+    assert [r["device"] for r in mean_speed_rows(records)] == ["cpu", "cpu"]
 
 
 def test_the_boards_index_pools_win_rates_over_every_board():

@@ -15,14 +15,12 @@ from prunebench.cli.console import console, errors
 from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import plugin_call
+from prunebench.report.board import build_boards
 from prunebench.report.index import write_index
-from prunebench.report.leaderboard import (
-    REFERENCES,
-    build_boards,
-    regenerate_command,
-    write_boards,
-)
+from prunebench.report.markdown import write_boards
+from prunebench.report.provenance import regenerate_command
 from prunebench.report.speed_board import write_speed_boards
+from prunebench.report.verdict import REFERENCES
 from prunebench.results.store import (
     board_folder,
     check_writable,

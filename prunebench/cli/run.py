@@ -21,12 +21,9 @@ from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import RunOptions, RunPlan, plan_of_record
 from prunebench.harness.runner import Outcome, prepare, run_matrix
-from prunebench.report.leaderboard import (
-    Board,
-    build_boards,
-    regenerate_command,
-    write_boards,
-)
+from prunebench.report.board import Board, build_boards
+from prunebench.report.markdown import write_boards
+from prunebench.report.provenance import regenerate_command
 from prunebench.results.store import (
     board_folder,
     check_writable,

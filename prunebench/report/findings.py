@@ -13,7 +13,7 @@ import math
 
 from prunebench.protocol.config import SCRATCH_E, UNPRUNED_FT, is_control
 from prunebench.report.blocked import detectable, p_text
-from prunebench.report.leaderboard import Board, Section
+from prunebench.report.board import Board, Section
 from prunebench.report.stats import kendall_tau
 from prunebench.report.verdict import REFERENCES, Scores, verdict_counts
 

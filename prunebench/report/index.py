@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from prunebench import scenarios
+from prunebench.report.board import Board
 from prunebench.report.findings import board_findings, conclusion
-from prunebench.report.leaderboard import Board, win_rate_table
+from prunebench.report.markdown import win_rate_table
 from prunebench.report.summary import Problem, common, win_rates
 from prunebench.results.store import write_text
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
-from prunebench.report.leaderboard import Figure, widths_text
+from prunebench.report.board import Figure, widths_text
 from prunebench.results.store import inside, write_text
 
 COLUMNS = ("runtime", "batch", "backend (original / pruned)", "ms original", "ms pruned",

@@ -1,32 +1,34 @@
-"""Leaderboards: result files aggregated over seeds into one markdown file per scenario.
-
-The output depends on the result files alone (no clock, no machine state), so the same results
-always give the same bytes, and every table says which commands, commits, hardware and how many
-seeds produced it.
-"""
+"""The board model: result files aggregated over seeds into tables (one per compression level
+and budget), each row with its statistics, the missing cells named and the figures listed."""
 
 from __future__ import annotations
 
-import shlex
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prunebench import scenarios
-from prunebench.errors import PrunebenchError
 from prunebench.protocol.config import CONTROL, UNIFORM, UNPRUNED_FT, is_control
+from prunebench.report.figures import (
+    draw_accuracy,
+    draw_curves,
+    draw_kept,
+    draw_layer_macs,
+    draw_profile,
+    draw_speedup,
+    draw_sweep,
+)
 from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
 from prunebench.report.protocol import mean_curves, protocol_lines
+from prunebench.report.provenance import mixed_baselines, mixed_machines, wall_times
+from prunebench.report.speed_summary import SPEED_FIELDS, architecture_speed, speedup
 from prunebench.report.stats import kendall_tau, summarise
-from prunebench.report.summary import Problem, WinRate, performance_profile, win_rates
+from prunebench.report.summary import Problem
 from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
 from prunebench.results.record import Measured, Record, lost_baseline, made_on
-from prunebench.results.store import inside, write_text
 
 
 def _column(title: str) -> Any:
@@ -66,8 +68,9 @@ class Row:
 
 
 FIELDS = tuple(f.name for f in fields(Row))
+
+
 PERCENT = (0.0, 100.0)  # every headline metric (accuracy, COCO AP) is a percentage
-#: the rows every other row is compared with, per seed (`prunebench leaderboard --reference`)
 
 
 def column_titles(headline: str, names: Sequence[str] = FIELDS) -> tuple[str, ...]:
@@ -144,7 +147,7 @@ class Board:
         shown = [r for s in self.sections for r in s.records]  # the tables' numbers
         figures = [Figure("Accuracy after fine-tuning against MACs removed, per criterion",
                           f"{self.scenario}-accuracy-vs-macs.png",
-                          partial(_draw_accuracy, shown))]
+                          partial(draw_accuracy, shown))]
         for s in self.sections:
             ok = [r.measured for r in s.records if r.measured is not None]
             title = f"{self.scenario}: {s.slug}"
@@ -153,33 +156,33 @@ class Board:
                     figures.append(Figure(f"Top-1 against the fraction removed, no training, "
                                           f"mean and standard deviation over seeds: {s.slug}",
                                           f"{self.scenario}-{s.slug}.png",
-                                          partial(_draw_sweep, s.sweep, title)))
+                                          partial(draw_sweep, s.sweep, title)))
                 continue
             if ok and s.is_global:  # each row its own widths
                 pruned = [r for r in s.records if r.label != UNPRUNED_FT]
                 figures.append(Figure(f"Fraction of each layer's filters kept, per criterion: "
                                       f"{s.slug}", f"{self.scenario}-{s.slug}-kept-per-layer.png",
-                                      partial(_draw_kept, pruned, title)))
+                                      partial(draw_kept, pruned, title)))
             elif ok:
                 figures.append(Figure(f"Per-layer MACs, original and pruned: {s.slug}",
                                       f"{self.scenario}-{s.slug}-layer-macs.png",
-                                      partial(_draw_layer_macs, ok[0], title)))
+                                      partial(draw_layer_macs, ok[0], title)))
             curves = mean_curves(s.records)
             if curves:
                 figures.append(Figure(f"Accuracy after every fine-tuning epoch, mean over "
                                       f"seeds, per row: {s.slug}",
                                       f"{self.scenario}-{s.slug}-finetuning.png",
-                                      partial(_draw_curves, curves, s.headline, title)))
+                                      partial(draw_curves, curves, s.headline, title)))
             timed = [r for r in s.records if r.measured is not None and r.measured.speed]
             if timed:
                 figures.append(Figure(f"Real eager speed-up against batch size: {s.slug}",
                                       f"{self.scenario}-{s.slug}-speedup.png",
-                                      partial(_draw_speedup, timed, f"{title}, all criteria")))
+                                      partial(draw_speedup, timed, f"{title}, all criteria")))
         for budget, problems in sorted(self.problems.items()):
             figures.append(Figure(
                 f"Performance profile over every (target, seed) of budget `{budget}`",
                 f"{self.scenario}-{_budget_slug(budget)}-performance-profile.png",
-                partial(_draw_profile, problems, self.headline,
+                partial(draw_profile, problems, self.headline,
                         f"{self.scenario}, budget {budget}")))
         return figures
 
@@ -197,72 +200,6 @@ def _mean_std(values: Sequence[float | None], digits: int = 2) -> str:
 def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return statistics.fmean(values) if values else float("nan")
-
-
-SPEED_FIELDS = ("cpu_speedup", "gpu_speedup")
-
-
-def architecture_speed(records: list[Record]) -> list[str] | None:
-    """Markdown lines with the eager speed-up of a table whose rows all have the same pruned
-    widths (one architecture): per device and machine kind (`_by_machine`), the median at the
-    largest batch size over every cell's measurement, its interquartile range, and the CPU
-    instruction set or GPU that timed it. None when the rows' widths differ (each row then
-    shows its own)."""
-    ok = [r for r in records if r.measured is not None]
-    if not ok or len({r.measured.pruned_widths for r in ok if r.measured}) != 1:
-        return None
-    lines = []
-    for device, label in (("cpu", "CPU"), ("cuda", "GPU")):
-        for machine, timed in _by_machine(ok, device).items():
-            largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
-            values.sort()
-            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") \
-                if len(values) > 1 else (values[0],) * 3
-            what = "CPU instruction set" if device == "cpu" else "GPU"
-            lines.append(f"- {label} speed-up of this architecture (every row keeps the same "
-                         f"widths), eager at batch {largest}: median {median:.2f}x, interquartile "
-                         f"range [{q1:.2f}, {q3:.2f}] over {len(values)} measurements, one per "
-                         f"cell ({what}: {machine}); their spread is timing noise, not a "
-                         "difference between criteria.")
-    return lines + [""] if lines else []
-
-
-def _by_machine(records: Iterable[Record], device: str) -> dict[str, list[Record]]:
-    """The cells timed on `device`, by the kind of machine that timed them: the CPU's vector
-    instruction set (a speed-up ratio depends on it: ~0.89 of the theoretical on AVX-512 where
-    AVX2 gives ~0.8) or the GPU's name. Timings compare only within one kind."""
-    kinds: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        if r.measured is not None and _eager_rows(r.measured.speed, device):
-            env = r.environment
-            kinds[env.cpu_capability if device == "cpu" else str(env.gpu)].append(r)
-    return dict(sorted(kinds.items()))
-
-
-def _eager_rows(speed: Iterable[dict], device: str) -> list[dict]:
-    """A cell's eager speed rows measured on `device`, failed measurements left out."""
-    return [row for row in speed
-            if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
-
-
-def _largest_batch(runs: Iterable[Measured], device: str) -> tuple[int, list[float]]:
-    """The largest batch size measured on `device`, and every real speed-up at it."""
-    rows = [row for m in runs for row in _eager_rows(m.speed, device)]
-    largest = max(row["batch_size"] for row in rows)
-    return largest, [row["speedup_real"] for row in rows if row["batch_size"] == largest]
-
-
-def _speedup(records: list[Record], device: str) -> str:
-    """Mean real eager speed-up at the largest batch size measured on `device`, e.g. 2.31x @64;
-    one per kind of machine, named, where cells were timed on several (`_by_machine`)."""
-    kinds = _by_machine(records, device)
-    texts = {}
-    for machine, timed in kinds.items():
-        largest, values = _largest_batch([m for r in timed if (m := r.measured)], device)
-        texts[machine] = f"{statistics.fmean(values):.2f}x @{largest}"
-    if len(texts) > 1:
-        return ", ".join(f"{text} ({machine})" for machine, text in texts.items())
-    return next(iter(texts.values()), "–")
 
 
 def _verified_text(runs: list[Record], verified: Mapping[str, str]) -> str:
@@ -307,7 +244,7 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float,
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
             trm=f"{pruned.trm_bytes[64] / 1e6:.2f}",
-            cpu_speedup=_speedup(runs, "cpu"), gpu_speedup=_speedup(runs, "cuda"),
+            cpu_speedup=speedup(runs, "cpu"), gpu_speedup=speedup(runs, "cuda"),
             criterion_seconds=f"{_mean(m.cost.criterion_seconds for m in ok):.3f}",
             extra_epochs=f"{_mean(m.cost.sparsity_epochs for m in ok):g}",
             onnx_mb=_onnx_size(ok, "bytes"), verified=_verified_text(runs, verified))))
@@ -395,54 +332,6 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
               onnx_mb=_onnx_size([r.measured for r in records if r.measured is not None],
                                  "bytes_original"))
     return _mean(values), row
-
-
-def mixed_baselines(records: list[Record], headline: str) -> list[str]:
-    """A line per seed whose cells did not all start from the same baseline weights: their
-    recorded baseline metrics differ, or their weights' digests do (records made before digests
-    were recorded have only the metrics). The paired statistics assume one start per seed;
-    `prunebench run` refuses to mix them, so only merged folders get here."""
-    by_seed: dict[int, list[Record]] = defaultdict(list)
-    for r in records:
-        if r.measured is not None:
-            by_seed[r.seed].append(r)
-    lines = []
-    for seed, cells in sorted(by_seed.items()):
-        groups: dict[str, list[Record]] = defaultdict(list)
-        for r in cells:
-            value = r.measured.baseline.metrics.get(headline) if r.measured else None
-            groups[f"{headline} {value}"].append(r)
-        if len(groups) == 1:
-            groups = defaultdict(list)
-            for r in cells:
-                if r.baseline_digest:
-                    groups[f"weights {r.baseline_digest}"].append(r)
-        if len(groups) > 1:
-            parts = [f"{key} in {len(g)} cell{'s' if len(g) > 1 else ''}"
-                     for key, g in groups.items()]
-            lines.append(f"- **Seed {seed}'s cells started from {len(groups)} different "
-                         f"baselines** ({'; '.join(parts)}): its paired differences mix them.")
-    return lines + [""] if lines else []
-
-
-def mixed_machines(records: list[Record]) -> list[str]:
-    """A line per seed whose cells were computed on different kinds of CPU (training is not
-    bit-reproducible across them), naming the cells of each kind but the most common."""
-    by_seed: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for r in records:
-        if r.measured is not None:
-            by_seed[r.seed][r.environment.machine].append(r.label)
-    lines = []
-    for seed, machines in sorted(by_seed.items()):
-        if len(machines) < 2:
-            continue
-        common = max(machines, key=lambda m: (len(machines[m]), m))
-        others = "; ".join(f"{', '.join(f'`{c}`' for c in sorted(cells))} on {machine}"
-                           for machine, cells in sorted(machines.items()) if machine != common)
-        lines.append(f"- Seed {seed}'s cells were computed on different CPUs: most on {common}, "
-                     f"{others} (same baseline weights; the fine-tuning's last bits differ "
-                     "between CPUs).")
-    return lines + [""] if lines else []
 
 
 def allocation_lines(records: list[Record]) -> list[str]:
@@ -682,7 +571,7 @@ def _provenance(records: list[Record], regenerate: str, sections: list[Section])
                                 for e in envs),
         f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}){_seeds_per_table(sections)}; data: "
         f"{distinct(r.data for r in records)}",
-        *_wall_times(records),
+        *wall_times(records),
     ]
 
 
@@ -701,95 +590,6 @@ def _seeds_per_table(sections: list[Section]) -> str:
         for seeds, names in sorted(targets.items()))
 
 
-def _wall_times(records: list[Record]) -> list[str]:
-    """Per command: each run's time from its start to the last result it wrote, summed.
-
-    A long board is one command resumed over days; the time between its runs is not its cost,
-    so each run (the results share its start) counts on its own.
-    """
-    runs: dict[str, dict[datetime, datetime]] = defaultdict(dict)  # command: run start: last
-    cores: dict[str, int] = {}
-    for r in records:
-        if r.run_started and r.finished:
-            begun, ended = datetime.fromisoformat(r.run_started), datetime.fromisoformat(r.finished)
-            runs[r.command][begun] = max(runs[r.command].get(begun, ended), ended)
-            cores.setdefault(r.command, r.environment.cpu_count)
-    lines = []
-    for command, starts in sorted(runs.items()):
-        minutes = sum((ended - begun).total_seconds() for begun, ended in starts.items()) / 60
-        first, end = min(starts), max(starts.values())
-        end_format = "%H:%M" if first.date() == end.date() else "%Y-%m-%d %H:%M"
-        span = f"{first:%Y-%m-%d %H:%M} to {end.strftime(end_format)}"
-        said = (f"from the start of `{command}` to its last result" if len(starts) == 1 else
-                f"over {len(starts)} runs of `{command}`, each from its start to its last result")
-        lines.append(f"Wall time: {minutes:.1f} min {said} ({span} UTC), "
-                     f"{cores[command]} CPU cores")
-    return lines
-
-
-#: the first line of a board made from smoke budgets, which test the harness only
-SMOKE_WARNING = ("**Smoke budget: these numbers test the harness (a few hundred samples, one or "
-                 "two epochs), not the criteria; they are not meaningful.**")
-
-
-def render_markdown(board: Board) -> str:
-    smoke = any(r.budget.name.startswith("smoke") for r in board.records)
-    lines = [f"# Leaderboard: {board.scenario}", "", *([SMOKE_WARNING, ""] if smoke else []),
-             "<!-- generated by `prunebench leaderboard`; edit the results, not this file -->", "",
-             "Values are mean ± standard deviation over seeds. *One-shot* is accuracy right "
-             "after the first removal from the unpruned baseline, before any training (after a "
-             "criterion's own sparsity epochs, if it asks for any): how well it ranks filters on "
-             "its own. *Before FT* is accuracy right after the last pruning step, *after FT* "
-             "after all fine-tuning; *95% CI* is Student's t interval of the after-FT mean. "
-             "Each seed gives every row the same baseline and data order, so each table is read "
-             "through one blocked model, top-1 ~ row + seed (the seed is the block). *Group* is "
-             "Tukey's all-pairs test on it as a compact letter display, rows listed by mean: "
-             "rows that share a letter are not told apart. *Rank, 95% bootstrap* is the range of "
-             "the row's rank over resampled seeds. Under each table, the fine-tuning schedule "
-             "every row shared, the control rows' epochs, the omnibus test (do the rows differ "
-             "at all?), every row against `l1` and `random` with Dunnett's simultaneous "
-             "intervals and a verdict (better, worse, equivalent within the stated margin, or "
-             "not told apart), and the power of that test. The control rows are not criteria: "
-             "*unpruned-ft* is the baseline given the same fine-tuning with nothing removed (the "
-             "ceiling); "
-             "*scratch-e* and *scratch-b* train the pruned architecture from random weights, "
-             "epoch-matched to the whole pipeline and matched to the baseline's training MACs "
-             "(Liu et al., ICLR'19; result files before protocol v3 call scratch-e `scratch`); "
-             "*random* keeps a random subset. *MACs* and *TRM* (seed 001 eq. 16, batch 64) are "
-             "of the pruned model; *criterion s* is the criterion's own wall time; *extra "
-             "epochs* are the sparsity epochs it asked for, its training cost.", ""]
-    for section in board.sections:
-        lines += [f"## {section.title}", "", "| " + " | ".join(section.columns) + " |",
-                  "|" + "|".join("---" for _ in section.columns) + "|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
-                                    for cell in row.cells(section.fields)) + " |"
-                  for row in section.rows]
-        lines.append("")
-        lines += section.missing + section.mixed + section.protocol + section.speed
-        notes = section.notes()
-        if notes:
-            lines += [f"- *{note}*" for note in notes] + [""]
-        lines += section.paired
-    lines += _summary_lines(board)
-    if board.stability:
-        lines += ["## Rank stability across compression levels", "",
-                  "Each row's after-FT rank at every level of a budget, least to most pruned: "
-                  "the range over a bootstrap of the seeds (95%).", ""] + board.stability
-    lines += ["## Figures", ""]
-    lines += [f"![{f.caption}]({f.name})\n\n*{f.caption}.*\n" for f in board.figures()]
-    lines += ["## Provenance", ""] + [f"- {line}" for line in board.provenance]
-    return "\n".join(lines) + "\n"
-
-
-def regenerate_command(results: Path | str, out: Path | str,
-                       references: Sequence[str] = REFERENCES) -> str:
-    """The command that rebuilds the boards, as the provenance shows it."""
-    chosen = "" if tuple(references) == REFERENCES else \
-        f" --reference {shlex.quote(','.join(references))}"
-    return (f"prunebench leaderboard --results {shlex.quote(str(results))} "
-            f"--out {shlex.quote(str(out))}{chosen}")
-
-
 def build_boards(records: list[Record], regenerate: str,
                  references: Sequence[str] = REFERENCES,
                  saved: Callable[[str], bool] | None = None,
@@ -799,114 +599,3 @@ def build_boards(records: list[Record], regenerate: str,
         by_scenario[r.scenario].append(r)
     return [build_board(s, rs, regenerate, references, saved, verified)
             for s, rs in sorted(by_scenario.items())]
-
-
-def _summary_lines(board: Board) -> list[str]:
-    """Per budget: each criterion's win rate over the (target, seed) problems all of them
-    played (summary.py)."""
-    lines = []
-    for budget, problems in sorted(board.problems.items()):
-        rates = win_rates(problems)
-        lines += [f"## Win rates across compression levels, budget `{budget}`", "",
-                  f"Each criterion (no control rows) against every other of the same (target, "
-                  f"seed) problem on {board.headline} after fine-tuning: the share it beats "
-                  "(ties half), averaged over the problems every one of them played, with a 95% "
-                  "interval from a bootstrap over the seeds.", "", *win_rate_table(rates), ""]
-        absent = sorted({row for results in problems.values() for row in results} - set(rates))
-        if absent:
-            lines += [f"Left out (did not play every problem): {', '.join(absent)}.", ""]
-    return lines
-
-
-def win_rate_table(rates: dict[str, WinRate]) -> list[str]:
-    """Markdown table lines: each row's win rate, best first."""
-    return ["| criterion | problems | win rate, 95% CI |", "|---|---|---|",
-            *(f"| {name} | {r.problems} | {r.text()} |"
-              for name, r in sorted(rates.items(), key=lambda kv: (-kv[1].mean, kv[0])))]
-
-
-def _draw_profile(problems: dict[Problem, dict[str, float]], headline: str, title: str,
-                  path: Path) -> Path:
-    from prunebench.report import plots
-
-    gaps = {max(r.values()) - v for r in problems.values() for v in r.values()}
-    taus = sorted(gaps | {0.0})
-    return plots.performance_profile(performance_profile(problems, taus), taus, headline,
-                                     title, path)
-
-
-def _draw_sweep(sweep: Sweep, title: str, path: Path) -> Path:
-    from prunebench.report import plots
-
-    curves = {row: sweep.mean_curve(row) for row in sorted(sweep.points)}
-    what = "filters removed per layer" if sweep.kind == UNIFORM_SWEEP else "MACs removed"
-    return plots.one_shot_sweep(curves, sweep.records[0].headline, f"fraction of {what}",
-                                title, path)
-
-
-def _draw_curves(curves: dict[str, list[float]], headline: str, title: str,
-                 path: Path) -> Path:
-    from prunebench.report import plots
-
-    return plots.accuracy_vs_epochs(curves, headline, title, path)
-
-
-def _draw_accuracy(records: list[Record], path: Path) -> Path:
-    from prunebench.report import plots
-
-    return plots.accuracy_vs_macs(records, records[0].headline, path)
-
-
-def _draw_kept(records: list[Record], title: str, path: Path) -> Path:
-    from prunebench.report import plots
-
-    ok = [r.measured for r in records if r.measured is not None]
-    count = len(ok[0].original_widths)
-    try:  # the scenario's layer names, where it is installed
-        layers = list(scenarios.get(records[0].scenario).groups)
-    except PrunebenchError:
-        layers = []
-    if len(layers) != count:
-        layers = [f"layer {i + 1}" for i in range(count)]
-    return plots.kept_per_layer(records, layers, title, path)
-
-
-def _draw_layer_macs(measured: Measured, title: str, path: Path) -> Path:
-    from prunebench.report import plots
-
-    return plots.layer_macs(measured.baseline.macs_per_layer, measured.pruned.macs_per_layer,
-                            title, path)
-
-
-def _draw_speedup(records: list[Record], title: str, path: Path) -> Path:
-    from prunebench.report import plots
-
-    return plots.speedup_vs_batch(_mean_speed_rows(records), title, path)
-
-
-def _mean_speed_rows(records: list[Record]) -> list[dict]:
-    """Speed rows averaged over criteria and seeds (the architecture is the same for all), per
-    device and, where cells were timed on several kinds of machine, per kind (`_by_machine`):
-    the device then reads `cpu (AVX2)`."""
-    grouped: dict[tuple, list[dict]] = defaultdict(list)
-    for device in ("cpu", "cuda"):
-        kinds = _by_machine(records, device)
-        for kind, timed in kinds.items():
-            label = f"{device} ({kind})" if len(kinds) > 1 else device
-            for r in timed:
-                for row in r.measured.speed if r.measured else ():
-                    if "error" not in row and row["device"] == device:
-                        grouped[(label, row["runtime"], row["batch_size"])].append(row)
-    return [{"device": d, "runtime": rt, "batch_size": bs,
-             "speedup_real": statistics.fmean(x["speedup_real"] for x in rows),
-             "speedup_theoretical": rows[0]["speedup_theoretical"]}
-            for (d, rt, bs), rows in sorted(grouped.items())]
-
-
-def write_boards(boards: list[Board], out: Path) -> list[Path]:
-    paths = []
-    for board in boards:
-        paths.append(write_text(inside(out, f"{board.scenario}.md"), render_markdown(board)))
-        for figure in board.figures():
-            figure.draw(inside(out, figure.name))
-    return paths
