@@ -263,3 +263,23 @@ def test_list_never_cuts_a_name_and_speaks_json(capsys, monkeypatch):
     assert main(["list", "--scenarios", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {"lenet5-digits", "vgg16-cifar10"} <= {row["name"] for row in rows}
+
+
+def test_a_run_builds_its_matrix_once(tmp_path, monkeypatch, capsys):
+    """`prepare` builds the matrix once per process (issue 41): the baseline check, the run and
+    `--dry-run` all take that one, the only place that builds one."""
+    from prunebench.harness import matrix, runner
+
+    built = []
+
+    def counted(plan, options):
+        built.append(plan.scenario.name)
+        return matrix.build_matrix(plan, options)
+
+    monkeypatch.setattr(runner, "build_matrix", counted)
+    args = ["run", "--budget", "smoke", "--criteria", "l1", "--controls", "none", "--seeds", "0",
+            "--results", str(tmp_path / "r")]
+    assert main(args) == 0
+    assert main(args) == 0  # the second finds the results folder: the baselines are checked
+    assert main([*args, "--dry-run"]) == 0
+    assert built == ["lenet5-digits"] * 3

@@ -14,17 +14,17 @@ from rich.table import Table
 
 from prunebench.cli.console import console
 from prunebench.harness.baseline import cache_key
-from prunebench.harness.matrix import build_matrix
 from prunebench.harness.plan import RunOptions, RunPlan
-from prunebench.protocol.config import CONTROL
+from prunebench.harness.runner import prepare
+from prunebench.protocol.config import CONTROL, UNIFORM
 from prunebench.protocol.schedule import schedule_text
 from prunebench.results.store import baseline_path, finished, result_path
 
 
 def dry_run(plan: RunPlan, options: RunOptions) -> int:
     """Print the cells and training epochs the run would do, those done already apart."""
-    data = plan.load_data()  # missing data is refused here as by the run itself
-    matrix = build_matrix(plan, options)
+    prepared = prepare(plan, options, baselines=False)  # missing data refused as by the run
+    data, matrix = prepared.data, prepared.matrix
     cells: Counter[str] = Counter()
     epochs: defaultdict[str, float] = defaultdict(float)
     done = baselines = 0
@@ -32,9 +32,9 @@ def dry_run(plan: RunPlan, options: RunOptions) -> int:
         todo = [c for c in row if finished(result_path(options.results, c.config)) is None]
         done += len(row) - len(todo)
         for cell in todo:
-            uniform = bool(cell.config.widths) and cell.config.macs_reduction is not None
-            kind = f"control {cell.config.criterion}" if cell.config.role.kind == CONTROL else \
-                "control uniform (l1)" if uniform else "criteria"
+            role = cell.config.role
+            kind = f"control {role.control}" if role.kind == CONTROL else \
+                "control uniform (l1)" if role.kind == UNIFORM else "criteria"
             cells[kind] += 1
             epochs[kind] += cell.epochs()
         key = cache_key(plan.scenario, plan.budget, data, options.device, "")

@@ -24,8 +24,8 @@ from rich.markup import escape
 from prunebench.cli.eta import MatrixClock
 from prunebench.cli.progress import progress_bars
 from prunebench.errors import PrunebenchError
-from prunebench.harness.matrix import build_matrix
-from prunebench.harness.plan import RunOptions, RunPlan
+from prunebench.harness.matrix import Matrix
+from prunebench.harness.plan import RunOptions
 from prunebench.results.store import finished, result_path
 from prunebench.runtime.worker import dying_with
 
@@ -52,9 +52,9 @@ JOB_ENTRY = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.
              "from prunebench.cli import main; sys.exit(main())")
 
 
-def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str]) -> int:
-    """Run the jobs to their end; the worst exit code among them (0, 1 failed cells, 2 bad
-    input)."""
+def run_jobs(matrix: Matrix, options: RunOptions, jobs: int, argv: Sequence[str]) -> int:
+    """Run the jobs to their end, watching `matrix` (the parent's, from `prepare`) fill; the
+    worst exit code among them (0, 1 failed cells, 2 bad input)."""
     if options.shard is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise PrunebenchError("--jobs makes its own shards; run it without --shard and torchrun")
     env = {**os.environ, "COLUMNS": "1000"}  # lines unbroken
@@ -67,7 +67,7 @@ def run_jobs(plan: RunPlan, options: RunOptions, jobs: int, argv: Sequence[str])
                                    daemon=True) for k, child in enumerate(children, 1)]
         for relay in relays:
             relay.start()
-        _watch(plan, options, children, progress)
+        _watch(matrix, options, children, progress)
         for relay in relays:
             relay.join()
     return max(child.wait() for child in children)
@@ -80,11 +80,11 @@ def _relay(child: subprocess.Popen, name: str, progress) -> None:
                                soft_wrap=True)
 
 
-def _watch(plan: RunPlan, options: RunOptions, children: list[subprocess.Popen],
+def _watch(matrix: Matrix, options: RunOptions, children: list[subprocess.Popen],
            progress) -> None:
     """The matrix bar: cells whose result files exist, and the time left at the pace so far."""
     epochs = {result_path(options.results, cell.config): cell.epochs()
-              for cells in build_matrix(plan, options).cells.values() for cell in cells}
+              for cells in matrix.cells.values() for cell in cells}
     clock = MatrixClock()
     clock.start(sum(epochs.values()))
     waiting = dict(epochs)

@@ -67,8 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return dry_run(plan, options)
     if args.jobs != 1:
-        prepare(plan, options)  # refused here, once, rather than by every job
-        code = run_jobs(plan, options, args.jobs, args.argv)
+        prepared = prepare(plan, options)  # refused here, once, rather than by every job
+        code = run_jobs(prepared.matrix, options, args.jobs, args.argv)
         return tabulate(plan, options, out, code, "some jobs' cells failed")
     code, _ = run_and_tabulate(plan, options, out, as_job=args.job_of is not None)
     return code

@@ -75,10 +75,12 @@ class _Run:
 @dataclass(frozen=True)
 class Prepared:
     """What holds before a run's first output, made once per process by `prepare`: the plan's
-    data, loaded (missing, corrupt or unusable data refused in one line), and the baselines
-    checked (`check_baselines_retrainable`)."""
+    data, loaded (missing, corrupt or unusable data refused in one line), its matrix, built once
+    for the run, the `--jobs` parent's watch and `--dry-run` alike, and the baselines checked
+    (`check_baselines_retrainable`)."""
 
     data: Data
+    matrix: Matrix
 
 
 def prepare(plan: RunPlan, options: RunOptions, *, baselines: bool = True) -> Prepared:
@@ -86,9 +88,10 @@ def prepare(plan: RunPlan, options: RunOptions, *, baselines: bool = True) -> Pr
     parent checked them before starting it). The data is loaded on one thread
     (`RunPlan.load_data`)."""
     data = plan.load_data()
+    matrix = build_matrix(plan, options)
     if baselines:
-        check_baselines_retrainable(plan, options)
-    return Prepared(data)
+        check_baselines_retrainable(matrix, options)
+    return Prepared(data, matrix)
 
 
 def run_matrix(plan: RunPlan, options: RunOptions | None = None,
@@ -105,7 +108,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     contained = _contained(options)
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
         torch.use_deterministic_algorithms(True, warn_only=True)
-    matrix = build_matrix(plan, options)
+    matrix = prepared.matrix
     data = distributed.for_ranks(prepared.data)
     # in-process cells compute here; workers set the count themselves, and the parent, which
     # only reads checkpoints, stays on one thread
@@ -139,13 +142,12 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     return outcome
 
 
-def check_baselines_retrainable(plan: RunPlan, options: RunOptions) -> None:
+def check_baselines_retrainable(matrix: Matrix, options: RunOptions) -> None:
     """Before any work (`prepare`): each seed with cells left to run must be able to start them
     from the weights its finished cells started from (`check_retrainable`). Only CPU runs: the
     CPU and its instruction set decide there."""
     if options.device.type != "cpu" or options.force or not options.results.is_dir():
         return
-    matrix = build_matrix(plan, options)
     env = environment(options.device)
     records = read_results(options.results)
     for cells in matrix.cells.values():
