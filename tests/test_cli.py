@@ -144,7 +144,7 @@ def test_result_of_another_schema_version_is_named_and_left_out(tmp_path, capsys
     assert main(["leaderboard", "--results", str(tmp_path / "res"), "--out", str(tmp_path)]) == 2
     warning, error = capsys.readouterr().err.strip().splitlines()
     assert warning.startswith("warning: skipped result file") and "old.json" in warning
-    assert "has schema version 0, this prunebench reads 2 and 1" in warning
+    assert "has schema version 0, this prunebench reads 3, 2 and 1" in warning
     assert error.startswith("prunebench: error: no usable result files")
 
 

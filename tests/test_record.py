@@ -41,7 +41,7 @@ def test_version_1_metrics_move_under_metrics_and_sizes_stay():
                                 64: v1["pruned"]["trm_bytes"]["64"]}
     assert record.criterion.settings == {} and record.criterion.label == "apoz"
     written = record.to_json()
-    assert written["schema_version"] == SCHEMA_VERSION == 2
+    assert written["schema_version"] == SCHEMA_VERSION == 3
     assert written["pruned"]["metrics"]["top1"] == v1["pruned"]["top1"]
     assert "top1" not in written["pruned"]
     assert written["cost"]["cell_seconds"] == v1["cost"]["cell_seconds"]
@@ -64,7 +64,8 @@ def test_a_version_1_transfer_record_names_who_pruned_the_backbone():
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda r: r.update(schema_version=3), "schema version 3, this prunebench reads 2 and 1"),
+    (lambda r: r.update(schema_version=4), "schema version 4, this prunebench reads 3, 2 and 1"),
+    (lambda r: r.pop("role"), "it lacks role"),
     (lambda r: r.pop("seed"), "it lacks seed"),
     (lambda r: r.pop("pruned"), "it lacks pruned"),
     (lambda r: r["budget"].pop("threads"), "it lacks budget.threads"),
@@ -112,8 +113,9 @@ def test_a_failed_record_has_no_measurements_and_keeps_its_reason():
 
 
 def test_files_without_a_role_get_the_one_their_fields_imply():
-    """Files written before roles were recorded (issue 41): every committed one reads with the
-    row name it had, each role is the one its fields imply, and the role then travels in JSON."""
+    """Files written before roles were recorded (schema 1 and 2; issue 41): every committed one
+    reads with the row name it had, each role is the one its fields imply (`upgrade_v2`), and
+    schema 3 writes the role instead of `reference`."""
     seen = set()
     for path in COMMITTED:
         v = json.loads(path.read_text())
@@ -127,14 +129,17 @@ def test_files_without_a_role_get_the_one_their_fields_imply():
             assert (kind, record.label) == ("uniform", f"uniform ({v['criterion']['name']})")
         else:
             assert (kind, record.label) == ("criterion", record.criterion.label)
-        assert record.to_json()["role"] == {"kind": kind, "control": control}
+        written = record.to_json()
+        assert written["role"] == {"kind": kind, "control": control}
+        assert written["schema_version"] == 3 and "reference" not in written
     assert seen == {"criterion", "uniform", "control"}
 
 
 def test_the_recorded_role_names_the_row_not_the_widths():
     """A recorded role is what the board reads: the same l1 cell is the `uniform` row or a
     criterion's row by its role alone, and a control's row is its control's name."""
-    v = json.loads(next(p for p in COMMITTED if p.name.startswith("l1--prun1--")).read_text())
+    path = next(p for p in COMMITTED if p.name.startswith("l1--prun1--"))
+    v = Record.from_json(json.loads(path.read_text())).to_json()
     assert Record.from_json({**v, "role": {"kind": "uniform", "control": None}}).label == \
         "uniform (l1)"
     assert Record.from_json({**v, "role": {"kind": "criterion", "control": None}}).label == "l1"
@@ -151,6 +156,6 @@ def test_the_recorded_role_names_the_row_not_the_widths():
     ({"kind": "control", "control": "../x"}, "names the control '../x'"),
 ])
 def test_a_role_that_cannot_be_is_refused(role, message):
-    v = json.loads(COMMITTED[0].read_text())
+    v = Record.from_json(json.loads(COMMITTED[0].read_text())).to_json()
     with pytest.raises(RecordError, match=re.escape(message)):
         Record.from_json({**v, "role": role})

@@ -117,7 +117,7 @@ def test_result_file_records_what_is_needed_to_trust_it(tmp_path, good):
     assert {k: record["environment"]["packages"][k] for k in ("torch", "torch-pruning")} == \
         {k: version(k) for k in ("torch", "torch-pruning")}
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", record["environment"]["git_commit"])
-    assert record["schema_version"] == 2
+    assert record["schema_version"] == 3
     assert record["pruned"]["macs_per_layer"]["conv2"] == 89_600
     assert record["baseline"]["macs"] == 2_293_000 and record["baseline"]["metrics"]["top1"] > 0
     assert 0 < record["cost"]["criterion_seconds"] < record["cost"]["cell_seconds"]

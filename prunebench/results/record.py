@@ -5,7 +5,9 @@ reader; everything else (boards, figures, `show`, `rerun`, transfer cells) works
 values. A file of schema version 1 is upgraded on reading (`upgrade_v1`), so results written
 before version 2 still render and rerun. Version 2 differs from 1 in three ways: a model's task
 metrics sit under `metrics` instead of beside its size, the budget always records its thread
-count, and the criterion always records its settings.
+count, and the criterion always records its settings. Version 3 records each row's `role`
+(criterion, uniform or a named control) instead of the boolean `reference`, from which, with the
+target's widths, a board used to infer it (`upgrade_v2` infers it once, for older files).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from prunebench.errors import PrunebenchError
 from prunebench.protocol.config import (
     CONTROL,
+    CRITERION,
     LEGACY,
     ROLES,
     UNIFORM,
@@ -28,7 +31,7 @@ from prunebench.protocol.config import (
 )
 from prunebench.results.fields import cut, problem
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "not-applicable")
 DONE = ("ok", "not-applicable")  # statuses a rerun would not change; failed cells are retried
 #: what a name that becomes part of a file name may look like
@@ -228,7 +231,7 @@ class Record:
         return self.status in DONE
 
     def to_json(self) -> dict[str, Any]:
-        """The file's JSON value (schema version 2)."""
+        """The file's JSON value (schema version 3)."""
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "scenario": self.scenario, "task": self.task,
             "headline": self.headline, "criterion": asdict(self.criterion),
@@ -238,8 +241,7 @@ class Record:
             "budget": asdict(self.budget), "config_hash": self.config_hash, "data": self.data,
             "device": self.device, "command": self.command,
             "environment": asdict(self.environment), "status": self.status, "error": self.error,
-            "reference": self.reference, "role": asdict(self.role),
-            "baseline_checkpoint": self.baseline_checkpoint,
+            "role": asdict(self.role), "baseline_checkpoint": self.baseline_checkpoint,
             "ranks": self.ranks, "run_started": self.run_started, "started": self.started,
             "finished": self.finished, "cost": {"cell_seconds": self.cell_seconds},
         }
@@ -270,9 +272,11 @@ class Record:
         found = value.get("schema_version")
         if found == 1:
             value = upgrade_v1(value)
+        if found in (1, 2):
+            value = upgrade_v2(value)
         elif found != SCHEMA_VERSION:
             raise RecordError(f"it has schema version {found}, this prunebench reads "
-                              f"{SCHEMA_VERSION} and 1; rerun it or use the prunebench version "
+                              f"{SCHEMA_VERSION}, 2 and 1; rerun it or use the prunebench version "
                               "that wrote it")
         try:
             return _record(value)
@@ -342,23 +346,16 @@ def _record(v: dict[str, Any]) -> Record:
 
 
 def _role(v: dict[str, Any]) -> Role:
-    """The recorded role; a file written before roles were recorded (issue 41) gets the one
-    its fields imply: a reference row is a control named by its criterion, a row at fixed
-    widths under a global target is the `uniform` row."""
+    """The recorded role, checked."""
     role = v.get("role")
-    if isinstance(role, dict):
-        kind, control = role.get("kind"), role.get("control")
-        if kind not in ROLES or set(role) - {"kind", "control"}:
-            raise RecordError(f"its role {kind!r} is none of {', '.join(ROLES)}")
-        if (kind == CONTROL) != (control is not None) or not (control is None
-                                                              or safe_name(control)):
-            raise RecordError(f"its role {kind!r} names the control {control!r}")
-        return Role(kind, control)
-    if v.get("reference"):
-        return Role(CONTROL, v["criterion"]["name"])
-    if v["target"].get("macs_reduction") is not None and v["target"].get("widths"):
-        return Role(UNIFORM)
-    return Role()
+    if not isinstance(role, dict):
+        raise RecordError("it lacks role")
+    kind, control = role.get("kind"), role.get("control")
+    if kind not in ROLES or set(role) - {"kind", "control"}:
+        raise RecordError(f"its role {kind!r} is none of {', '.join(ROLES)}")
+    if (kind == CONTROL) != (control is not None) or not (control is None or safe_name(control)):
+        raise RecordError(f"its role {kind!r} names the control {control!r}")
+    return Role(kind, control)
 
 
 def _measured(v: dict[str, Any]) -> Measured:
@@ -384,7 +381,7 @@ def upgrade_v1(v1: dict[str, Any]) -> dict[str, Any]:
     also its row's criterion; deep-feature-kmeans's report gets the `note` that names its model
     B on the board."""
     v = copy.deepcopy(v1)
-    v["schema_version"] = SCHEMA_VERSION
+    v["schema_version"] = 2
     _each_dict(v, "budget", lambda b: b.setdefault(
         "threads", (v.get("environment") or {}).get("torch_threads", 1)))
     _each_dict(v, "criterion", lambda c: c.setdefault("settings", {}))
@@ -398,6 +395,23 @@ def upgrade_v1(v1: dict[str, Any]) -> dict[str, Any]:
     if isinstance(report, dict) and "model_b_weights" in report and "note" not in report:
         # version 1's deep-feature-kmeans named its model B (always VGG-16) in its report only
         report["note"] = f"model B: vgg16, {report['model_b_weights']}"
+    return v
+
+
+def upgrade_v2(v2: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 record as version 3: the row's role, which version 2 left to be inferred,
+    from what implied it: a `reference` row is a control named by its criterion (`scratch`, the
+    first two editions' scratch-e, keeps its name), a row at fixed widths under a global target
+    is the `uniform` row, any other a criterion's."""
+    v = copy.deepcopy(v2)
+    v["schema_version"] = SCHEMA_VERSION
+    target: dict[str, Any] = v["target"] if isinstance(v.get("target"), dict) else {}
+    if v.pop("reference", False) and isinstance(v.get("criterion"), dict):
+        v["role"] = {"kind": CONTROL, "control": v["criterion"].get("name")}
+    elif target.get("macs_reduction") is not None and target.get("widths"):
+        v["role"] = {"kind": UNIFORM, "control": None}
+    else:
+        v["role"] = {"kind": CRITERION, "control": None}
     return v
 
 
