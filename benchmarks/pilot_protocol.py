@@ -92,7 +92,7 @@ def summarise(results: Path) -> str:
         assert m is not None
         top1[(variant(r), r.label)][r.seed] = m.pruned.metrics["top1"]
         baseline[r.seed] = m.baseline.metrics["top1"]
-        first = m.history[0] if m.history else {}
+        first = m.history[0].metrics if m.history else {}
         if r.label != UNPRUNED_FT and "top1_before_finetune" in first:
             count = step1[variant(r)]
             count[0] += first["top1"] < first["top1_before_finetune"]

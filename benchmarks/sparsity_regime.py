@@ -38,8 +38,8 @@ def lines(results: Path) -> list[str]:
                 f"{layer['removed_share_after']:.3f}"
                 for name, layer in phase["layers"].items())
             out.append(f"  step {step}: lambda {phase['lambda']:.3g}, {phase['epochs']:g} "
-                       f"epochs; {layers}; {head} {entry.get('before_removal', float('nan')):.2f}"
-                       f" before removal, {entry[f'{head}_before_finetune']:.2f} after")
+                       f"epochs; {layers}; {head} {entry.before_removal or float('nan'):.2f}"
+                       f" before removal, {entry.metrics[f'{head}_before_finetune']:.2f} after")
     return out
 
 

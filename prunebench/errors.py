@@ -22,7 +22,8 @@ class CriterionError(PrunebenchError):
         super().__init__(f"criterion '{criterion}': {message}")
         self.criterion, self.message = criterion, message
 
-    def __reduce__(self):  # picklable, so rank 0 can hand it to the other ranks under torchrun
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # picklable, so rank 0 can hand it to the other ranks under torchrun
         return type(self), (self.criterion, self.message)
 
 

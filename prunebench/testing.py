@@ -110,10 +110,10 @@ def _check_row(spec: CriterionSpec, loaded: registry.LoadedCriterion, row: Row, 
     widths = row.target.resolve(measured.original_widths, scenario.groups)
     assert measured.pruned_widths == widths, f"{where} missed the widths"
     for step in measured.history:
-        for layer, kept in step["kept"].items():
-            width = step["widths"][scenario.groups.index(layer)]
+        for layer, kept in (step.kept or {}).items():
+            width = (step.widths or ())[scenario.groups.index(layer)]
             assert kept == sorted(set(kept)) and len(kept) == width, \
-                f"{where} kept {kept} on {layer} at step {step['step']}"
+                f"{where} kept {kept} on {layer} at step {step.step}"
     again = run_matrix(plan, options).records[0].measured
     assert again is not None and (again.history, again.pruned) == (measured.history,
                                                                     measured.pruned), \

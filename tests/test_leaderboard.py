@@ -5,7 +5,15 @@ from dataclasses import replace
 from prunebench.protocol.config import Budget
 from prunebench.report.board import build_boards
 from prunebench.report.markdown import render_markdown
-from prunebench.results.record import Cost, Criterion, Environment, Measured, Measures, Record
+from prunebench.results.record import (
+    Cost,
+    Criterion,
+    Environment,
+    Measured,
+    Measures,
+    Record,
+    SpeedRow,
+)
 
 ENV = Environment(prunebench="0.1", git_commit="abc123", python="3.11", packages={"torch": "2.x"},
                   platform="Linux", cpu="Test CPU", cpu_count=2, torch_threads=1, device="cpu",
@@ -158,8 +166,8 @@ def test_one_architecture_shows_its_speed_once_with_median_and_spread():
     from prunebench.report.speed_summary import architecture_speed, mean_speed_rows
 
     def timed(r, speedups):
-        rows = tuple({"device": "cpu", "runtime": "eager", "batch_size": bs,
-                      "speedup_real": x, "speedup_theoretical": 3.0} for bs, x in speedups)
+        rows = tuple(SpeedRow(bs, "eager", "cpu", speedup_real=x,
+                              speedup_theoretical=3.0) for bs, x in speedups)
         return replace(r, measured=replace(r.measured, speed=rows))
 
     ok = [r for r in RECORDS if r.ok][:3]

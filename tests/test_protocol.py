@@ -131,7 +131,7 @@ def test_one_shot_cells_train_nothing_and_equal_removal_by_hand(tmp_path):
     assert stability.status == "not-applicable" and "trains nothing" in str(stability.error)
     b = l1.budget
     assert b.one_shot and b.steps * b.finetune_epochs + b.final_epochs == 0
-    assert l1.measured.cost.sparsity_epochs == 0 and l1.measured.history[0]["curve"] == []
+    assert l1.measured.cost.sparsity_epochs == 0 and l1.measured.history[0].curve == ()
     data = plan.load_data()
     baseline = get_baseline(DIGITS, data, plan.budget, 0, tmp_path, torch.device("cpu"))
     model = DIGITS.model()
@@ -146,7 +146,7 @@ def test_one_shot_cells_train_nothing_and_equal_removal_by_hand(tmp_path):
     by_hand = DIGITS.task.evaluate(model, data, torch.device("cpu"))["top1"]
     assert l1.measured.pruned.metrics["top1"] == by_hand
     assert l1.measured.one_shot("top1") == by_hand
-    kept = l1.measured.history[0]["kept"]
+    kept = l1.measured.history[0].kept
     assert len(kept["conv1"]) == 10 and len(kept["conv2"]) == 25
 
 

@@ -47,7 +47,7 @@ def test_every_criterion_gets_the_same_baseline_data_and_budget(tmp_path, good):
     # same choice + same fine-tune data order = identical numbers
     assert l1.pruned == copy.pruned and l1.history == copy.history
     assert good.SEEN[0][1] == good.SEEN[1][1] and len(good.SEEN[0][1]) == 2
-    assert last.history[0]["kept"] == {"conv1": [16, 17, 18, 19],
+    assert last.history[0].kept == {"conv1": [16, 17, 18, 19],
                                          "conv2": list(range(36, 50))}
     assert last.pruned.params == 119_028 and last.pruned.macs == 264_200
     assert last.cost.calibration_samples == 2 * 64

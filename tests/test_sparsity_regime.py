@@ -71,4 +71,4 @@ def test_growing_reg_reaches_its_ceiling_and_removes_what_it_drove_to_zero(recor
     for layer in step["layers"].values():
         assert layer["removed_share_after"] < 0.02, layer
     (entry,) = record.measured.history
-    assert abs(entry["before_removal"] - entry["top1_before_finetune"]) <= 1.0, entry
+    assert abs(entry.before_removal - entry.metrics["top1_before_finetune"]) <= 1.0, entry

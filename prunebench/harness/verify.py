@@ -113,7 +113,7 @@ def numbers(measured: Measured) -> Iterator[tuple[str, Any]]:
     yield "cost.sparsity_epochs", measured.cost.sparsity_epochs
     yield "cost.calibration_samples", measured.cost.calibration_samples
     for i, step in enumerate(measured.history, 1):
-        for key, value in sorted(step.items()):
+        for key, value in sorted(step.to_json().items()):
             if key == "kept" and isinstance(value, dict):
                 for layer, kept in sorted(value.items()):
                     yield f"history[{i}].kept.{layer}", list(kept)

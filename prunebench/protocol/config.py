@@ -108,7 +108,7 @@ class Budget:
             raise PrunebenchError(f"budget {self.name}: a cosine fine-tuning schedule needs an "
                                   "end rate (finetune_lr_end), a constant one has none")
 
-    def baseline_part(self) -> dict:
+    def baseline_part(self) -> dict[str, Any]:
         """The fields that decide the baseline weights (its cache key)."""
         return {k: v for k, v in asdict(self).items()
                 if k in ("baseline_epochs", "baseline_lr", "batch_size", "train_limit",

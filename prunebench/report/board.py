@@ -28,7 +28,7 @@ from prunebench.report.speed_summary import SPEED_FIELDS, architecture_speed, sp
 from prunebench.report.stats import kendall_tau, summarise
 from prunebench.report.summary import Problem
 from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
-from prunebench.results.record import Measured, Record, lost_baseline, made_on
+from prunebench.results.record import Measured, Record, Step, lost_baseline, made_on
 
 
 def _column(title: str) -> Any:
@@ -116,8 +116,8 @@ class Section:
         per row name, every distinct note once."""
         found: dict[str, dict[str, None]] = defaultdict(dict)
         for r in self.records:
-            note = r.measured.criterion_report.get("note") if r.measured else None
-            if isinstance(note, str) and note:
+            note = r.measured.note if r.measured else None
+            if note:
                 found[r.label][note.replace("\n", " ")] = None
         return [f"{label}: {'; '.join(notes)}" for label, notes in sorted(found.items())]
 
@@ -349,10 +349,10 @@ def allocation_lines(records: list[Record]) -> list[str]:
         if m is None or r.role.kind == CONTROL or r.macs_reduction is None:  # uniform's widths
             continue
         gap = m.pruned.macs * r.macs_reduction / m.baseline.macs - 1
-        last = m.history[-1] if m.history else {}
-        floors = f", at the floor: {', '.join(last['at_floor'])}" if last.get("at_floor") else ""
-        own = " (**its own allocation**)" if last.get("allocated_by") == "criterion" else ""
-        n = last.get("settled_by", 0)
+        last = m.history[-1] if m.history else Step(0)
+        floors = f", at the floor: {', '.join(last.at_floor)}" if last.at_floor else ""
+        own = " (**its own allocation**)" if last.allocated_by == "criterion" else ""
+        n = last.settled_by or 0
         moved = f", {n} filter{'s' if n > 1 else ''} moved from the threshold's widths" \
             if n else ""
         lines.append(f"  - `{r.label}` seed {r.seed}{own}: {widths_text(m.pruned_widths)}, MACs "

@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 
-from prunebench.results.record import Measured, Record
+from prunebench.results.record import Measured, Record, SpeedRow
 
 SPEED_FIELDS = ("cpu_speedup", "gpu_speedup")
 
@@ -49,17 +49,18 @@ def _by_machine(records: Iterable[Record], device: str) -> dict[str, list[Record
     return dict(sorted(kinds.items()))
 
 
-def _eager_rows(speed: Iterable[dict], device: str) -> list[dict]:
+def _eager_rows(speed: Iterable[SpeedRow], device: str) -> list[SpeedRow]:
     """A cell's eager speed rows measured on `device`, failed measurements left out."""
     return [row for row in speed
-            if row["device"] == device and row["runtime"] == "eager" and "error" not in row]
+            if row.device == device and row.runtime == "eager" and row.error is None]
 
 
 def _largest_batch(runs: Iterable[Measured], device: str) -> tuple[int, list[float]]:
     """The largest batch size measured on `device`, and every real speed-up at it."""
     rows = [row for m in runs for row in _eager_rows(m.speed, device)]
-    largest = max(row["batch_size"] for row in rows)
-    return largest, [row["speedup_real"] for row in rows if row["batch_size"] == largest]
+    largest = max(row.batch_size for row in rows)
+    return largest, [float(row.speedup_real) for row in rows
+                     if row.batch_size == largest and row.speedup_real is not None]
 
 
 def speedup(records: list[Record], device: str) -> str:
@@ -79,16 +80,16 @@ def mean_speed_rows(records: list[Record]) -> list[dict]:
     """Speed rows averaged over criteria and seeds (the architecture is the same for all), per
     device and, where cells were timed on several kinds of machine, per kind (`_by_machine`):
     the device then reads `cpu (AVX2)`."""
-    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    grouped: dict[tuple, list[SpeedRow]] = defaultdict(list)
     for device in ("cpu", "cuda"):
         kinds = _by_machine(records, device)
         for kind, timed in kinds.items():
             label = f"{device} ({kind})" if len(kinds) > 1 else device
             for r in timed:
                 for row in r.measured.speed if r.measured else ():
-                    if "error" not in row and row["device"] == device:
-                        grouped[(label, row["runtime"], row["batch_size"])].append(row)
+                    if row.error is None and row.device == device:
+                        grouped[(label, row.runtime, row.batch_size)].append(row)
     return [{"device": d, "runtime": rt, "batch_size": bs,
-             "speedup_real": statistics.fmean(x["speedup_real"] for x in rows),
-             "speedup_theoretical": rows[0]["speedup_theoretical"]}
+             "speedup_real": statistics.fmean(float(x.speedup_real or 0) for x in rows),
+             "speedup_theoretical": rows[0].speedup_theoretical}
             for (d, rt, bs), rows in sorted(grouped.items())]

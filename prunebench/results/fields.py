@@ -193,7 +193,7 @@ def _environment(v: dict[str, Any]) -> None:
         raise FieldError("its environment.packages is not an object of versions")
 
 
-def _list(value: object, where: str) -> list | tuple:
+def _list(value: object, where: str) -> list[Any] | tuple[Any, ...]:
     if not isinstance(value, (list, tuple)):  # a tuple: a record not yet written as JSON
         raise FieldError(f"its {where} is {type(value).__name__}, not a list")
     return value

@@ -110,6 +110,93 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """One model's latency at one batch size (measure.speed): the backend that ran it and the
+    median and quartiles of its repeats."""
+
+    backend: str
+    median_ms: float
+    p25_ms: float | None = None
+    p75_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """One speed measurement of a cell (measure.speed's row): a runtime and batch size on one
+    device, the two models' timings, the real and theoretical speed-up; or, where it could not
+    be measured, the error."""
+
+    batch_size: int
+    runtime: str
+    device: str
+    error: str | None = None
+    backend_original: str | None = None
+    backend_pruned: str | None = None
+    original: Timing | None = None
+    pruned: Timing | None = None
+    speedup_real: float | None = None
+    speedup_theoretical: float | None = None
+    throughput_original: float | None = None
+    throughput_pruned: float | None = None
+    efficiency: float | None = None
+    speedup_runs: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> SpeedRow:
+        timings = {k: Timing(**v[k]) for k in ("original", "pruned") if v.get(k) is not None}
+        runs = v.get("speedup_runs")
+        return cls(**{**v, **timings,
+                      **({"speedup_runs": tuple(runs)} if runs is not None else {})})
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(asdict(self))
+
+
+#: the keys of a history entry that are not the task's metrics
+STEP_KEYS = ("step", "widths", "kept", "curve", "refit_error", "macs_target", "at_floor",
+             "allocated_by", "settled_by", "before_removal")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pruning step of a cell's history: the widths reached and the filters each layer
+    kept, the task's metrics after the step's fine-tuning (and `<headline>_before_finetune`),
+    the headline after each of its epochs; on a global target how the widths were allocated;
+    for a refitting criterion the reconstruction error; for a sparsity criterion the headline
+    before the removal."""
+
+    step: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    widths: tuple[int, ...] | None = None
+    kept: dict[str, list[int]] | None = None
+    curve: tuple[float, ...] | None = None
+    refit_error: dict[str, Any] | None = None
+    macs_target: int | None = None
+    at_floor: tuple[str, ...] | None = None
+    allocated_by: str | None = None
+    settled_by: int | None = None
+    before_removal: float | None = None
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> Step:
+        """From a history entry as files (and step checkpoints) keep it: flat, the metrics
+        beside the other keys."""
+        known: dict[str, Any] = {k: v[k] for k in STEP_KEYS if k in v}
+        known.update({k: tuple(v[k]) for k in ("widths", "curve", "at_floor")
+                      if v.get(k) is not None})
+        return cls(**known, metrics={k: x for k, x in v.items() if k not in STEP_KEYS})
+
+    def to_json(self) -> dict[str, Any]:
+        flat = _present(asdict(self))
+        return {**{k: flat[k] for k in STEP_KEYS if k in flat}, **self.metrics}
+
+
+def _present(v: dict[str, Any]) -> dict[str, Any]:
+    """A dataclass's JSON without the fields it does not have (None), tuples as lists."""
+    return {k: list(x) if isinstance(x, tuple) else x for k, x in v.items() if x is not None}
+
+
+@dataclass(frozen=True)
 class Measured:
     """What a cell that ran to its end measured: the part of a record a cell returns."""
 
@@ -118,8 +205,8 @@ class Measured:
     baseline: Measures
     pruned: Measures
     cost: Cost
-    speed: tuple[dict[str, Any], ...] = ()  # measure.speed's rows, one per device and batch
-    history: tuple[dict[str, Any], ...] = ()  # per pruning step: widths, kept filters, metrics
+    speed: tuple[SpeedRow, ...] = ()  # measure.speed's rows, one per device and batch
+    history: tuple[Step, ...] = ()  # per pruning step: widths, kept filters, metrics
     criterion_report: dict[str, Any] = field(default_factory=dict)
     model_file: str | None = None  # the pruned model, with --save-models
     #: with --save-models, per format (formats.FORMATS): its file, bytes, exporter and parity
@@ -134,14 +221,20 @@ class Measured:
         """The headline right after the first removal from the unpruned baseline, before any
         fine-tuning (after the criterion's own sparsity epochs, if it asks for any): how well
         its choice does on its own. None for a cell that removed nothing (a control)."""
-        first = self.history[0] if self.history else {}
-        value = first.get(f"{headline}_before_finetune")
+        value = self.history[0].metrics.get(f"{headline}_before_finetune") if self.history \
+            else None
         return value if isinstance(value, (int, float)) else None
+
+    @property
+    def note(self) -> str | None:
+        """What the criterion's report asks the board to print under its row (its `note`)."""
+        note = self.criterion_report.get("note")
+        return note if isinstance(note, str) and note else None
 
     def curve(self) -> list[float]:
         """The headline after every fine-tuning epoch, the steps' and the final phase's, in
         order; empty for a cell made before these were recorded."""
-        steps = [v for entry in self.history for v in entry.get("curve", ())]
+        steps = [v for entry in self.history for v in entry.curve or ()]
         return steps + list(self.final_curve)
 
 
@@ -255,8 +348,10 @@ class Record:
             out.update({
                 "widths": {"original": list(m.original_widths), "pruned": list(m.pruned_widths)},
                 "baseline": asdict(m.baseline), "pruned": asdict(m.pruned),
-                "cost": {**cost, "cell_seconds": self.cell_seconds}, "speed": list(m.speed),
-                "history": list(m.history), "criterion_report": m.criterion_report})
+                "cost": {**cost, "cell_seconds": self.cell_seconds},
+                "speed": [row.to_json() for row in m.speed],
+                "history": [step.to_json() for step in m.history],
+                "criterion_report": m.criterion_report})
             extra = {"model_file": m.model_file, "exports": m.exports or None,
                      "backbone_from": m.backbone_from,
                      "pruned_by": asdict(m.pruned_by) if m.pruned_by else None,
@@ -362,8 +457,10 @@ def _measured(v: dict[str, Any]) -> Measured:
     cost = {k: x for k, x in v["cost"].items() if k != "cell_seconds"}
     return Measured(
         tuple(v["widths"]["original"]), tuple(v["widths"]["pruned"]), _measures(v["baseline"]),
-        _measures(v["pruned"]), Cost(**cost), tuple(v.get("speed", ())),
-        tuple(v.get("history", ())), dict(v.get("criterion_report") or {}), v.get("model_file"),
+        _measures(v["pruned"]), Cost(**cost),
+        tuple(SpeedRow.from_json(row) for row in v.get("speed", ())),
+        tuple(Step.from_json(step) for step in v.get("history", ())),
+        dict(v.get("criterion_report") or {}), v.get("model_file"),
         dict(v.get("exports") or {}), v.get("backbone_from"),
         Criterion(**v["pruned_by"]) if v.get("pruned_by") else None,
         tuple(v.get("final_curve") or ()))

@@ -112,7 +112,7 @@ def test_the_refit_lowers_every_consuming_layers_reconstruction_error(tmp_path):
     assert len(records) == 2
     for record in records:
         assert record.measured is not None and record.measured.cost.refit_seconds
-        errors = record.measured.history[0]["refit_error"]
+        errors = record.measured.history[0].refit_error
         assert set(errors) == {"conv1", "conv2"}
         for before, after in errors.values():
             assert after < before

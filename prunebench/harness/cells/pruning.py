@@ -179,5 +179,5 @@ class PruneCell(Cell):
             baseline=baseline, pruned=pruned, cost=cost.as_record(),
             speed=eager_speed(scenario, budget, model, (baseline.macs, pruned.macs),
                               data.input_shape, device),
-            history=tuple(log.history), criterion_report=checked_report(name, criterion),
+            history=log.steps(), criterion_report=checked_report(name, criterion),
             model_file=model_file, exports=exports, final_curve=tuple(final))

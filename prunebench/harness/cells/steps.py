@@ -15,7 +15,7 @@ from prunebench.criterion import ChannelGroup, Criterion
 from prunebench.harness.cells.checks import select_all
 from prunebench.models import surgery
 from prunebench.results.checkpoints import load_checkpoint, save_checkpoint
-from prunebench.results.record import Cost
+from prunebench.results.record import Cost, Step
 from prunebench.runtime import distributed
 from prunebench.scenarios.base import Scenario
 
@@ -65,6 +65,10 @@ class StepLog:
         log.criterion_state = dict(saved.get("criterion_state") or {})
         log.cost = Tally(seconds, epochs, [samples], *refit)
         return log
+
+    def steps(self) -> tuple[Step, ...]:
+        """The history so far, typed (the checkpoint keeps it as the file will: JSON values)."""
+        return tuple(Step.from_json(entry) for entry in self.history)
 
     def step_done(self, entry: dict, model: nn.Module, scenario: Scenario, last: bool,
                   criterion_state: dict | None = None) -> None:

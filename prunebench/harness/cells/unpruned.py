@@ -52,5 +52,5 @@ class UnprunedCell(Cell):
         return Measured(
             original_widths=full, pruned_widths=full, baseline=env.baseline.measures,
             pruned=Measures.of_flat({**metrics, **model_size(model, scenario, data.input_shape)}),
-            cost=Cost(training_epochs=self.epochs()), history=tuple(log.history),
+            cost=Cost(training_epochs=self.epochs()), history=log.steps(),
             final_curve=tuple(final))
