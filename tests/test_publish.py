@@ -19,6 +19,7 @@ from prunebench.cli.eta import MatrixClock
 from prunebench.harness.cells.scratch import reinitialise
 from prunebench.models.lenet5 import LeNet5
 from prunebench.report.speed_board import render as render_speed
+from prunebench.results.record import SpeedSweep
 
 pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
@@ -66,7 +67,8 @@ def test_one_run_covers_several_targets_with_the_control_rows(tmp_path, capsys):
         ("unpruned-ft", "unpruned")]  # one unpruned-ft per seed, shown in every table
     scratch = next(r for r in records if r["criterion"]["name"] == "scratch-e"
                    and r["target"]["name"] == "prun2")
-    assert scratch["reference"] and scratch["status"] == "ok"
+    assert scratch["role"] == {"kind": "control", "control": "scratch-e"}
+    assert scratch["status"] == "ok"
     assert scratch["widths"]["pruned"] == [3, 8] and scratch["pruned"]["macs"] == 150_600
     assert scratch["pruned"]["metrics"]["top1_before_finetune"] is None
     assert scratch["cost"]["training_epochs"] == 2 + 1 * 1 + 1  # smoke: baseline 2, 1 x 1, final 1
@@ -115,7 +117,7 @@ def test_speed_sweep_saved_and_rendered_as_a_board(tmp_path, capsys):
     assert [row["batch_size"] for row in saved["rows"]] == [1, 4]
     row = saved["rows"][1]
     assert row["speedup_theoretical"] == pytest.approx(2_293_000 / 150_600)
-    text = render_speed("cpu", [saved], "prunebench leaderboard")
+    text = render_speed("cpu", [SpeedSweep.from_json(saved)], "prunebench leaderboard")
     assert f"| eager | 4 | eager / eager | {row['original']['median_ms']:.2f} |" in text
     assert f"{row['speedup_theoretical']:.2f}x | {row['speedup_real']:.2f}x" in text
     assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "out")]) == 0

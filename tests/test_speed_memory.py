@@ -14,6 +14,7 @@ from prunebench.measure.architecture import architecture
 from prunebench.measure.compare import memory_report
 from prunebench.measure.speed import speed_rows
 from prunebench.protocol.config import Target, rounded
+from prunebench.results.record import SpeedSweep
 
 LENET = scenarios.get("lenet5-digits")
 
@@ -84,8 +85,8 @@ def test_several_runs_give_the_median_run_and_keep_every_run(monkeypatch):
                       torch.device("cpu"), repeats=2, runs=3)
     assert row["speedup_runs"] == [4.0, 1.6, 2.0] and row["speedup_real"] == 2.0
     assert row["original"]["median_ms"] == 3.0 and row["efficiency"] == 0.25
-    assert real_text(row) == "2.00x (1.60-4.00, 3 runs)"
-    assert real_text({"speedup_real": 2.0}) == "2.00x"  # a sweep saved before --runs
+    assert real_text(row["speedup_real"], row["speedup_runs"]) == "2.00x (1.60-4.00, 3 runs)"
+    assert real_text(2.0) == "2.00x"  # a sweep saved before --runs
 
 
 def test_speed_command_json(capsys):
@@ -167,7 +168,7 @@ def test_a_saved_per_layer_report_explains_its_section_on_the_speed_board(tmp_pa
     for row in saved["rows"]:
         row["ms_original"], row["ms_pruned"] = times[row["layer"]]
         row["speedup_real"] = row["ms_original"] / row["ms_pruned"]
-    text = "\n".join(layer_lines(saved))
+    text = "\n".join(layer_lines(SpeedSweep.from_json(saved)))
     assert ("Furthest below their theoretical speed-up (real / theory): conv2 0.11 (89,600 of "
             "1,600,000 MACs), conv1 0.40 (57,600 of 288,000 MACs), fc2 1.00 (5,000 of 5,000 "
             "MACs).") in text

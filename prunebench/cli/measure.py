@@ -161,7 +161,8 @@ def cmd_speed(args: argparse.Namespace) -> int:
                       f"{row['backend_original']} / {row['backend_pruned']}",
                       f"{row['original']['median_ms']:.2f}", f"{row['pruned']['median_ms']:.2f}",
                       f"{row['throughput_pruned']:,.0f}", f"{row['speedup_theoretical']:.2f}x",
-                      real_text(row), f"{row['efficiency']:.2f}")
+                      real_text(row["speedup_real"], row.get("speedup_runs")),
+                      f"{row['efficiency']:.2f}")
     console.print(table)
     console.print(f"medians of {args.repeats} timed calls after warm-up, the median of "
                   f"{args.runs} runs; {report['hardware']}")

@@ -270,6 +270,67 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class LayerSpeed:
+    """One layer of a per-layer speed report (`prunebench speed --per-layer B`): its MACs and
+    latency before and after pruning; `rest` is the pass outside conv and linear layers."""
+
+    layer: str
+    ms_original: float
+    ms_pruned: float
+    macs_original: int | None = None
+    macs_pruned: int | None = None
+    speedup_theoretical: float | None = None
+    speedup_real: float | None = None
+    gmacs_original: float | None = None
+    gmacs_pruned: float | None = None
+
+    @property
+    def efficiency(self) -> float | None:
+        """Real over theoretical speed-up, where both exist."""
+        if self.speedup_theoretical and self.speedup_real:
+            return self.speedup_real / self.speedup_theoretical
+        return None
+
+
+#: a row's keys that repeat its sweep's (written by `prunebench speed`, read back as the sweep's)
+_SWEEP_KEYS = ("scenario", "target", "batch_size", "device")
+
+
+@dataclass(frozen=True)
+class SpeedSweep:
+    """A saved `prunebench speed --results` measurement (schema version 1): one architecture
+    against its unpruned original on one device, every runtime and batch size (`rows`), or, with
+    `layers` (its batch size), a per-layer report (`layer_rows`)."""
+
+    scenario: str
+    target: str
+    widths: tuple[int, ...]
+    repeats: int
+    command: str
+    environment: Environment
+    device: str
+    rows: tuple[SpeedRow, ...] = ()
+    layers: int | None = None
+    layer_rows: tuple[LayerSpeed, ...] = ()
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> SpeedSweep:
+        """A sweep file's JSON value, already checked (`results.store.speed_problem`)."""
+        rows = [dict(row) for row in v["rows"]]
+        device = str(rows[0]["device"])
+        layers = v.get("layers")
+        common = dict(scenario=v["scenario"], target=v["target"], widths=tuple(v["widths"]),
+                      repeats=v["repeats"], command=cut(v["command"]), device=device,
+                      environment=Environment(**v["environment"]))
+        if layers is not None:
+            return cls(**common, layers=layers, layer_rows=tuple(
+                LayerSpeed(**{k: x for k, x in row.items() if k not in _SWEEP_KEYS})
+                for row in rows))
+        return cls(**common, rows=tuple(SpeedRow.from_json(
+            {k: x for k, x in row.items() if k not in ("scenario", "target")}) for row in rows))
+
+
+@dataclass(frozen=True)
 class Record:
     """One cell's result file."""
 

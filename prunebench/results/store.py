@@ -23,7 +23,7 @@ import torch
 from prunebench.errors import PrunebenchError
 from prunebench.protocol.config import CellConfig
 from prunebench.results.environment import environment
-from prunebench.results.record import Record, RecordError, safe_name
+from prunebench.results.record import Record, RecordError, SpeedSweep, safe_name
 
 SPEED_SCHEMA_VERSION = 1  # of a saved speed sweep; a cell's result: record.SCHEMA_VERSION
 BASELINES = "baselines"
@@ -167,14 +167,17 @@ def write_result(path: Path, record: Record) -> Path:
     return write_json(path, record.to_json())
 
 
-def read_speed(path: Path) -> dict:
+def read_speed(path: Path) -> SpeedSweep:
     """One saved speed sweep, or a PrunebenchError saying why it cannot be used."""
     value = _read_json(path)
     why = speed_problem(value)
-    if why:
-        raise PrunebenchError(f"result file {path} cannot be used: {why}")
-    assert isinstance(value, dict)
-    return value
+    if why is None:
+        assert isinstance(value, dict)
+        try:
+            return SpeedSweep.from_json(value)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = f"it is malformed ({type(exc).__name__}: {exc})"
+    raise PrunebenchError(f"result file {path} cannot be used: {why}")
 
 
 def scan_results(results: Path) -> tuple[list[Record], list[str]]:
@@ -254,7 +257,7 @@ def save_speed(results: Path, report: dict, argv: list[str], device: torch.devic
         "rows": report["rows"], **({"layers": report["layers"]} if kind else {})})
 
 
-def scan_speed_results(results: Path) -> tuple[list[dict], list[str]]:
+def scan_speed_results(results: Path) -> tuple[list[SpeedSweep], list[str]]:
     """Every usable saved speed sweep under `results`, in a stable order, and the skipped."""
     paths, skipped = inside_only(results, sorted((results / SPEED).glob("*.json")))
     records, unusable = _scan(paths, read_speed)
