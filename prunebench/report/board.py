@@ -238,8 +238,8 @@ def _criterion_rows(records: list[Record], headline: str, base_mean: float,
         after = summaries[name] = summarise(afters)
         pruned = ok[0].pruned
         scored.append((after.mean, name, Row(
-            "", name, plugin, str(len(ok)), one_shot=_mean_std(one_shots),
-            before=_mean_std(befores), after=_mean_std(afters),
+            group="", criterion=name, plugin=plugin, seeds=str(len(ok)),
+            one_shot=_mean_std(one_shots), before=_mean_std(befores), after=_mean_std(afters),
             interval=after.interval_text(bounds=PERCENT), delta=f"{after.mean - base_mean:+.2f}",
             params=f"{pruned.params:,}", macs=f"{pruned.macs:,}",
             macs_kept=f"{100 * pruned.macs / ok[0].baseline.macs:.1f}%",
@@ -261,7 +261,8 @@ def _failed_rows(name: str, plugin: str, runs: list[Record]) -> list[Row]:
     for r in runs:
         if not r.ok:
             problems[(r.status.replace("-", " "), str(r.error))].add(r.seed)
-    return [Row("–", name, plugin, f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})",
+    return [Row(group="–", criterion=name, plugin=plugin,
+                seeds=f"{len(seeds)} ({', '.join(map(str, sorted(seeds)))})",
                 before=f"{status}: {error}") for (status, error), seeds in sorted(problems.items())]
 
 
@@ -273,7 +274,8 @@ def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
     summaries = {name: summarise(list(by_seed.values())) for name, by_seed in areas.items()}
     scores = scores_of(summaries, areas, {})
     plugins = {r.label: r.criterion.plugin for r in sweep.records}
-    rows = [Row(scores.letters.get(name, "–"), name, plugins[name], str(summaries[name].n),
+    rows = [Row(group=scores.letters.get(name, "–"), criterion=name, plugin=plugins[name],
+                seeds=str(summaries[name].n),
                 rank_ci=rank_text(scores, name), after=_mean_std(list(areas[name].values())),
                 interval=summaries[name].interval_text(bounds=PERCENT))
             for name in sorted(areas, key=lambda n: (-summaries[n].mean, n))]
@@ -285,7 +287,8 @@ def _one_shot_section(sweep: Sweep, references: Sequence[str]) -> Section:
     base = {r.seed: r.measured.baseline.metrics[headline] for r in sweep.records
             if r.measured is not None}
     if base:
-        rows.insert(0, Row("–", "baseline (unpruned)", "–", str(len(base)),
+        rows.insert(0, Row(group="–", criterion="baseline (unpruned)", plugin="–",
+                           seeds=str(len(base)),
                            after=_mean_std(list(base.values()))))
     what = "every layer's filters" if sweep.kind == UNIFORM_SWEEP else "the MACs"
     section = Section(
@@ -323,7 +326,8 @@ def _baseline_row(records: list[Record], headline: str) -> tuple[float, Row | No
         return float("nan"), None
     values = [b.metrics[headline] for b in per_seed.values()]
     first = next(iter(per_seed.values()))
-    row = Row("–", "baseline (unpruned)", "–", str(len(values)), rank_ci="–", one_shot="–",
+    row = Row(group="–", criterion="baseline (unpruned)", plugin="–", seeds=str(len(values)),
+              rank_ci="–", one_shot="–",
               before="–",
               after=_mean_std(values), interval=summarise(values).interval_text(bounds=PERCENT),
               delta="–", params=f"{first.params:,}", macs=f"{first.macs:,}", macs_kept="100.0%",
