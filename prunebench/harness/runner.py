@@ -23,6 +23,7 @@ from prunebench.data.base import Data
 from prunebench.errors import CriterionError, PrunebenchError, TrainingDiverged
 from prunebench.harness.baseline import Baseline, check_retrainable, check_same_weights
 from prunebench.harness.cells.base import Cell, CellEnv, Matrix, discard_progress
+from prunebench.harness.cells.reuse import forget
 from prunebench.harness.matrix import build_matrix
 from prunebench.harness.plan import RunOptions, RunPlan, utc_now
 from prunebench.results.environment import environment
@@ -139,6 +140,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
+        forget(options.results, plan.scenario.name, seed)  # its cells' phases: no more use
     return outcome
 
 

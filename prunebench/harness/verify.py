@@ -114,6 +114,8 @@ def numbers(measured: Measured) -> Iterator[tuple[str, Any]]:
     yield "cost.calibration_samples", measured.cost.calibration_samples
     for i, step in enumerate(measured.history, 1):
         for key, value in sorted(step.to_json().items()):
+            if key == "reused_from":  # who computed the phase, not a number it made
+                continue
             if key == "kept" and isinstance(value, dict):
                 for layer, kept in sorted(value.items()):
                     yield f"history[{i}].kept.{layer}", list(kept)

@@ -53,7 +53,8 @@ def _check(v: dict[str, Any]) -> None:
     _integer(v.get("ranks", 1), "ranks", minimum=1)
     for key in ("config_hash", "device", "task"):
         _text(v.get(key, ""), key)
-    for key in ("error", "baseline_checkpoint", "baseline_digest", "model_file"):
+    for key in ("error", "baseline_checkpoint", "baseline_digest", "model_file",
+                "final_reused_from"):
         if v.get(key) is not None:
             _text(v[key], key)
     target = v["target"]
@@ -86,6 +87,8 @@ def _measured(v: dict[str, Any]) -> None:
     for i, entry in enumerate(_list(v.get("history", []), "history")):
         if not isinstance(entry, dict):
             raise FieldError(f"its history[{i}] is not an object")
+        if entry.get("reused_from") is not None:
+            _text(entry["reused_from"], f"history[{i}].reused_from")
     for i, value in enumerate(_list(v.get("final_curve") or [], "final_curve")):
         _number(value, f"final_curve[{i}]")
     for key in ("criterion_report", "exports"):

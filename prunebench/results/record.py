@@ -154,7 +154,7 @@ class SpeedRow:
 
 #: the keys of a history entry that are not the task's metrics
 STEP_KEYS = ("step", "widths", "kept", "curve", "refit_error", "macs_target", "at_floor",
-             "allocated_by", "settled_by", "before_removal")
+             "allocated_by", "settled_by", "before_removal", "reused_from")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,8 @@ class Step:
     allocated_by: str | None = None
     settled_by: int | None = None
     before_removal: float | None = None
+    #: the cell whose bit-identical fine-tuning phase this step took instead of training
+    reused_from: str | None = None
 
     @classmethod
     def from_json(cls, v: dict[str, Any]) -> Step:
@@ -216,6 +218,8 @@ class Measured:
     #: the headline after every epoch of the final phase (the budget's `final_epochs`); each
     #: step's epochs are in its history entry's `curve`
     final_curve: tuple[float, ...] = ()
+    #: the cell whose bit-identical final phase this cell took instead of training (reuse.py)
+    final_reused_from: str | None = None
 
     def one_shot(self, headline: str) -> float | None:
         """The headline right after the first removal from the unpruned baseline, before any
@@ -416,7 +420,8 @@ class Record:
             extra = {"model_file": m.model_file, "exports": m.exports or None,
                      "backbone_from": m.backbone_from,
                      "pruned_by": asdict(m.pruned_by) if m.pruned_by else None,
-                     "final_curve": list(m.final_curve) or None}
+                     "final_curve": list(m.final_curve) or None,
+                     "final_reused_from": m.final_reused_from}
             out.update({k: v for k, v in extra.items() if v is not None})
         return out
 
@@ -524,7 +529,7 @@ def _measured(v: dict[str, Any]) -> Measured:
         dict(v.get("criterion_report") or {}), v.get("model_file"),
         dict(v.get("exports") or {}), v.get("backbone_from"),
         Criterion(**v["pruned_by"]) if v.get("pruned_by") else None,
-        tuple(v.get("final_curve") or ()))
+        tuple(v.get("final_curve") or ()), v.get("final_reused_from"))
 
 
 def _measures(v: dict[str, Any]) -> Measures:

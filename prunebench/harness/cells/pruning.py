@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -38,6 +39,7 @@ from prunebench.harness.cells.context import criterion_context
 from prunebench.harness.cells.finetune import CURVE, finetune
 from prunebench.harness.cells.measures import eager_speed
 from prunebench.harness.cells.refit import refit_consumers
+from prunebench.harness.cells.reuse import phase_key, reused_or_run
 from prunebench.harness.cells.steps import StepLog, check_ranks_agree, choose
 from prunebench.harness.train import phase_generator, train
 from prunebench.measure.architecture import model_size
@@ -48,6 +50,8 @@ from prunebench.results.record import Measured, Measures
 
 #: a step's key for the headline metric after its sparsity epochs, before the surgery
 BEFORE_REMOVAL = "before_removal"
+#: a step's history key: the cell whose bit-identical fine-tuning phase it took (reuse.py)
+REUSED_FROM = "reused_from"
 
 
 def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int,
@@ -88,6 +92,16 @@ class PruneCell(Cell):
         if log.done:  # what the criterion carried across the steps already done
             guard(name, "restore()", criterion.restore, log.criterion_state)
         cost = log.cost
+
+        def reuse(phase: str, train_phase: Callable[[], list[float]], evaluate: bool = True
+                  ) -> tuple[list[float], dict, str | None]:
+            """A fine-tuning phase and the evaluation after it, or, when an earlier cell of
+            this results folder ran the same phase from the same bits, its outcome (reuse.py)."""
+            key = phase_key(model, scenario.name, budget, cell.seed, phase, device, data.source)
+            return reused_or_run(env.files.parent.parent, scenario.name, cell.seed, key, model,
+                                 f"{cell.label}, seed {cell.seed} ({cell.hash()})",
+                                 lambda: (train_phase(), task.evaluate(model, data, device)
+                                          if evaluate else {}))
 
         # a global target allocates; its uniform row has fixed widths
         macs_of = allocation.scenario_macs(scenario) \
@@ -146,24 +160,24 @@ class PruneCell(Cell):
                 cost.criterion_seconds += spent
                 del original
             before = task.evaluate(model, data, device)[task.headline]
-            curve = finetune(model, env, budget, cell.seed, step)
-            after = task.evaluate(model, data, device)
+            curve, after, reused = reuse(f"step {step}", partial(finetune, model, env, budget,
+                                                                  cell.seed, step))
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
                            f"{task.headline}_before_finetune": before, **trained, **allocated,
-                           **refit,
+                           **refit, **({REUSED_FROM: reused} if reused else {}),
                            CURVE: curve, **after},
                           model, scenario, last=step == budget.steps and not budget.final_epochs,
                           criterion_state=checked_state(name, criterion))
-        final = finetune(model, env, budget, cell.seed, None)
+        final, final_metrics, final_reused = reuse(
+            "final", partial(finetune, model, env, budget, cell.seed, None),
+            evaluate=bool(budget.final_epochs))
 
         check_ranks_agree(model, scenario)
         size = model_size(model, scenario, data.input_shape)
-        not_metrics = ("step", "widths", "kept", "refit_error", "macs_target", "at_floor",
-                       "allocated_by", "settled_by", CURVE, BEFORE_REMOVAL)
-        last = {k: v for k, v in log.history[-1].items() if k not in not_metrics}
+        last = log.steps()[-1].metrics
         if budget.final_epochs:  # the final phase's metrics; before it, the last step's
-            last = {**task.evaluate(model, data, device),
+            last = {**final_metrics,
                     f"{task.headline}_before_finetune": last[f"{task.headline}_before_finetune"]}
         pruned = Measures.of_flat({**last, **size})
         baseline = env.baseline.measures
@@ -180,4 +194,5 @@ class PruneCell(Cell):
             speed=eager_speed(scenario, budget, model, (baseline.macs, pruned.macs),
                               data.input_shape, device),
             history=log.steps(), criterion_report=checked_report(name, criterion),
-            model_file=model_file, exports=exports, final_curve=tuple(final))
+            model_file=model_file, exports=exports, final_curve=tuple(final),
+            final_reused_from=final_reused)

@@ -1,0 +1,33 @@
+"""Exact reuse (issue 40): a cell whose model after a removal is bit-identical to one an earlier
+cell of the folder fine-tuned takes that phase's outcome instead of training, and its record
+equals, in every number, the record of the same cell computed alone; its history says what it
+reused and from which cell. A cell whose removal differs reuses nothing."""
+
+from prunebench.cli.options import make_options, make_plan
+from prunebench.harness.runner import run_matrix
+from prunebench.harness.verify import numbers
+
+
+def run(folder, criteria):
+    plan = make_plan(criteria=criteria, budget="smoke", seeds="0", controls="none")
+    records = run_matrix(plan, make_options(results=folder, argv=["run"])).records
+    return {r.criterion.name: r for r in records}
+
+
+def test_a_bit_identical_phase_is_reused_and_changes_no_number(tmp_path):
+    shared = run(tmp_path / "shared", "l2,lamp,l1")
+    alone = {**run(tmp_path / "lamp", "lamp"), **run(tmp_path / "l1", "l1")}
+    lamp, l2, l1 = shared["lamp"].measured, shared["l2"].measured, shared["l1"].measured
+    assert lamp.history[0].kept == l2.history[0].kept  # at fixed widths lamp keeps l2's filters
+    made_by = f"l2, seed 0 ({shared['l2'].config_hash})"
+    assert [s.reused_from for s in lamp.history] == [made_by] * len(lamp.history)
+    assert lamp.final_reused_from == made_by
+    assert all(s.reused_from is None for s in [*l2.history, *l1.history])
+    assert l1.final_reused_from is None and l2.final_reused_from is None
+    for name in ("lamp", "l1"):  # every number equal to the cell computed alone
+        assert list(numbers(shared[name].measured)) == list(numbers(alone[name].measured))
+    assert list(numbers(lamp))[-3:] != list(numbers(l1))[-3:]  # l1's removal differs
+    written = (tmp_path / "shared" / "lenet5-digits")
+    text = next(written.glob("lamp--*.json")).read_text()
+    assert f'"reused_from": "{made_by}"' in text and f'"final_reused_from": "{made_by}"' in text
+    assert not list((tmp_path / "shared" / "reuse").rglob("*.pt"))  # forgotten with the seed
