@@ -132,6 +132,7 @@ def test_one_shot_cells_train_nothing_and_equal_removal_by_hand(tmp_path):
     b = l1.budget
     assert b.one_shot and b.steps * b.finetune_epochs + b.final_epochs == 0
     assert l1.measured.cost.sparsity_epochs == 0 and l1.measured.history[0].curve == ()
+    assert not (tmp_path / "reuse").exists()  # a phase that trains nothing is never kept
     data = plan.load_data()
     baseline = get_baseline(DIGITS, data, plan.budget, 0, tmp_path, torch.device("cpu"))
     model = DIGITS.model()

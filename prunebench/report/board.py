@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prunebench.protocol.config import CONTROL, UNIFORM, UNPRUNED_FT, is_control
+from prunebench.protocol.config import UNIFORM, UNPRUNED_FT, is_control
 from prunebench.report.figures import (
     draw_accuracy,
     draw_curves,
@@ -350,7 +350,7 @@ def allocation_lines(records: list[Record]) -> list[str]:
              "Widths chosen per row and seed:"]
     for r in sorted(records, key=lambda r: (r.label, r.seed)):
         m = r.measured
-        if m is None or r.role.kind == CONTROL or r.macs_reduction is None:  # uniform's widths
+        if m is None or r.reference or r.macs_reduction is None:  # uniform's widths
             continue
         gap = m.pruned.macs * r.macs_reduction / m.baseline.macs - 1
         last = m.history[-1] if m.history else Step(0)

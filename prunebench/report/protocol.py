@@ -8,7 +8,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-from prunebench.protocol.config import CONTROL, SCRATCH_B, SCRATCH_E, UNPRUNED_FT
+from prunebench.protocol.config import SCRATCH_B, SCRATCH_E, UNPRUNED_FT
 from prunebench.protocol.schedule import SCRATCH_B_CAP, schedule_text
 from prunebench.results.record import Record
 
@@ -33,7 +33,7 @@ def protocol_lines(records: Sequence[Record]) -> list[str]:
     lines = [f"- Fine-tuning: {'; '.join(schedules)} (identical for every row)."]
     epochs: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r.role.kind == CONTROL and r.measured is not None and r.measured.cost.training_epochs:
+        if r.reference and r.measured is not None and r.measured.cost.training_epochs:
             epochs[r.label].append(r.measured.cost.training_epochs)
     for label, values in sorted(epochs.items()):
         low, high = min(values), max(values)

@@ -93,15 +93,19 @@ class PruneCell(Cell):
             guard(name, "restore()", criterion.restore, log.criterion_state)
         cost = log.cost
 
-        def reuse(phase: str, train_phase: Callable[[], list[float]], evaluate: bool = True
-                  ) -> tuple[list[float], dict, str | None]:
+        def reuse(phase: str, epochs: float, train_phase: Callable[[], list[float]],
+                  evaluate: bool = True) -> tuple[list[float], dict, str | None]:
             """A fine-tuning phase and the evaluation after it, or, when an earlier cell of
-            this results folder ran the same phase from the same bits, its outcome (reuse.py)."""
+            this results folder ran the same phase from the same bits, its outcome (reuse.py).
+            A phase that trains nothing (the one-shot track, a budget without a final phase)
+            has nothing to reuse: no digest, no entry."""
+            def run() -> tuple[list[float], dict]:
+                return train_phase(), task.evaluate(model, data, device) if evaluate else {}
+            if not epochs:
+                return *run(), None
             key = phase_key(model, scenario.name, budget, cell.seed, phase, device, data.source)
             return reused_or_run(env.files.parent.parent, scenario.name, cell.seed, key, model,
-                                 f"{cell.label}, seed {cell.seed} ({cell.hash()})",
-                                 lambda: (train_phase(), task.evaluate(model, data, device)
-                                          if evaluate else {}))
+                                 f"{cell.label}, seed {cell.seed} ({cell.hash()})", run)
 
         # a global target allocates; its uniform row has fixed widths
         macs_of = allocation.scenario_macs(scenario) \
@@ -160,8 +164,8 @@ class PruneCell(Cell):
                 cost.criterion_seconds += spent
                 del original
             before = task.evaluate(model, data, device)[task.headline]
-            curve, after, reused = reuse(f"step {step}", partial(finetune, model, env, budget,
-                                                                  cell.seed, step))
+            curve, after, reused = reuse(f"step {step}", budget.finetune_epochs,
+                                         partial(finetune, model, env, budget, cell.seed, step))
             log.step_done({"step": step, "widths": list(target),
                            "kept": {k: v.tolist() for k, v in keep.items()},
                            f"{task.headline}_before_finetune": before, **trained, **allocated,
@@ -170,7 +174,7 @@ class PruneCell(Cell):
                           model, scenario, last=step == budget.steps and not budget.final_epochs,
                           criterion_state=checked_state(name, criterion))
         final, final_metrics, final_reused = reuse(
-            "final", partial(finetune, model, env, budget, cell.seed, None),
+            "final", budget.final_epochs, partial(finetune, model, env, budget, cell.seed, None),
             evaluate=bool(budget.final_epochs))
 
         check_ranks_agree(model, scenario)
