@@ -41,18 +41,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def install_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Install a distribution the way pip leaves it on disk: modules plus a .dist-info folder
-    whose entry_points.txt registers criteria. Call it before the first discovery in a test."""
+    whose entry_points.txt registers criteria (or `group`'s plugins). Call it before the first
+    discovery in a test."""
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
 
     def install(dist: str, entries: dict[str, str], modules: dict[str, str],
-                version: str = "1.0") -> None:
+                version: str = "1.0", group: str = "prunebench.criteria") -> None:
         info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
         lines = "".join(f"{name} = {target}\n" for name, target in entries.items())
-        (info / "entry_points.txt").write_text(f"[prunebench.criteria]\n{lines}")
+        (info / "entry_points.txt").write_text(f"[{group}]\n{lines}")
         for module, source in modules.items():
             (site / f"{module}.py").write_text(textwrap.dedent(source))
         importlib.invalidate_caches()

@@ -22,8 +22,8 @@ def no_convs() -> Scenario:
                                                                    nn.Linear(784, 10))))
 
 
-def missing_group() -> list[Scenario]:
-    return [replace(_digits(), name="no-group", groups=("conv1", "conv9"), source="")]
+def missing_group() -> Scenario:
+    return replace(_digits(), name="no-group", groups=("conv1", "conv9"), source="")
 
 
 def duplicate() -> Scenario:
@@ -53,12 +53,20 @@ def _failing_writer(_folder):
     raise PermissionError("no writing today")
 
 
-def faulty_parts() -> list[Scenario]:
-    """Rows whose own code fails at run time: the data loader raises or returns nothing, the
-    model's forward raises, the tiny-data writer raises."""
-    return [replace(_digits(), name="bad-loader", source="", load_data=_failing_loader),
-            replace(_digits(), name="none-loader", source="",
-                    load_data=lambda _root, _download, _size: None),
-            replace(_digits(), name="bad-forward", source="",
-                    build_model=ignoring_size(_Raises)),
-            replace(_digits(), name="bad-writer", source="", tiny_data=_failing_writer)]
+def bad_loader() -> Scenario:
+    """Rows whose own code fails at run time: the data loader raises (here) or returns nothing,
+    the model's forward raises, the tiny-data writer raises."""
+    return replace(_digits(), name="bad-loader", source="", load_data=_failing_loader)
+
+
+def none_loader() -> Scenario:
+    return replace(_digits(), name="none-loader", source="",
+                   load_data=lambda _root, _download, _size: None)
+
+
+def bad_forward() -> Scenario:
+    return replace(_digits(), name="bad-forward", source="", build_model=ignoring_size(_Raises))
+
+
+def bad_writer() -> Scenario:
+    return replace(_digits(), name="bad-writer", source="", tiny_data=_failing_writer)

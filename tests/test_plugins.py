@@ -1,8 +1,11 @@
 """Discovery lists without importing, loads lazily, and refuses what breaks the contract."""
 
+import json
+
 import pytest
 
-from prunebench.criteria import registry
+from prunebench.cli import main
+from prunebench.criteria import discovery, registry
 from prunebench.errors import CriterionError, PrunebenchError
 from tests.plugin_sources import FAULTY, GOOD
 
@@ -46,7 +49,6 @@ def test_good_plugin_loads_with_provenance(installed):
     ("needs-arguments", "must be constructible with no arguments"),
     ("wrong-select", "must be select(self, group, n_keep)"),
     ("unknown-need", "needs has ['telepathy']"),
-    ("l1", "provided by several distributions"),
 ])
 def test_contract_breakers_are_refused_one_by_one(installed, name, message):
     with pytest.raises(CriterionError) as info:
@@ -56,12 +58,27 @@ def test_contract_breakers_are_refused_one_by_one(installed, name, message):
     assert registry.load("keep-last").cls.__name__ == "KeepLast"  # the others still load
 
 
-def test_conflict_names_both_owners(installed):
+def test_a_third_party_cannot_take_a_first_party_name(installed, capsys):
+    """faulty-criteria also claims `l1`: the board's l1 stays prunebench-baselines', and the
+    claim is listed as refused, naming both."""
+    assert registry.load("l1").info.distribution == "prunebench-baselines"
+    assert [(c.name, c.distribution, c.conflict) for c in discovery.refused()] == [
+        ("l1", "faulty-criteria",
+         "criterion 'l1' is prunebench-baselines 0.1.0's (first party); rename yours")]
+    assert main(["list", "--json"]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out) if r["name"] == "l1"]
+    assert [(r["distribution"], r["status"][:8]) for r in rows] == [
+        ("prunebench-baselines 0.1.0", "ok"), ("faulty-criteria 1.0", "refused:")]
+
+
+def test_a_name_two_third_parties_claim_is_refused_for_both(installed, install_dist):
+    install_dist("other-criteria", {"keep-last": "other_criteria:KeepLast"},
+                 {"other_criteria": GOOD}, version="0.2")
     with pytest.raises(CriterionError) as info:
-        registry.load("l1")
-    assert "faulty-criteria 1.0" in str(info.value)
-    assert "prunebench-baselines 0.1.0" in str(info.value)
-    assert "uninstall all but one" in str(info.value)
+        registry.load("keep-last")
+    assert str(info.value) == (
+        "criterion 'keep-last': provided by several distributions (good-criteria 2.3.1, "
+        "other-criteria 0.2); uninstall all but one")
 
 
 def test_unknown_name_lists_what_is_installed():

@@ -7,27 +7,35 @@ import pytest
 
 from prunebench import scenarios
 from prunebench.cli import main
+from prunebench.errors import PrunebenchError
+from prunebench.registry import providers
 
 pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 
 CORE_ROWS = ["lenet5-digits", "lenet5-mnist", "lenet5-fashionmnist", "lenet5bn-fashionmnist",
              "vgg16-cifar10", "vgg16-cifar100", "resnet50-imagenet", "fasterrcnn-coco",
              "fasterrcnn-coco-transfer"]
-PLUGINS = [EntryPoint("mine", "tests.scenario_plugins:good", scenarios.GROUP),
-           EntryPoint("noconv", "tests.scenario_plugins:no_convs", scenarios.GROUP),
-           EntryPoint("nogroup", "tests.scenario_plugins:missing_group", scenarios.GROUP),
+PLUGINS = [EntryPoint("my-lenet", "tests.scenario_plugins:good", scenarios.GROUP),
+           EntryPoint("no-convs", "tests.scenario_plugins:no_convs", scenarios.GROUP),
+           EntryPoint("no-group", "tests.scenario_plugins:missing_group", scenarios.GROUP),
            EntryPoint("crash", "tests.no_such_module:rows", scenarios.GROUP),
-           EntryPoint("dupe", "tests.scenario_plugins:duplicate", scenarios.GROUP),
-           EntryPoint("odd", "tests.scenario_plugins:not_a_scenario", scenarios.GROUP)]
+           EntryPoint("lenet5-digits", "tests.scenario_plugins:duplicate", scenarios.GROUP),
+           EntryPoint("odd", "tests.scenario_plugins:not_a_scenario", scenarios.GROUP),
+           EntryPoint("misnamed", "tests.scenario_plugins:good", scenarios.GROUP)]
+
+
+def _add(monkeypatch, extra):
+    """The real entry points plus `extra`, read afresh."""
+    real = providers.entry_points
+    monkeypatch.setattr(providers, "entry_points", lambda group: [
+        *real(group=group), *(e for e in extra if e.group == group)])
+    scenarios.refresh()
 
 
 @pytest.fixture
 def installed(monkeypatch):
-    """The real entry points plus the test plugins, read afresh; the registry reset after."""
-    real = scenarios.entry_points
-    monkeypatch.setattr(scenarios, "entry_points",
-                        lambda group: [*real(group=group), *PLUGINS])
-    scenarios.refresh()
+    """The real entry points plus the test plugins; the registry reset after."""
+    _add(monkeypatch, PLUGINS)
     yield
     monkeypatch.undo()
     scenarios.refresh()
@@ -44,13 +52,17 @@ def test_broken_scenario_plugins_are_refused_in_one_line_and_the_others_still_li
     assert list(scenarios.registry()) == [*CORE_ROWS, "my-lenet", "no-convs", "no-group"]
     lines = [b.line() for b in scenarios.broken()]
     assert lines == [
+        "scenario plugin 'lenet5-digits' (tests.scenario_plugins:duplicate) from unknown "
+        "distribution: scenario 'lenet5-digits' is prunebench 0.1.0's (first party); rename "
+        "yours",
         "scenario plugin 'crash' (tests.no_such_module:rows) from unknown distribution: import "
         "failed with ModuleNotFoundError: No module named 'tests.no_such_module'",
-        "scenario plugin 'dupe' (tests.scenario_plugins:duplicate) from unknown distribution: "
-        "scenario 'lenet5-digits' is already provided by prunebench 0.1.0; rename it",
+        "scenario plugin 'misnamed' (tests.scenario_plugins:good) from unknown distribution: "
+        "gave scenario 'my-lenet'; name the entry point after its row",
         "scenario plugin 'odd' (tests.scenario_plugins:not_a_scenario) from unknown "
-        "distribution: gave 'lenet5' where a prunebench.scenarios.base.Scenario (or a list of "
-        "them) belongs"]
+        "distribution: gave 'lenet5' where a prunebench.scenarios.base.Scenario belongs (one "
+        "entry point per row, named after it)"]
+    assert scenarios.get("lenet5-digits").source.startswith("prunebench ")  # the core's row
     assert main(["list", "--scenarios"]) == 0
     out, err = capsys.readouterr()
     out = " ".join(out.split())
@@ -67,17 +79,16 @@ def test_broken_scenario_plugins_are_refused_in_one_line_and_the_others_still_li
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "from unknown distribution is refused: it" in err
     assert main(["run", "--scenario", "crash"]) == 2  # named as its entry point: why it broke
-    assert capsys.readouterr().err == f"prunebench: error: {lines[0]}\n"
+    assert capsys.readouterr().err == f"prunebench: error: {lines[1]}\n"
 
 
 FAULTY = [EntryPoint("exits", "tests.scenario_exits:rows", scenarios.GROUP),
-          EntryPoint("parts", "tests.scenario_plugins:faulty_parts", scenarios.GROUP)]
+          *(EntryPoint(row, f"tests.scenario_plugins:{row.replace('-', '_')}", scenarios.GROUP)
+            for row in ("bad-loader", "none-loader", "bad-forward", "bad-writer"))]
 
 
 def test_a_scenario_plugins_own_code_fails_in_one_line_naming_it(monkeypatch, tmp_path, capsys):
-    real = scenarios.entry_points
-    monkeypatch.setattr(scenarios, "entry_points", lambda group: [*real(group=group), *FAULTY])
-    scenarios.refresh()
+    _add(monkeypatch, FAULTY)
     try:
         assert main(["list", "--scenarios"]) == 0  # an exit at import is a broken plugin
         err = capsys.readouterr().err
@@ -109,3 +120,35 @@ def test_a_plugins_row_runs_like_the_core_ones(installed, tmp_path):
     assert main(["run", "--scenario", "my-lenet", "--budget", "smoke", "--criteria", "l1",
                  "--no-scratch", "--results", str(tmp_path)]) == 0
     assert list((tmp_path / "my-lenet").glob("l1--prun1--smoke--seed0--*.json"))
+
+
+ROW_SOURCE = """
+from dataclasses import replace
+from prunebench import scenarios
+
+def row():
+    return replace(scenarios.get("lenet5-digits"), name="shared-row", source="")
+"""
+
+
+def test_rows_are_named_without_importing_and_a_name_two_plugins_claim_is_refused_for_both(
+        install_dist):
+    """The criteria's rule (tests/test_plugins.py), the same code: neither install order nor
+    sys.path decides between two third parties."""
+    import sys
+
+    install_dist("rows-a", {"shared-row": "rows_a:row"}, {"rows_a": ROW_SOURCE},
+                 group=scenarios.GROUP)
+    install_dist("rows-b", {"shared-row": "rows_b:row"}, {"rows_b": ROW_SOURCE},
+                 group=scenarios.GROUP, version="2.0")
+    scenarios.refresh()
+    try:
+        assert scenarios.names()[-1] == "shared-row"
+        with pytest.raises(PrunebenchError) as info:
+            scenarios.get("shared-row")
+        assert str(info.value) == (
+            "scenario plugin 'shared-row' (rows_a:row) from rows-a 1.0: provided by several "
+            "distributions (rows-a 1.0, rows-b 2.0); uninstall all but one")
+        assert "rows_a" not in sys.modules and "rows_b" not in sys.modules  # nothing imported
+    finally:
+        scenarios.refresh()

@@ -12,7 +12,7 @@ from rich.table import Table
 from prunebench import scenarios
 from prunebench.cli.arguments import parse_names
 from prunebench.cli.console import console, errors
-from prunebench.criteria import registry
+from prunebench.criteria import discovery, registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import plugin_call
 from prunebench.report.board import build_boards
@@ -38,7 +38,7 @@ def criteria_rows() -> list[dict[str, str]]:
     """Every installed criterion as `prunebench list` shows it; a broken plugin's row says why."""
     rows = []
     for name, info in registry.discover().items():
-        dist = f"{info.distribution} {info.version}"
+        dist = info.source
         try:
             loaded = registry.load(name)
         except PrunebenchError as exc:
@@ -52,6 +52,9 @@ def criteria_rows() -> list[dict[str, str]]:
         rows.append(dict(zip(CRITERION_COLUMNS, (
             name, dist, needs, ", ".join(extra) or "none", registry.settings_text(loaded.cls),
             "ok", loaded.description))))
+    for claim in discovery.refused():
+        rows.append(dict(zip(CRITERION_COLUMNS, (claim.name, claim.source, "?", "?", "?",
+                                                 f"refused: {claim.conflict}", ""))))
     return rows
 
 

@@ -21,7 +21,7 @@ from prunebench.cli.arguments import (
     parse_widths,
 )
 from prunebench.criteria import registry
-from prunebench.errors import CriterionError, PrunebenchError
+from prunebench.errors import PrunebenchError
 from prunebench.harness import allocation
 from prunebench.harness.plan import DEFAULT_RESULTS, RunOptions, RunPlan, utc_now
 from prunebench.protocol.config import (
@@ -120,13 +120,8 @@ def criteria_specs(text: str | None, controls: tuple[str, ...],
                                       "leaves it out; give it in --controls (controls are rows "
                                       "of their own, not criteria)")
             continue
-        try:
-            loaded = registry.load(name, available)
-        except CriterionError:  # a broken plugin fails only its own cells, when they run
-            specs.append(CriterionSpec(name, tuple(settings)))
-            continue
-        specs.append(registry.bind_settings(loaded, settings))
-    return tuple(dict.fromkeys(specs))
+        specs.append(CriterionSpec(name, tuple(settings)))
+    return tuple(registry.bind_all(specs, available))
 
 
 def make_plan(*, scenario: str = scenarios.DEFAULT, criteria: str | None = None,

@@ -12,21 +12,21 @@ import math
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import NoneType, UnionType
 
-from prunebench.criteria.discovery import GROUP, PluginInfo, discover, unknown
+from prunebench.criteria.discovery import GROUP, discover, unknown
 from prunebench.criterion import NEEDS, Criterion, Limits
 from prunebench.errors import CriterionError, PrunebenchError
 from prunebench.protocol.config import CriterionSpec, Setting
+from prunebench.registry.providers import Provider
 
 
 @dataclass(frozen=True)
 class LoadedCriterion:
     """A criterion class that passed the contract checks, with its provenance."""
 
-    info: PluginInfo
+    info: Provider
     cls: type[Criterion]
 
     @property
@@ -36,7 +36,7 @@ class LoadedCriterion:
         return " ".join(doc.split("\n\n")[0].split())
 
 
-def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCriterion:
+def load(name: str, available: dict[str, Provider] | None = None) -> LoadedCriterion:
     """Import one criterion and check it against the contract.
 
     Raises PrunebenchError for a name nobody provides (a typo stops the run), and CriterionError
@@ -49,16 +49,15 @@ def load(name: str, available: dict[str, PluginInfo] | None = None) -> LoadedCri
     info = available[name]
     if info.conflict:
         raise CriterionError(name, info.conflict)
-    where = f"from {info.distribution} {info.version} ({info.target})"
+    where = f"from {info.source} ({info.target})"
     try:
-        obj = EntryPoint(name=name, value=info.target, group=GROUP).load()
-    except Exception as exc:  # a plugin may fail in any way while importing
-        raise CriterionError(name, f"{where} is broken: import failed with "
-                                   f"{type(exc).__name__}: {exc}") from exc
+        obj = info.load(GROUP)
+    except ValueError as exc:
+        raise CriterionError(name, f"{where} is broken: {exc}") from exc
     problem = contract_problem(obj)
     if problem:
         raise CriterionError(name, f"{where} is refused: {problem}")
-    return LoadedCriterion(info, obj)
+    return LoadedCriterion(info, typing.cast(type[Criterion], obj))
 
 
 def contract_problem(obj: object) -> str | None:
@@ -192,3 +191,22 @@ def bind_settings(loaded: LoadedCriterion, raw: Sequence[tuple[str, object]]) ->
         if value != (str(default) if isinstance(default, Path) else default):
             settings.append((key, value))
     return CriterionSpec(name, tuple(sorted(dict(settings).items())))
+
+
+def bind_all(specs: Sequence[CriterionSpec], available: dict[str, Provider]
+             ) -> dict[CriterionSpec, LoadedCriterion | CriterionError]:
+    """The one place settings are bound: each criterion's class by its spec, the settings
+    checked and converted by the class's constructor (a plan built in Python is checked as the
+    command line's is; a default drops out, so `l1` and `l1:x=<default>` are one row); or why it
+    cannot be loaded: unknown names and settings stop the run here (PrunebenchError), broken
+    plugins fail only their own cells (the CriterionError, under the spec as given). Binding a
+    bound spec gives it back unchanged."""
+    loaded: dict[CriterionSpec, LoadedCriterion | CriterionError] = {}
+    for spec in specs:
+        try:
+            found = load(spec.name, available)
+        except CriterionError as exc:
+            loaded.setdefault(spec, exc)
+            continue
+        loaded.setdefault(bind_settings(found, spec.settings), found)
+    return loaded

@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import partial
 
 from prunebench.criteria import registry
-from prunebench.errors import CriterionError
 from prunebench.harness import allocation
 from prunebench.harness.baseline import get_baseline
 from prunebench.harness.cells.base import Cell, Matrix
@@ -33,24 +32,6 @@ from prunebench.protocol.config import (
     in_shard,
 )
 
-
-def load_criteria(specs: tuple[CriterionSpec, ...], available: dict[str, registry.PluginInfo]
-                  ) -> dict[CriterionSpec, registry.LoadedCriterion | CriterionError]:
-    """Each criterion's class by its spec, the settings checked and converted by the class's
-    constructor (a plan built in Python is checked as the command line's is; a default drops
-    out); or why it cannot be loaded: unknown names and settings stop the run here, broken
-    plugins fail only their own cells."""
-    loaded: dict[CriterionSpec, registry.LoadedCriterion | CriterionError] = {}
-    for spec in specs:
-        try:
-            found = registry.load(spec.name, available)
-        except CriterionError as exc:
-            loaded.setdefault(spec, exc)
-            continue
-        loaded.setdefault(registry.bind_settings(found, spec.settings), found)
-    return loaded
-
-
 #: the criterion that chooses the filters of the global track's `uniform` reference row
 UNIFORM_BY = "l1"
 #: the target name of `unpruned-ft`'s cells, which keep every filter
@@ -69,7 +50,7 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
         return transfer_matrix(plan, options)
     scenario, budget = plan.scenario, plan.budget
     available = registry.discover()
-    loaded = load_criteria(plan.criteria, available)
+    loaded = registry.bind_all(plan.criteria, available)
     full = surgery.widths(scenario.model(budget), scenario.groups)
     device = options.device.type
 
@@ -82,7 +63,7 @@ def build_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
 
     uniform = {t.name: uniform_widths(plan, full, t.macs_reduction) for t in plan.targets
                if t.macs_reduction is not None}
-    reference = load_criteria((CriterionSpec(UNIFORM_BY),), available) \
+    reference = registry.bind_all((CriterionSpec(UNIFORM_BY),), available) \
         if uniform and UNIFORM in plan.controls and UNIFORM_BY in available else {}
     cells: dict[int, list[Cell]] = {}
     for seed in plan.seeds:

@@ -50,8 +50,8 @@ BUDGETS = {
 }
 
 
-def scenarios() -> list[Scenario]:
-    direct = Scenario(
+def fasterrcnn_coco() -> Scenario:
+    return Scenario(
         name="fasterrcnn-coco",
         description="Faster R-CNN, ResNet-50 FPN backbone, on COCO images + instances JSON; "
                     "COCOeval box AP/AR (seed 001 Table 4)",
@@ -59,9 +59,11 @@ def scenarios() -> list[Scenario]:
         groups=GROUPS, input_shape=(3, 800, 800), targets=TARGETS, budgets=BUDGETS,
         default_target="prun1", prune_root=ROOT, measure_root="backbone",
         tiny_data=lambda root: write_coco_like(root / "coco"))
-    transfer = replace(
-        direct, name="fasterrcnn-coco-transfer", backbone_source="resnet50-imagenet",
+
+
+def fasterrcnn_coco_transfer() -> Scenario:
+    return replace(
+        fasterrcnn_coco(), name="fasterrcnn-coco-transfer", backbone_source="resnet50-imagenet",
         description="Faster R-CNN on COCO built on each criterion's pruned ResNet-50 from the "
                     "ImageNet row (seed 001 sec. 4.5); needs --backbone-from",
         targets={"prun1": TARGETS["prun1"]})
-    return [direct, transfer]

@@ -81,20 +81,27 @@ def _load_digits(_root: Path | None, _fetch: bool, _size: int | None) -> ArrayDa
     return digits.load()
 
 
-def scenarios() -> list[Scenario]:
-    return [
-        _lenet("lenet5-digits", "LeNet-5 on scikit-learn's bundled digits (upsampled to 28x28); "
-               "needs no download", _load_digits, DIGITS_BUDGETS),
-        _lenet("lenet5-mnist", "LeNet-5 on MNIST idx files (seed 001 Table 1)",
-               _load_mnist, MNIST_BUDGETS, partial(synthetic.write_mnist_like, n_train=200,
-                                                   n_test=100, subfolder="mnist")),
-        _lenet("lenet5-fashionmnist", "LeNet-5 on Fashion-MNIST idx files (Debian "
-               "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS,
-               partial(synthetic.write_mnist_like, n_train=200, n_test=100,
-                       subfolder="fashion-mnist")),
-        _lenet("lenet5bn-fashionmnist", "LeNet-5 with a BatchNorm after each conv on "
-               "Fashion-MNIST: where Network Slimming's BN-scale penalty applies",
-               _load_fashion, MNIST_BUDGETS,
-               partial(synthetic.write_mnist_like, n_train=200, n_test=100,
-                       subfolder="fashion-mnist"), model=LeNet5BN),
-    ]
+_tiny_fashion = partial(synthetic.write_mnist_like, n_train=200, n_test=100,
+                        subfolder="fashion-mnist")
+
+
+def lenet5_digits() -> Scenario:
+    return _lenet("lenet5-digits", "LeNet-5 on scikit-learn's bundled digits (upsampled to "
+                  "28x28); needs no download", _load_digits, DIGITS_BUDGETS)
+
+
+def lenet5_mnist() -> Scenario:
+    return _lenet("lenet5-mnist", "LeNet-5 on MNIST idx files (seed 001 Table 1)", _load_mnist,
+                  MNIST_BUDGETS, partial(synthetic.write_mnist_like, n_train=200, n_test=100,
+                                         subfolder="mnist"))
+
+
+def lenet5_fashionmnist() -> Scenario:
+    return _lenet("lenet5-fashionmnist", "LeNet-5 on Fashion-MNIST idx files (Debian "
+                  "dataset-fashion-mnist)", _load_fashion, MNIST_BUDGETS, _tiny_fashion)
+
+
+def lenet5bn_fashionmnist() -> Scenario:
+    return _lenet("lenet5bn-fashionmnist", "LeNet-5 with a BatchNorm after each conv on "
+                  "Fashion-MNIST: where Network Slimming's BN-scale penalty applies",
+                  _load_fashion, MNIST_BUDGETS, _tiny_fashion, model=LeNet5BN)

@@ -52,8 +52,8 @@ def _resnet50(num_classes: int = 1000):
     return resnet50(weights=None, num_classes=num_classes)
 
 
-def scenarios() -> list[Scenario]:
-    return [Scenario(
+def resnet50_imagenet() -> Scenario:
+    return Scenario(
         name="resnet50-imagenet",
         description="torchvision ResNet-50 on an ImageNet ImageFolder tree; prunes conv1/conv2 of "
                     "each bottleneck (seed 001 Fig. 5)",
@@ -62,4 +62,4 @@ def scenarios() -> list[Scenario]:
         groups=GROUPS, input_shape=(3, 224, 224), targets=TARGETS, budgets=BUDGETS,
         default_target="prun1",
         tiny_data=lambda root: write_imagefolder_like(root / "imagenet"),
-        paper_settings={"stability": (("lam", 5e-6),)})]  # seed 001 sec. 4.4
+        paper_settings={"stability": (("lam", 5e-6),)})  # seed 001 sec. 4.4

@@ -54,5 +54,9 @@ def _scenario(variant: cifar.Variant, name: str) -> Scenario:
                           n_test=40))
 
 
-def scenarios() -> list[Scenario]:
-    return [_scenario(cifar.CIFAR10, "vgg16-cifar10"), _scenario(cifar.CIFAR100, "vgg16-cifar100")]
+def vgg16_cifar10() -> Scenario:
+    return _scenario(cifar.CIFAR10, "vgg16-cifar10")
+
+
+def vgg16_cifar100() -> Scenario:
+    return _scenario(cifar.CIFAR100, "vgg16-cifar100")

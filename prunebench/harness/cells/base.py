@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from prunebench.criteria.registry import PluginInfo
 from prunebench.data.base import Data
 from prunebench.harness.baseline import Baseline
 from prunebench.protocol.config import CellConfig
+from prunebench.registry.providers import Provider
 from prunebench.results.record import Measured
 from prunebench.runtime.worker import Progress
 from prunebench.scenarios.base import Scenario
@@ -53,7 +53,7 @@ class Cell(abc.ABC):
     """One cell of a matrix."""
 
     config: CellConfig
-    info: PluginInfo
+    info: Provider
 
     @abc.abstractmethod
     def epochs(self) -> float:

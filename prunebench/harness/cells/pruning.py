@@ -19,7 +19,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from prunebench.criteria.registry import LoadedCriterion, PluginInfo
+from prunebench.criteria.registry import LoadedCriterion
 from prunebench.criterion import NotApplicable
 from prunebench.errors import CriterionError
 from prunebench.export.files import save_pruned
@@ -46,6 +46,7 @@ from prunebench.measure.architecture import model_size
 from prunebench.models import surgery
 from prunebench.protocol.config import UNIFORM, CellConfig
 from prunebench.protocol.schedule import finetune_epochs
+from prunebench.registry.providers import Provider
 from prunebench.results.record import Measured, Measures
 
 #: a step's key for the headline metric after its sparsity epochs, before the surgery
@@ -62,7 +63,7 @@ def step_widths(full: tuple[int, ...], final: tuple[int, ...], step: int,
 
 class PruneCell(Cell):
     def __init__(self, config: CellConfig, loaded: LoadedCriterion | CriterionError,
-                 info: PluginInfo) -> None:
+                 info: Provider) -> None:
         self.config, self.loaded, self.info = config, loaded, info
 
     def epochs(self) -> float:

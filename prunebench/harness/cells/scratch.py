@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 import prunebench
-from prunebench.criteria.registry import PluginInfo
 from prunebench.harness import allocation
 from prunebench.harness.baseline import train_model
 from prunebench.harness.cells.base import SCRATCH_CHECKPOINT, Cell, CellEnv
@@ -27,13 +26,14 @@ from prunebench.harness.cells.measures import eager_speed
 from prunebench.models import surgery
 from prunebench.protocol.config import SCRATCH_B, CellConfig
 from prunebench.protocol.schedule import scratch_b_epochs, scratch_e_epochs
+from prunebench.registry.providers import Provider
 from prunebench.results.record import Cost, Measured, Measures
 from prunebench.scenarios.base import Scenario
 
 
-def control_info(name: str, entry: str) -> PluginInfo:
+def control_info(name: str, entry: str) -> Provider:
     """A control row's provenance: prunebench itself."""
-    return PluginInfo(name, entry, "prunebench (control)", prunebench.__version__)
+    return Provider(name, entry, "prunebench (control)", prunebench.__version__)
 
 
 def reinitialise(model: nn.Module, groups: tuple[str, ...], widths: tuple[int, ...],

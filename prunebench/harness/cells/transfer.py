@@ -21,6 +21,7 @@ from prunebench.harness.cells.base import Cell, CellEnv, Matrix
 from prunebench.harness.plan import RunOptions, RunPlan
 from prunebench.models import surgery
 from prunebench.protocol.config import CellConfig, in_shard
+from prunebench.registry.providers import Provider
 from prunebench.results.checkpoints import load_checkpoint
 from prunebench.results.record import Measured, Measures, Record
 from prunebench.results.store import read_results, within
@@ -56,7 +57,7 @@ def source_records(plan: RunPlan) -> list[Record]:
 class TransferCell(Cell):
     """The detector trained on the backbone `config.criterion` pruned on the source row."""
 
-    def __init__(self, config: CellConfig, origin: Record | None, info: registry.PluginInfo,
+    def __init__(self, config: CellConfig, origin: Record | None, info: Provider,
                  source: Scenario, folder: Path, full: list[int]) -> None:
         self.config, self.origin, self.info = config, origin, info
         self.source, self.folder, self.full = source, folder, full
@@ -110,8 +111,7 @@ def transfer_matrix(plan: RunPlan, options: RunOptions) -> Matrix:
             origin = origins[seed].get(spec.name)
             widths = origin.measured.pruned_widths if origin and origin.measured else \
                 plan.target.resolve(full, source.groups)
-            info = available.get(spec.name) or registry.PluginInfo(spec.name, "?",
-                                                                   "not installed", "?")
+            info = available.get(spec.name) or Provider(spec.name, "?", "not installed", "?")
             config = CellConfig(scenario.name, spec.name, plan.target.name, widths, seed,
                                 plan.budget, spec.settings, options.device.type, info.version)
             row.append(TransferCell(config, origin, info, source, folder, full))

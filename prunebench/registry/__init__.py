@@ -1,0 +1,1 @@
+"""What an entry-point group provides, shared by the criteria and the scenarios (rows)."""
