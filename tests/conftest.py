@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from torch import nn
 
 from prunebench.criterion import ChannelGroup
@@ -29,13 +31,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The fast loop: without --slow, the end-to-end tests (marked `slow`) are left out, and the
-    summary counts them as deselected."""
+    summary counts them as deselected. With --slow, the few longest tests (marked `longest`)
+    go first, so that pytest-xdist's workers, which take tests in this order, end together
+    rather than one finishing the longest test alone."""
     if config.getoption("--slow"):
+        items.sort(key=lambda item: item.get_closest_marker("longest") is None)
         return
     slow = [item for item in items if item.get_closest_marker("slow")]
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+@pytest.fixture(scope="session")
+def shared_once(tmp_path_factory: pytest.TempPathFactory,
+                worker_id: str) -> Callable[[str, Callable[[Path], None]], Path]:
+    """`shared_once(name, make)`: a folder `make` fills once per test session, whichever
+    pytest-xdist worker asks first; the others wait for it and read it (pytest-xdist's recipe
+    for a session fixture that runs once, with filelock)."""
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent  # the workers' common folder
+
+    def get(name: str, make: Callable[[Path], None]) -> Path:
+        folder = root / name
+        with FileLock(root / f"{name}.lock"):
+            if not (root / f"{name}.done").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+                folder.mkdir()
+                make(folder)
+                (root / f"{name}.done").touch()
+        return folder
+
+    return get
+
+
+def _train_paper_baseline(folder: Path) -> None:
+    from prunebench.cli import main
+
+    assert main(["run", "--budget", "paper", "--track", "one-shot", "--criteria", "random",
+                 "--target", "prun1", "--seeds", "0", "--controls", "none",
+                 "--results", str(folder)]) == 0
+
+
+@pytest.fixture(scope="session")
+def paper_baseline(shared_once: Callable[[str, Callable[[Path], None]], Path]) -> Path:
+    """A trained `baselines/` folder of lenet5-digits at `paper`, seed 0 (40 epochs), for the
+    tests about what comes after a baseline: trained once per session by a real run that
+    trains nothing else (the one-shot track, over the same baselines); copy it into the test's
+    results folder."""
+    return shared_once("paper-baseline", _train_paper_baseline) / "baselines"
 
 
 @pytest.fixture

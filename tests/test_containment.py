@@ -168,6 +168,7 @@ def test_rerun_keeps_the_original_command_and_writes_beside_the_results(tmp_path
     assert main(["rerun", str(path)]) == 0
 
 
+@pytest.mark.longest
 def test_threads_are_part_of_the_cell_and_rerun_and_jobs_keep_them(tmp_path):
     """As a user runs them: each command in a fresh process."""
     results = tmp_path / "res"

@@ -106,6 +106,7 @@ def test_synthetic_images_are_real_jpegs(tmp_path):
             assert image.format == "JPEG" and np.asarray(image).shape == (96, 96, 3)
 
 
+@pytest.mark.longest
 def test_row_runs_end_to_end_with_cocoeval_numbers(tmp_path):
     write_coco_like(tmp_path / "data")
     results = tmp_path / "res"

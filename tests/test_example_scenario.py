@@ -18,6 +18,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "prunebench-mobi
 ROW = "mobilenetv2-fashionmnist"
 
 
+@pytest.mark.longest
 def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criterion(tmp_path):
     env = pip_installed(EXAMPLE, tmp_path / "site")
 
@@ -34,10 +35,14 @@ def test_an_installed_scenario_plugin_lists_passes_the_kit_and_runs_every_criter
                          text=True, env=env, cwd=tmp_path, timeout=600)
     assert kit.returncode == 0, kit.stderr
     cli("tiny-data", ROW, str(tmp_path / "data"))
-    # every criterion; k-means with one run instead of 10, which on MobileNetV2's widest
-    # layers took most of this test's time and proves nothing more here, and the sparsity
-    # criteria with one sparsity epoch instead of their rule's eight (22 s a cell)
-    shortened = {"kmeans-raw": ":restarts=1", "deep-feature-kmeans": ":restarts=1",
+    # every criterion, the costly ones at the cheapest settings that still run their whole
+    # method (what they cost at their defaults proves nothing more here): k-means with one run
+    # instead of 10, the deep features of 32-pixel filter images instead of 64 (126 s a cell
+    # at 64), the refitting criteria from 2 output positions per image instead of 10 (60 s a
+    # cell at 10), the sparsity criteria with one sparsity epoch instead of their rule's eight
+    shortened = {"kmeans-raw": ":restarts=1",
+                 "deep-feature-kmeans": ":restarts=1:image_size=32",
+                 "cp": ":locations=2", "thinet": ":locations=2",
                  **dict.fromkeys(("slimming", "group-lasso", "group-norm-sl", "growing-reg"),
                                  ":epochs=1")}
     every = ",".join(name + shortened.get(name, "") for name in sorted(registry.discover()))

@@ -71,6 +71,7 @@ def test_detector_backbone_gets_the_pruned_resnet_weights():
     assert torch.equal(body.layer2[0].bn1.running_var, resnet.layer2[0].bn1.running_var)
 
 
+@pytest.mark.longest
 def test_transfer_row_end_to_end(tmp_path, capsys):
     data = tmp_path / "data"
     assert main(["tiny-data", str(data), "--scenario", "resnet50-imagenet"]) == 0

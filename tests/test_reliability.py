@@ -66,8 +66,9 @@ def resume_and_compare(args: list[str], tmp_path: Path, same_baseline: bool = Fa
     assert metrics(tmp_path / "killed") == metrics(tmp_path / "whole")
 
 
+@pytest.mark.longest
 def test_kill_9_during_baseline_training_then_resume_gives_the_same_results(tmp_path):
-    args = ["run", "--budget", "quick", "--criteria", "l1,random", "--seeds", "0"]
+    args = ["run", "--budget", "quick", "--criteria", "l1,random", "--seeds", "0", "--no-scratch"]
     victim = start(*args, "--results", "killed", cwd=tmp_path)
     partial = tmp_path / "killed" / "baselines" / "lenet5-digits"
     wait_for(victim, partial, "*.partial.pt")
@@ -158,8 +159,11 @@ def test_rerun_reproduces_a_result_from_its_file(tmp_path, capsys):
     assert "the cell's configuration changed" in capsys.readouterr().err
 
 
-def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tmp_path):
+@pytest.mark.longest
+def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tmp_path,
+                                                                               paper_baseline):
     args = ["run", "--budget", "paper", "--no-scratch", "--criteria", "l1", "--seeds", "0"]
+    shutil.copytree(paper_baseline, tmp_path / "killed" / "baselines")
     victim = start(*args, "--results", "killed", cwd=tmp_path)
     cells = tmp_path / "killed" / "lenet5-digits"
     wait_for(victim, cells, "*.step.pt")
@@ -170,6 +174,7 @@ def test_kill_9_during_fine_tuning_resumes_mid_schedule_with_the_same_results(tm
     history = json.loads(next(cells.glob("*.json")).read_text())["history"]
     assert [h["step"] for h in history] == [1, 2, 3, 4]
     assert not list(cells.glob("*.pt"))  # progress files are gone once the cell is done
+    assert len(list((tmp_path / "killed" / "baselines").rglob("*.pt"))) == 1  # the shared one
 
 
 def test_two_shards_side_by_side_cover_the_matrix_exactly_once(tmp_path):
@@ -252,7 +257,7 @@ def test_the_recorded_commit_is_dirty_for_changed_code_not_for_rewritten_results
 
 
 def test_a_diverged_fine_tuning_fails_its_cell_by_name_and_leaves_no_progress_to_resume(
-        tmp_path, install_dist):
+        tmp_path, install_dist, paper_baseline):
     """A refit that scales step 2's consumer by 1e30 sends that step's fine-tuning to NaN: the
     cell fails saying which phase diverged (not with an obscure error later), and step 1's
     checkpoint is discarded so a rerun after a fix starts from the baseline, not a bad state."""
@@ -284,6 +289,7 @@ class Diverges(Criterion):
             seen_checkpoint.extend(cells.glob("diverges--*.step.pt"))
             time.sleep(0.05)
 
+    shutil.copytree(paper_baseline, tmp_path / "baselines")
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     assert main(["run", "--budget", "paper", "--no-scratch", "--criteria", "diverges",
@@ -294,6 +300,7 @@ class Diverges(Criterion):
         "criterion 'diverges': step 2's fine-tuning diverged: the weights became NaN or "
         "infinite by step ")
     assert seen_checkpoint and not list(cells.glob("*.pt"))
+    assert len(list((tmp_path / "baselines").rglob("*.pt"))) == 1  # the shared one, used
 
 
 def test_new_cells_are_refused_when_their_baseline_is_not_the_finished_cells_one(tmp_path,

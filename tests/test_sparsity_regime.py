@@ -16,6 +16,7 @@ from prunebench.harness.plan import RunPlan
 from prunebench.harness.runner import RunOptions, run_matrix
 from prunebench.models.lenet5 import LeNet5BN
 from prunebench.protocol.config import CriterionSpec, Target
+from prunebench.results.store import read_result
 from prunebench.scenarios.base import ignoring_size
 
 pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
@@ -24,17 +25,21 @@ pytestmark = pytest.mark.slow  # end to end: `python -m pytest --slow` runs it
 FIRST_STEP = Target("first-step", widths=(16, 41))
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sparsity")
+def compute(folder):
     scenario = replace(scenarios.registry()["lenet5-digits"], name="lenet5bn-digits",
                        build_model=ignoring_size(LeNet5BN))
     budget = replace(scenario.budget("quick"), seeds=(0,))
     specs = tuple(CriterionSpec(name) for name in
                   ("slimming", "group-lasso", "group-norm-sl", "growing-reg"))
     plan = RunPlan(scenario, specs, (FIRST_STEP,), (0,), budget, controls=())
-    outcome = run_matrix(plan, RunOptions(folder / "results"))
-    return {r.criterion.name: r for r in outcome.records}
+    assert all(r.ok for r in run_matrix(plan, RunOptions(folder)).records)
+
+
+@pytest.fixture(scope="session")
+def records(shared_once):
+    folder = shared_once("sparsity-regime", compute)
+    return {r.criterion.name: r for r in map(read_result, (folder / "lenet5bn-digits").glob(
+        "*.json"))}
 
 
 def phase(record):
