@@ -33,7 +33,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The fast loop: without --slow, the end-to-end tests (marked `slow`) are left out, and the
     summary counts them as deselected. With --slow, the few longest tests (marked `longest`)
     go first, so that pytest-xdist's workers, which take tests in this order, end together
-    rather than one finishing the longest test alone."""
+    rather than one finishing the longest test alone, and a shared fixture's first user makes
+    it before the other worker would wait for it."""
     if config.getoption("--slow"):
         items.sort(key=lambda item: item.get_closest_marker("longest") is None)
         return

@@ -50,6 +50,7 @@ def phase(record):
     return step
 
 
+@pytest.mark.longest  # the first to need `records`: computed early, the other tests do not wait
 @pytest.mark.parametrize("name", ["slimming", "group-lasso", "group-norm-sl"])
 def test_the_penalty_empties_what_is_removed(records, name):
     for layer in phase(records[name])["layers"].values():
