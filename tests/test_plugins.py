@@ -62,7 +62,7 @@ def test_a_third_party_cannot_take_a_first_party_name(installed, capsys):
     """faulty-criteria also claims `l1`: the board's l1 stays prunebench-baselines', and the
     claim is listed as refused, naming both."""
     assert registry.load("l1").info.distribution == "prunebench-baselines"
-    assert [(c.name, c.distribution, c.conflict) for c in discovery.refused()] == [
+    assert [(c.name, c.distribution, c.conflict) for c in discovery.listing().refused] == [
         ("l1", "faulty-criteria",
          "criterion 'l1' is prunebench-baselines 0.1.0's (first party); rename yours")]
     assert main(["list", "--json"]) == 0

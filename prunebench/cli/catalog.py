@@ -37,10 +37,11 @@ CRITERION_COLUMNS = ("name", "distribution", "needs", "extra cost", "settings", 
 def criteria_rows() -> list[dict[str, str]]:
     """Every installed criterion as `prunebench list` shows it; a broken plugin's row says why."""
     rows = []
-    for name, info in registry.discover().items():
+    found = discovery.listing()  # the metadata read once, for every row
+    for name, info in found.by_name.items():
         dist = info.source
         try:
-            loaded = registry.load(name)
+            loaded = registry.load(name, found.by_name)
         except PrunebenchError as exc:
             rows.append(dict(zip(CRITERION_COLUMNS, (name, dist, "?", "?", "?",
                                                      f"broken: {exc}", ""))))
@@ -52,7 +53,7 @@ def criteria_rows() -> list[dict[str, str]]:
         rows.append(dict(zip(CRITERION_COLUMNS, (
             name, dist, needs, ", ".join(extra) or "none", registry.settings_text(loaded.cls),
             "ok", loaded.description))))
-    for claim in discovery.refused():
+    for claim in found.refused:
         rows.append(dict(zip(CRITERION_COLUMNS, (claim.name, claim.source, "?", "?", "?",
                                                  f"refused: {claim.conflict}", ""))))
     return rows

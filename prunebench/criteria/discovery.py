@@ -5,19 +5,20 @@ duplicate-name rule is the one every entry-point group follows (`prunebench.regi
 from __future__ import annotations
 
 from prunebench.errors import PrunebenchError, did_you_mean
-from prunebench.registry.providers import Provider, providers
+from prunebench.registry.providers import Provider, Providers, providers
 
 GROUP = "prunebench.criteria"
 
 
+def listing() -> Providers:
+    """The installed criteria by name, sorted, and the third-party claims refused because a
+    first-party package has their name; read from metadata once, nothing imported."""
+    return providers(GROUP, "criterion")
+
+
 def discover() -> dict[str, Provider]:
     """All installed criteria by name, sorted, without importing any of them."""
-    return providers(GROUP, "criterion").by_name
-
-
-def refused() -> tuple[Provider, ...]:
-    """Third-party criteria refused because a first-party package has their name."""
-    return providers(GROUP, "criterion").refused
+    return listing().by_name
 
 
 def unknown(name: str, available: dict[str, Provider]) -> PrunebenchError | None:
