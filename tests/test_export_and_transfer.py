@@ -72,7 +72,10 @@ def test_detector_backbone_gets_the_pruned_resnet_weights():
 
 
 @pytest.mark.longest
-def test_transfer_row_end_to_end(tmp_path, capsys):
+def test_transfer_row_end_to_end(tmp_path, capsys, monkeypatch):
+    # the detector takes the saved weights; the ONNX, pt2 and TorchScript files --save-models
+    # also writes (two thirds of the ResNet-50 cell's time) are tested in test_deploy_exports
+    monkeypatch.setattr("prunebench.export.files.write_exports", lambda *args, **kwargs: {})
     data = tmp_path / "data"
     assert main(["tiny-data", str(data), "--scenario", "resnet50-imagenet"]) == 0
     assert main(["tiny-data", str(data), "--scenario", "fasterrcnn-coco"]) == 0

@@ -50,8 +50,10 @@ def phase(record):
     return step
 
 
-@pytest.mark.longest  # the first to need `records`: computed early, the other tests do not wait
-@pytest.mark.parametrize("name", ["slimming", "group-lasso", "group-norm-sl"])
+# the first to need `records` runs early (marked longest) and computes them; the others keep
+# their place, late, so that no worker waits for them
+@pytest.mark.parametrize("name", [pytest.param("slimming", marks=pytest.mark.longest),
+                                  "group-lasso", "group-norm-sl"])
 def test_the_penalty_empties_what_is_removed(records, name):
     for layer in phase(records[name])["layers"].values():
         assert layer["removed_share_after"] <= layer["removed_share_before"] / 2, layer

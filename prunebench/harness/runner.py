@@ -31,6 +31,7 @@ from prunebench.results.locks import exclusive, lock_path, remove_orphaned_tempo
 from prunebench.results.record import Criterion, Environment, Failure, Measured, Record
 from prunebench.results.store import finished, read_results, result_path, write_result
 from prunebench.runtime import distributed
+from prunebench.runtime.threads import use_threads
 from prunebench.runtime.worker import CellTimeout, Progress, run_contained, time_limit
 
 
@@ -113,7 +114,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
     data = distributed.for_ranks(prepared.data)
     # in-process cells compute here; workers set the count themselves, and the parent, which
     # only reads checkpoints, stays on one thread
-    torch.set_num_threads(1 if contained else plan.budget.threads)
+    use_threads(1 if contained else plan.budget.threads)
     env = environment(options.device)
     outcome = Outcome()
     reporter.start(sum(len(cells) for cells in matrix.cells.values()), matrix.total_epochs)

@@ -17,6 +17,7 @@ from prunebench.harness.cells.context import criterion_context
 from prunebench.harness.plan import RunOptions, RunPlan
 from prunebench.models import surgery
 from prunebench.protocol.config import Target
+from prunebench.runtime.threads import use_threads
 
 DEFAULT_RATIOS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
@@ -42,7 +43,7 @@ def sensitivity_curves(plan: RunPlan, options: RunOptions,
                               "sensitivity curves remove filters alone, so they take a "
                               "criterion without a refit, e.g. l1")
     data = plan.load_data()
-    torch.set_num_threads(budget.threads)
+    use_threads(budget.threads)
     base = get_baseline(scenario, data, budget, seed, options.results, device)
     headline = scenario.task.headline
     example = torch.zeros(1, *data.input_shape, device=device)

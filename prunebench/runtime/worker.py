@@ -23,9 +23,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Protocol, TypeVar
 
-import torch
-
 from prunebench.errors import PrunebenchError
+from prunebench.runtime.threads import use_blas_threads, use_threads
 
 #: what a worker's message means: its record, progress, or how it ended
 T = TypeVar("T")
@@ -71,13 +70,14 @@ def _child(conn, work: Callable[[Relay], object], threads: int, parent: int) -> 
     _die_with_parent(parent)
     with contextlib.suppress(OSError):  # its own process group, ended with the cell (below)
         os.setpgid(0, 0)
+    use_blas_threads(threads)  # here, on the main thread, or OpenBLAS ignores it
     runner = threading.Thread(target=_work, args=(conn, work, threads), daemon=True)
     runner.start()
     runner.join()
 
 
 def _work(conn, work: Callable[[Relay], object], threads: int) -> None:
-    torch.set_num_threads(threads)
+    use_threads(threads)
     try:
         record = work(Relay(conn))
     except SystemExit as exc:

@@ -122,8 +122,8 @@ def left_unchanged(name: str, what: str, model: nn.Module) -> Iterator[None]:
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     shape = structure(model)
     yield
-    altered = [k for k, v in structure(model).items() if shape.get(k) != v]
-    altered += [k for k in shape if k not in structure(model)]
+    now = structure(model)
+    altered = [k for k, v in now.items() if shape.get(k) != v] + [k for k in shape if k not in now]
     if altered:
         raise CriterionError(name, f"{what} changed the model's structure at "
                                    f"{', '.join(sorted(set(altered))[:3])}: a criterion may not "
