@@ -3,7 +3,8 @@ libraries criteria call (numpy's and scipy's BLAS, scikit-learn's OpenMP), set t
 threadpoolctl. A sum's order, and so its last bits, depends on the count, and the budget's
 `threads` is part of the cell's hash; left alone, BLAS would take one thread per core of the
 machine, so a k-means or a LASSO would depend on the machine, and two workers on two cores
-would each run two BLAS threads that wait on each other (a k-means five times slower)."""
+would each run two BLAS threads that wait on each other (a k-means++ start five times slower,
+docs/long-runs.md)."""
 
 from __future__ import annotations
 
