@@ -31,3 +31,28 @@ def test_a_bit_identical_phase_is_reused_and_changes_no_number(tmp_path):
     text = next(written.glob("lamp--*.json")).read_text()
     assert f'"reused_from": "{made_by}"' in text and f'"final_reused_from": "{made_by}"' in text
     assert not list((tmp_path / "shared" / "reuse").rglob("*.pt"))  # forgotten with the seed
+
+
+def test_a_seeds_phases_stay_until_every_cell_of_the_seed_has_its_record(tmp_path):
+    """A process of --jobs (or a shard) that ends its share of a seed while another process
+    still runs one of its cells leaves the seed's phases for that cell; they go with the
+    seed's last record."""
+    from prunebench.harness.runner import prepare
+    from prunebench.results.locks import exclusive, lock_path
+    from prunebench.results.store import result_path
+
+    plan = make_plan(criteria="l2,lamp", budget="smoke", seeds="0", controls="none")
+    options = make_options(results=tmp_path, argv=["run"])
+    lamp = next(c for c in prepare(plan, options).matrix.cells[0]
+                if c.config.criterion == "lamp")
+    held = lock_path(tmp_path, f"lenet5-digits--{result_path(tmp_path, lamp.config).stem}")
+    with exclusive(held) as mine:  # another process is running lamp's cell
+        assert mine
+        first = run_matrix(plan, options).records
+    assert [r.criterion.name for r in first] == ["l2"]
+    assert list((tmp_path / "reuse").rglob("*.pt"))  # l2's phases, kept for lamp
+    (second,) = run_matrix(plan, options).records  # lamp, by a later command
+    made_by = f"l2, seed 0 ({first[0].config_hash})"
+    assert [s.reused_from for s in second.measured.history] == \
+        [made_by] * len(second.measured.history)
+    assert not list((tmp_path / "reuse").rglob("*.pt"))  # the seed's last record: forgotten

@@ -141,7 +141,8 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         run = _Run(plan, options, data, env, base, reporter)
         for cell in todo:
             _run_locked(run, cell, outcome)
-        forget(options.results, plan.scenario.name, seed)  # its cells' phases: no more use
+        if all(result_path(options.results, c.config).exists() for c in matrix.cells[seed]):
+            forget(options.results, plan.scenario.name, seed)  # its phases: no more use
     return outcome
 
 

@@ -11,10 +11,11 @@ random state, so a cell that reuses it goes on exactly as if it had trained. Not
 torchrun, whose ranks each hold a share of the batches.
 
 Entries live in `RESULTS/reuse/<row>/seed<k>--<key>.pt` while their seed's cells run (the run
-goes seed by seed, and only cells of one seed can share a phase); `forget` removes a seed's when
-its cells are done, so the folder holds at most one seed's phases (a few MB a cell for LeNet-5,
-a model's size per phase and cell in general). A cell run later, by another command, computes
-its phases again."""
+goes seed by seed, and only cells of one seed can share a phase); `forget` removes a seed's once
+every cell of the seed has its record, so the folder holds the phases of the seeds still being
+computed (a few MB a cell for LeNet-5, a model's size per phase and cell in general): a process
+of `--jobs` or a shard that ends its share of a seed leaves them to the cells still running
+elsewhere, and a run stopped and resumed goes on reusing them."""
 
 from __future__ import annotations
 
