@@ -56,3 +56,14 @@ def test_a_seeds_phases_stay_until_every_cell_of_the_seed_has_its_record(tmp_pat
     assert [s.reused_from for s in second.measured.history] == \
         [made_by] * len(second.measured.history)
     assert not list((tmp_path / "reuse").rglob("*.pt"))  # the seed's last record: forgotten
+
+
+def test_jobs_take_a_seeds_cells_from_both_ends(tmp_path):
+    """Job 1 of --jobs 2 goes through a seed's cells in order and job 2 from the end, so
+    neighbours (l2 and lamp) run in one job, one after the other: the second reuses."""
+    plan = make_plan(criteria="l1,l2,lamp", budget="smoke", seeds="0", controls="none")
+    order = {}
+    for job in ("1/2", "2/2"):
+        options = make_options(results=tmp_path / job[0], argv=["run"], job=job)
+        order[job] = [r.criterion.name for r in run_matrix(plan, options).records]
+    assert order == {"1/2": ["l1", "l2", "lamp"], "2/2": ["lamp", "l2", "l1"]}

@@ -125,6 +125,11 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         seeds = seeds[first:] + seeds[:first]
     for seed in seeds:
         todo = [c for c in matrix.cells[seed] if not _done(options, c, outcome, reporter)]
+        if options.job is not None and options.job[0] % 2 == 0:
+            # even jobs take a seed's cells from its end, so two cells one after the other
+            # (l2, lamp: phases bit-identical at fixed widths) run in one job, the second
+            # reusing the first's phases, not side by side in two jobs each training them
+            todo.reverse()
         if not todo:
             continue
         reporter.phase(f"baseline, seed {seed}", matrix.baseline_epochs)
