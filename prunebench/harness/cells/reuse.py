@@ -12,10 +12,10 @@ torchrun, whose ranks each hold a share of the batches.
 
 Entries live in `RESULTS/reuse/<row>/seed<k>--<key>.pt` while their seed's cells run (the run
 goes seed by seed, and only cells of one seed can share a phase); `forget` removes a seed's once
-every cell of the seed has its record, so the folder holds the phases of the seeds still being
-computed (a few MB a cell for LeNet-5, a model's size per phase and cell in general): a process
-of `--jobs` or a shard that ends its share of a seed leaves them to the cells still running
-elsewhere, and a run stopped and resumed goes on reusing them."""
+every cell of the seed (of its shard) has its record, so the folder holds the phases of the
+seeds still being computed (a few MB a cell for LeNet-5, a model's size per phase and cell in
+general): a job of `--jobs` that ends its share of a seed leaves them to the cells still
+running in the other jobs, and a run stopped and resumed goes on reusing them."""
 
 from __future__ import annotations
 
