@@ -34,21 +34,18 @@ def test_a_bit_identical_phase_is_reused_and_changes_no_number(tmp_path):
 
 
 def test_a_seeds_phases_stay_until_every_cell_of_the_seed_has_its_record(tmp_path):
-    """A process of --jobs (or a shard) that ends its share of a seed while another process
-    still runs one of its cells leaves the seed's phases for that cell; they go with the
-    seed's last record."""
-    from prunebench.harness.runner import prepare
-    from prunebench.results.locks import exclusive, lock_path
-    from prunebench.results.store import result_path
+    """A job of --jobs that ends its share of a seed while another process still runs one of
+    its cells leaves the seed's phases for that cell; they go with the seed's last record."""
+    from prunebench.harness.runner import cell_lock_path, prepare
+    from prunebench.results.locks import exclusive
 
     plan = make_plan(criteria="l2,lamp", budget="smoke", seeds="0", controls="none")
     options = make_options(results=tmp_path, argv=["run"])
-    lamp = next(c for c in prepare(plan, options).matrix.cells[0]
-                if c.config.criterion == "lamp")
-    held = lock_path(tmp_path, f"lenet5-digits--{result_path(tmp_path, lamp.config).stem}")
-    with exclusive(held) as mine:  # another process is running lamp's cell
+    prepared = prepare(plan, options)
+    lamp = next(c for c in prepared.matrix.cells[0] if c.config.criterion == "lamp")
+    with exclusive(cell_lock_path(tmp_path, lamp.config)) as mine:  # another process runs it
         assert mine
-        first = run_matrix(plan, options).records
+        first = run_matrix(plan, options, prepared=prepared).records
     assert [r.criterion.name for r in first] == ["l2"]
     assert list((tmp_path / "reuse").rglob("*.pt"))  # l2's phases, kept for lamp
     (second,) = run_matrix(plan, options).records  # lamp, by a later command

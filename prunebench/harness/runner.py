@@ -26,6 +26,7 @@ from prunebench.harness.cells.base import Cell, CellEnv, Matrix, discard_progres
 from prunebench.harness.cells.reuse import forget
 from prunebench.harness.matrix import build_matrix
 from prunebench.harness.plan import RunOptions, RunPlan, utc_now
+from prunebench.protocol.config import CellConfig
 from prunebench.results.environment import environment
 from prunebench.results.locks import exclusive, lock_path, remove_orphaned_temporaries
 from prunebench.results.record import Criterion, Environment, Failure, Measured, Record
@@ -189,7 +190,7 @@ def _run_locked(run: _Run, cell: Cell, outcome: Outcome) -> None:
     it together and rank 0 takes the lock and writes the record."""
     results = run.options.results
     path = result_path(results, cell.config)
-    lock = partial(exclusive, lock_path(results, f"{cell.config.scenario}--{path.stem}"))
+    lock = partial(exclusive, cell_lock_path(results, cell.config))
     with distributed.held_by_main(lock) as mine:
         if not mine:
             outcome.skipped.append(path)
@@ -203,6 +204,11 @@ def _run_locked(run: _Run, cell: Cell, outcome: Outcome) -> None:
             outcome.paths.append(write_result(path, record))
         distributed.barrier()
     run.reporter.cell_done(record)
+
+
+def cell_lock_path(results: Path, config: CellConfig) -> Path:
+    """The lock a process holds while it runs the cell of `config` in `results`."""
+    return lock_path(results, f"{config.scenario}--{result_path(results, config).stem}")
 
 
 def run_cell(run: _Run, cell: Cell) -> Record:
