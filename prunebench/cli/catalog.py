@@ -15,12 +15,6 @@ from prunebench.cli.console import console, errors
 from prunebench.criteria import discovery, registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import plugin_call
-from prunebench.report.board import build_boards
-from prunebench.report.index import write_index
-from prunebench.report.markdown import write_boards
-from prunebench.report.provenance import regenerate_command
-from prunebench.report.speed_board import write_speed_boards
-from prunebench.report.verdict import REFERENCES
 from prunebench.results.store import (
     board_folder,
     check_writable,
@@ -173,6 +167,15 @@ def cmd_tiny_data(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Accuracy boards from the cells' results, speed boards from saved speed sweeps; a file
     that is not a usable result is named in a warning and left out."""
+    # here, not at the top: the boards' statistics (scipy, statsmodels) take a second or two to
+    # load, which `list`, `show` and `tiny-data` need not wait for
+    from prunebench.report.board import build_boards
+    from prunebench.report.index import write_index
+    from prunebench.report.markdown import write_boards
+    from prunebench.report.provenance import regenerate_command
+    from prunebench.report.speed_board import write_speed_boards
+    from prunebench.report.verdict import REFERENCES
+
     results = Path(args.results)
     out = Path(args.out) if args.out else board_folder(results)
     references = REFERENCES if args.reference is None else parse_names(args.reference,

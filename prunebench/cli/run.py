@@ -7,6 +7,7 @@ import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,9 +22,6 @@ from prunebench.criteria import registry
 from prunebench.errors import PrunebenchError
 from prunebench.harness.plan import RunOptions, RunPlan, plan_of_record
 from prunebench.harness.runner import Outcome, prepare, run_matrix
-from prunebench.report.board import Board, build_boards
-from prunebench.report.markdown import write_boards
-from prunebench.report.provenance import regenerate_command
 from prunebench.results.store import (
     board_folder,
     check_writable,
@@ -32,6 +30,9 @@ from prunebench.results.store import (
     scan_verifications,
 )
 from prunebench.runtime import distributed
+
+if TYPE_CHECKING:
+    from prunebench.report.board import Board
 
 
 def plan_and_options(args: argparse.Namespace) -> tuple[RunPlan, RunOptions, Path]:
@@ -108,6 +109,12 @@ def run_and_tabulate(plan: RunPlan, options: RunOptions, out: Path,
 
 def tabulate(plan: RunPlan, options: RunOptions, out: Path, code: int, failed: str) -> int:
     """Write and print the board of the plan's scenario from every result in its folder."""
+    # here, not at the top: the board's statistics (scipy, statsmodels) take a second to load,
+    # and the jobs of `--jobs`, which never tabulate, would each pay it
+    from prunebench.report.board import build_boards
+    from prunebench.report.markdown import write_boards
+    from prunebench.report.provenance import regenerate_command
+
     found, skipped = scan_results(options.results)
     for warning in skipped:
         errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

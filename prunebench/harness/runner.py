@@ -16,8 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-import torch
-
 from prunebench.criterion import NotApplicable
 from prunebench.data.base import Data
 from prunebench.errors import CriterionError, PrunebenchError, TrainingDiverged
@@ -32,6 +30,7 @@ from prunebench.results.locks import exclusive, lock_path, remove_orphaned_tempo
 from prunebench.results.record import Criterion, Environment, Failure, Measured, Record
 from prunebench.results.store import finished, read_results, result_path, write_result
 from prunebench.runtime import distributed
+from prunebench.runtime.determinism import use_deterministic_algorithms
 from prunebench.runtime.threads import use_threads
 from prunebench.runtime.worker import CellTimeout, Progress, run_contained, time_limit
 
@@ -110,7 +109,7 @@ def run_matrix(plan: RunPlan, options: RunOptions | None = None,
         remove_orphaned_temporaries(options.results)
     contained = _contained(options)
     if options.device.type == "cpu":  # same seed, same numbers (CUDA would need more settings)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms()
     matrix = prepared.matrix
     data = distributed.for_ranks(prepared.data)
     # in-process cells compute here; workers set the count themselves, and the parent, which

@@ -33,6 +33,8 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from prunebench.runtime.determinism import inductor_follows
+
 RUNTIMES = ("eager", "deploy")
 MICRO_BATCHES = (32, 64)
 Runner = Callable[[Tensor], object]
@@ -109,6 +111,7 @@ def deploy_runners(model: nn.Module, x: Tensor, exports: OnnxExports | None = No
             except Exception as exc:
                 failures["torchscript-onednn"] = f"{type(exc).__name__}: {exc}"
         try:
+            inductor_follows()
             runners["compile"] = torch.compile(fused, dynamic=False)
         except Exception as exc:
             failures["compile"] = f"{type(exc).__name__}: {exc}"

@@ -38,7 +38,7 @@ DETECTOR_DECAY = decay(2e-3, 2e-4)  # no sentence of seed 001: sec. 4.1-4.2's sh
 BUDGETS = {
     "smoke": Budget("smoke", baseline_epochs=1, baseline_lr=0.01, finetune_epochs=1,
                     **DETECTOR_DECAY, steps=1, batch_size=2, calibration_batches=1, seeds=(0,),
-                    train_limit=8, test_limit=4, image_size=128, weight_decay=1e-4,
+                    train_limit=4, test_limit=4, image_size=128, weight_decay=1e-4,
                     speed_batch_sizes=(1,)),
     "quick": Budget("quick", baseline_epochs=12, baseline_lr=0.02, finetune_epochs=2,
                     **DETECTOR_DECAY, steps=1, batch_size=8, calibration_batches=8, seeds=(0,),
