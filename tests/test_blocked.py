@@ -1,6 +1,7 @@
 """The blocked model of a table (report/blocked.py) against published numbers and hand-made
 tables: Montgomery's randomised complete block example, Dunnett's tables, a TOST verdict, the
-exact test of differences without spread, the letters, and the rank intervals."""
+exact test of differences without spread, the letters, the rank intervals, and how far an order
+agrees with itself and with chance."""
 
 import math
 
@@ -14,8 +15,10 @@ from prunebench.report.blocked import (
     omnibus_sentence,
     rank_intervals,
     seeds_for,
+    split_half_tau,
     tukey_msd,
 )
+from prunebench.report.stats import tau_chance
 
 #: Montgomery, Design and Analysis of Experiments (5th ed.), Example 4.1, Table 4.3: the yield
 #: of a vascular graft at four extrusion pressures (rows), six resin batches (blocks)
@@ -117,3 +120,39 @@ def test_the_published_boards_read_through_the_blocked_model():
         assert "| Δ vs l1, 95% simultaneous | vs l1 | Δ vs random, 95% simultaneous |" in table
         assert "- Power: with 5 seeds" in table
     assert "p = 0 " not in text and "p = 0." not in text.replace("p = 0.0", "")
+
+
+def test_split_half_agreement_of_an_order():
+    """Two seeds: the halves are the seeds, and seed 1 reverses seed 0's order: tau -1 on
+    every split. Rows whose effect dwarfs the noise keep their order on every split (+1). Twenty
+    rows of equal expectation (independent noise, ten seeds), twenty such tables: halves agree
+    only by chance, 0 on average
+    (two bootstrap draws of the same seeds would agree at about +0.3 here: they share the
+    seeds' noise)."""
+    import numpy as np
+
+    assert split_half_tau(by_seed({"a": [1.0, 3.0], "b": [2.0, 2.0], "c": [3.0, 1.0]}),
+                          ["a", "b", "c"]) == -1.0
+    rng = np.random.default_rng(7)
+    clear = by_seed({f"r{i}": list(10.0 * i + rng.normal(0, 1, 10)) for i in range(6)})
+    assert split_half_tau(clear, list(clear)) == pytest.approx(1.0)
+    flat = [by_seed({f"r{i}": list(rng.normal(0, 1, 10)) for i in range(20)})
+            for _ in range(20)]
+    assert abs(float(np.mean([split_half_tau(t, list(t)) for t in flat]))) < 0.05
+    assert math.isnan(split_half_tau(by_seed({"a": [1.0], "b": [2.0], "c": [3.0]}),
+                                     ["a", "b", "c"]))
+
+
+def test_the_chance_band_of_kendalls_tau():
+    """1.96 x sqrt(2(2n + 5) / (9n(n - 1))): 0.487 for 10 rows; over random orders of 25 rows
+    (scipy's tau of independent permutations) |tau| passes the band about 5% of the time."""
+    import numpy as np
+    from scipy import stats
+
+    assert tau_chance(10) == pytest.approx(1.959964 * math.sqrt(50 / 810), abs=1e-6)
+    assert tau_chance(4) == pytest.approx(0.9617, abs=1e-4) and tau_chance(3) == 1.0
+    rng = np.random.default_rng(0)
+    band = tau_chance(25)
+    taus = [stats.kendalltau(rng.permutation(25), rng.permutation(25)).statistic
+            for _ in range(4000)]
+    assert 0.035 < float(np.mean(np.abs(taus) > band)) < 0.065

@@ -238,8 +238,9 @@ def test_the_index_says_what_each_board_found_in_sentences_traceable_to_its_line
         "cannot reach 5% over 3 seeds)."]
     assert not any("`random`" in line for line in lines)
     assert lines[-1] == ("- Budget `quick`, the rows' mean after-FT order between levels of one "
-                         "track: Kendall's tau +0.33 (`prun1` vs `prun2`) (rank stability "
-                         "section; 1: same order, 0: unrelated).")
+                         "track: Kendall's tau +0.33 (`prun1` vs `prun2`); chance alone stays "
+                         "within ±1.00 over 3 rows (rank stability section; 1: same order, 0: "
+                         "unrelated).")
     assert conclusion(board) == (
         "Over 2 tables (3 seeds each), the omnibus test finds that the rows differ in 1. "
         "Against `l1` (Dunnett, 5% family-wise per table), criteria better somewhere: none; "
@@ -336,3 +337,58 @@ def test_a_seed_whose_cells_ran_on_different_cpus_is_named():
         "on AMD EPYC (AVX2) (same baseline weights; the fine-tuning's last bits differ between "
         "CPUs).", ""]
     assert build_boards(RECORDS, "prunebench leaderboard")[0].sections[0].mixed == []
+
+
+def test_the_findings_say_whether_one_shot_order_predicts_the_fine_tuned_one():
+    """Four criteria over four seeds: after fine-tuning a > b > c > d at both levels, each seed
+    the same with a seed offset; one shot (no training) the reverse. Kendall's tau between the
+    one-shot sweep's areas and each level's after-FT means is -1 over the four criteria. The
+    fine-tuned levels agree with each other (+1.00) and with themselves between halves of the
+    seeds (+1.00: every split keeps the order); over four rows chance alone stays within
+    1.96 x sqrt(2 x 13 / (9 x 4 x 3)) = 0.96."""
+    from prunebench.protocol.config import one_shot
+    from prunebench.report.findings import board_findings
+
+    order = {"a": 90.0, "b": 80.0, "c": 70.0, "d": 60.0}
+    tuned, shot = [], []
+    for name, top1 in order.items():
+        for seed in range(4):
+            r = record(name, seed, top1 + seed)
+            tuned += [r, harder_widths(r, top1 - 5 + seed)]
+            reverse = 150.0 - top1 + seed
+            shot += [replace(r, budget=one_shot(BUDGET), measured=replace(
+                r.measured, pruned=r.measured.pruned.with_metrics(top1=reverse))),
+                replace(harder_widths(r, reverse - 10), budget=one_shot(BUDGET))]
+    board = build_boards(tuned + shot, "prunebench leaderboard")[0]
+    lines = board_findings(board)
+    assert lines[-2] == ("- Budget `quick`, the rows' mean after-FT order between levels of one "
+                         "track: Kendall's tau +1.00 (`prun1` vs `prun2`); chance alone stays "
+                         "within ±0.96 over 4 rows; a level's order over half its seeds against "
+                         "the other half: +1.00 (rank stability section; 1: same order, 0: "
+                         "unrelated).")
+    assert lines[-1] == ("- One-shot track, uniform sweep of every layer's filters, budget "
+                         "`quick-one-shot`: its order (area, no training) against the after-FT "
+                         "order of the fixed-width levels: Kendall's tau from -1.00 (`prun1`, "
+                         "budget `quick`) to -1.00 (`prun2`, budget `quick`); chance alone stays "
+                         "within ±0.96 over 4 rows (how far ranking filters without training "
+                         "predicts the order after fine-tuning).")
+
+
+def harder_widths(r, top1):
+    """The record at `prun2`'s widths with the given top-1."""
+    pruned = replace(r.measured.pruned, macs=150_600).with_metrics(top1=top1)
+    return replace(r, target="prun2", widths=(3, 8),
+                   measured=replace(r.measured, pruned=pruned, pruned_widths=(3, 8)))
+
+
+def test_a_board_being_computed_draws_with_a_level_that_has_only_a_control_yet(tmp_path):
+    """Mid-run, a (target, seed) may have only a control's record (scratch-b finished first):
+    that problem has no criterion to profile, and the board is still written, its figures
+    drawn, the problem left out of the performance profile."""
+    from prunebench.report.markdown import write_boards
+
+    control = replace(harder(record("l1", 0, 90.0)), criterion=Criterion("scratch-b", {}, "", ""))
+    board = build_boards(RECORDS + [control], "prunebench leaderboard")[0]
+    assert set(board.problems["quick"]) == {("prun1", 0), ("prun1", 1), ("prun1", 2)}
+    write_boards([board], tmp_path)
+    assert (tmp_path / "lenet5-digits-quick-performance-profile.png").stat().st_size > 0

@@ -6,6 +6,7 @@ reused and from which cell. A cell whose removal differs reuses nothing."""
 from prunebench.cli.options import make_options, make_plan
 from prunebench.harness.runner import run_matrix
 from prunebench.harness.verify import numbers
+from prunebench.report.provenance import reuse_saved
 
 
 def run(folder, criteria):
@@ -31,6 +32,13 @@ def test_a_bit_identical_phase_is_reused_and_changes_no_number(tmp_path):
     text = next(written.glob("lamp--*.json")).read_text()
     assert f'"reused_from": "{made_by}"' in text and f'"final_reused_from": "{made_by}"' in text
     assert not list((tmp_path / "shared" / "reuse").rglob("*.pt"))  # forgotten with the seed
+    # the board's provenance counts it: lamp took all its phases, a third of three equal schedules
+    phases = len(lamp.history) + 1
+    assert reuse_saved(list(shared.values()))[0].startswith(
+        f"Exact reuse: {phases} of {3 * phases} fine-tuning phases (")
+    assert "33.3%) were taken from a bit-identical phase another cell had trained, about " \
+        in reuse_saved(list(shared.values()))[0]
+    assert reuse_saved([shared["l1"], shared["l2"]]) == []  # nothing reused: no line
 
 
 def test_a_seeds_phases_stay_until_every_cell_of_the_seed_has_its_record(tmp_path):

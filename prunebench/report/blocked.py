@@ -15,7 +15,9 @@ square MSE on (rows - 1)(seeds - 1) degrees of freedom come
 - an equivalence verdict (two one-sided tests at a stated margin) and the power of the Dunnett
   test actually used.
 
-Rank intervals resample the seeds (bootstrap, fixed resampling seed). When the model leaves no
+Rank intervals resample the seeds (bootstrap, fixed resampling seed). How far a level's order
+agrees with itself on independent seeds is measured by splitting the seeds in halves
+(`split_half_tau`). When the model leaves no
 residual spread (every row differs from every other by the same amount on every seed), no t or
 F statistic exists: the pairs are tested exactly with the sign test, whose two-sided p over n
 seeds of one sign is 2 x 0.5^n, never 0.
@@ -23,6 +25,7 @@ seeds of one sign is 2 x 0.5^n, never 0.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +40,8 @@ POWER = 0.8
 MARGIN = 0.25
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
+#: at most this many splits of the seeds in two halves (`split_half_tau`)
+SPLITS = 252
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,31 @@ def rank_intervals(scores: Mapping[str, Mapping[int, float]],
     low = np.percentile(ranks, 2.5, axis=1, method="lower")
     high = np.percentile(ranks, 97.5, axis=1, method="higher")
     return {r: (int(lo), int(hi)) for r, lo, hi in zip(rows, low, high)}
+
+
+def split_half_tau(scores: Mapping[str, Mapping[int, float]],
+                   rows: Sequence[str]) -> float:
+    """The median Kendall's tau between the rows' mean order over half the seeds every row has
+    and over the other half, across the splits (every split up to `SPLITS`, else that many drawn
+    with the fixed resampling seed): how far a level's order agrees with itself on independent
+    seeds, what its seed noise lets any two orders share (at half the seeds: more seeds agree
+    more). nan below 2 seeds or 3 rows."""
+    seeds = sorted(set.intersection(*(set(scores[r]) for r in rows))) if rows else []
+    if len(seeds) < 2 or len(rows) < 3:
+        return math.nan
+    values = np.array([[scores[r][s] for s in seeds] for r in rows])
+    k, half = len(seeds), len(seeds) // 2
+    if math.comb(k, half) <= SPLITS:
+        firsts = [list(c) for c in itertools.combinations(range(k), half)]
+    else:
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        firsts = [sorted(rng.choice(k, half, replace=False)) for _ in range(SPLITS)]
+    taus = []
+    for first in firsts:
+        second = [i for i in range(k) if i not in first]
+        taus.append(stats.kendalltau(values[:, first].mean(axis=1),
+                                     values[:, second].mean(axis=1)).statistic)
+    return float(np.nanmedian(taus))
 
 
 def detectable(model: Blocked, seeds: int | None = None) -> float:

@@ -3,6 +3,7 @@ and budget), each row with its statistics, the missing cells named and the figur
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,9 +24,14 @@ from prunebench.report.figures import (
 )
 from prunebench.report.one_shot import UNIFORM_SWEEP, Sweep, curve_lines, sweeps
 from prunebench.report.protocol import mean_curves, protocol_lines
-from prunebench.report.provenance import mixed_baselines, mixed_machines, wall_times
+from prunebench.report.provenance import (
+    mixed_baselines,
+    mixed_machines,
+    reuse_saved,
+    wall_times,
+)
 from prunebench.report.speed_summary import SPEED_FIELDS, architecture_speed, speedup
-from prunebench.report.stats import kendall_tau, summarise
+from prunebench.report.stats import kendall_tau, summarise, tau_chance
 from prunebench.report.summary import Problem
 from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
 from prunebench.results.record import Measured, Record, Step, lost_baseline, made_on
@@ -439,7 +445,8 @@ def build_board(scenario: str, records: list[Record], regenerate: str,
                          for target, s in scored.items()
                          for seed in sorted({x for a in s.after.values() for x in a})}
                 for budget, scored in levels.items()}
-    problems = {b: p for b, p in problems.items() if any(len(r) > 1 for r in p.values())}
+    problems = {b: {k: r for k, r in p.items() if r}  # mid-run, a level may hold controls only
+                for b, p in problems.items() if any(len(r) > 1 for r in p.values())}
     headline = records[0].headline if records else "top1"
     return Board(scenario, sections, _provenance(records, regenerate, sections), records,
                  _stability(levels), problems, headline)
@@ -552,7 +559,14 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
                                      {k: v.mean for k, v in by_target[b].items()})
                 lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
                              f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
-                             "-1: reversed)")
+                             f"-1: reversed; chance alone stays within ±{tau_chance(n):.2f} "
+                             "in 95% of unrelated orders)")
+        halves = [f"`{t}` {scored[t].split_half:+.2f}" for t in targets
+                  if not math.isnan(scored[t].split_half)]
+        if halves:
+            lines.append("- Each level's order over half its seeds against the other half "
+                         "(median Kendall's tau over the splits: how far this seed noise lets "
+                         f"an order agree with itself, at half the seeds): {', '.join(halves)}")
         leaders = [f"`{t}`: {', '.join(scored[t].top_group()) or '–'}" for t in targets]
         lines += [f"- The top letter group (not told apart from the best mean) per level: "
                   f"{'; '.join(leaders)}", ""]
@@ -576,6 +590,7 @@ def _provenance(records: list[Record], regenerate: str, sections: list[Section])
         f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}){_seeds_per_table(sections)}; data: "
         f"{distinct(r.data for r in records)}",
         *wall_times(records),
+        *reuse_saved(records),
     ]
 
 

@@ -3,7 +3,9 @@ of the board and made only from its corrected tests (verdict.py): per table, whe
 differ at all (the omnibus test), which criteria are better than, worse than, or equivalent to
 `l1` and `random` (Dunnett's many-to-one verdicts), where the best criterion stands against the
 controls (Tukey's letters), and how far the rows' order moves between levels and between the two
-tracks (Kendall's tau of the means, the rank stability section's). A board's conclusion, two or
+tracks (Kendall's tau of the means, the rank stability section's, against the chance band of
+unrelated orders and each level's agreement with itself between halves of its seeds), and
+how far the one-shot track's order predicts the fine-tuned one's. A board's conclusion, two or
 three sentences, opens the index.
 """
 
@@ -14,7 +16,8 @@ import math
 from prunebench.protocol.config import SCRATCH_E, UNPRUNED_FT, is_control
 from prunebench.report.blocked import detectable, p_text
 from prunebench.report.board import Board, Section
-from prunebench.report.stats import kendall_tau
+from prunebench.report.one_shot import GLOBAL_SWEEP
+from prunebench.report.stats import kendall_tau, tau_chance
 from prunebench.report.verdict import REFERENCES, Scores, verdict_counts
 
 #: at most this many names are listed in a sentence; the rest are counted
@@ -91,34 +94,82 @@ def _track(section: Section) -> str:
     return "global" if section.is_global else "fixed"
 
 
+def _means(section: Section) -> dict[str, float]:
+    assert section.scores is not None
+    return {k: v.mean for k, v in section.scores.summaries.items()}
+
+
+def _spread(found: list[tuple[float, int, str]]) -> str:
+    """`+0.30 (a vs b)` or `from +0.30 (a vs b) to +0.74 (c vs d)`, with the chance band of the
+    fewest rows compared (the widest)."""
+    found = sorted(found)
+    low, high = found[0], found[-1]
+    spread = f"{low[0]:+.2f} ({low[2]})" if len(found) == 1 else \
+        f"from {low[0]:+.2f} ({low[2]}) to {high[0]:+.2f} ({high[2]})"
+    fewest = min(n for _, n, _ in found)
+    return f"{spread}; chance alone stays within ±{tau_chance(fewest):.2f} over {fewest} rows"
+
+
+def _halves(sections: list[Section]) -> str:
+    """The range of the levels' agreement with themselves between halves of their seeds."""
+    values = sorted(v for s in sections if s.scores is not None
+                    and not math.isnan(v := s.scores.split_half))
+    if not values:
+        return ""
+    shown = f"{values[0]:+.2f}" if f"{values[0]:+.2f}" == f"{values[-1]:+.2f}" else \
+        f"from {values[0]:+.2f} to {values[-1]:+.2f}"
+    return f"; a level's order over half its seeds against the other half: {shown}"
+
+
 def order_findings(board: Board) -> list[str]:
     """Per budget with several levels: the range of Kendall's tau between levels of one track,
-    and between a fixed-width level and a global one."""
+    and between a fixed-width level and a global one, against the chance band of unrelated
+    orders (stats.tau_chance) and the levels' agreement with themselves between halves of
+    their seeds (blocked.split_half_tau)."""
     lines = []
     budgets = sorted({s.budget for s in board.sections})
     for budget in budgets:
         scored = [s for s in board.sections if s.budget == budget and s.scores is not None
                   and s.sweep is None]
-        pairs: dict[str, list[tuple[float, str]]] = {"within": [], "across": []}
+        pairs: dict[str, list[tuple[float, int, str]]] = {"within": [], "across": []}
         for i, a in enumerate(scored):
             for b in scored[i + 1:]:
-                assert a.scores is not None and b.scores is not None
-                tau, n = kendall_tau({k: v.mean for k, v in a.scores.summaries.items()},
-                                     {k: v.mean for k, v in b.scores.summaries.items()})
+                tau, n = kendall_tau(_means(a), _means(b))
                 if math.isnan(tau) or n < 3:
                     continue
                 kind = "within" if _track(a) == _track(b) else "across"
-                pairs[kind].append((tau, f"`{a.target}` vs `{b.target}`"))
+                pairs[kind].append((tau, n, f"`{a.target}` vs `{b.target}`"))
         for kind, what in (("within", "between levels of one track"),
                            ("across", "between the fixed-width and the global track")):
-            found = sorted(pairs[kind])
-            if not found:
+            if pairs[kind]:
+                lines.append(f"- Budget `{budget}`, the rows' mean after-FT order {what}: "
+                             f"Kendall's tau {_spread(pairs[kind])}{_halves(scored)} (rank "
+                             "stability section; 1: same order, 0: unrelated).")
+    return lines + one_shot_findings(board)
+
+
+def one_shot_findings(board: Board) -> list[str]:
+    """Per one-shot sweep: how far its order (the rows' areas, no training at all) predicts
+    the after-FT order of the fine-tuned levels of the same kind (a uniform sweep against the
+    fixed-width levels, a global one against the MACs targets), by Kendall's tau over the
+    criteria both have."""
+    lines = []
+    for sweep in (s for s in board.sections if s.sweep is not None and s.scores is not None):
+        assert sweep.sweep is not None
+        wanted = sweep.sweep.kind == GLOBAL_SWEEP
+        found = []
+        for level in board.sections:
+            if level.sweep is not None or level.scores is None or level.is_global != wanted:
                 continue
-            low, high = found[0], found[-1]
-            spread = f"{low[0]:+.2f} ({low[1]})" if len(found) == 1 else \
-                f"from {low[0]:+.2f} ({low[1]}) to {high[0]:+.2f} ({high[1]})"
-            lines.append(f"- Budget `{budget}`, the rows' mean after-FT order {what}: Kendall's "
-                         f"tau {spread} (rank stability section; 1: same order, 0: unrelated).")
+            tau, n = kendall_tau({k: v for k, v in _means(sweep).items() if not is_control(k)},
+                                 _means(level))
+            if not math.isnan(tau) and n >= 3:
+                found.append((tau, n, f"`{level.target}`, budget `{level.budget}`"))
+        if found:
+            what = "global" if wanted else "fixed-width"
+            lines.append(f"- {sweep.title}: its order (area, no training) against the after-FT "
+                         f"order of the {what} levels: Kendall's tau {_spread(found)} (how far "
+                         "ranking filters without training predicts the order after fine-tuning).")
     return lines
 
 

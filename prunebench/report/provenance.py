@@ -87,6 +87,39 @@ def wall_times(records: list[Record]) -> list[str]:
     return lines
 
 
+def reuse_saved(records: list[Record]) -> list[str]:
+    """A line on what exact reuse saved (harness/cells/reuse.py), where a phase was reused: the
+    fine-tuning phases and epochs taken from a bit-identical phase another cell had trained,
+    and about how many hours of the cells' own time that is, at the board's mean seconds per
+    trained epoch (a cell's time over the epochs it trained: its phases not reused, its
+    sparsity epochs, a control's training). Nothing for boards without reuse."""
+    phases = reused = 0
+    epochs = reused_epochs = trained = 0.0
+    seconds = 0.0
+    for r in records:
+        m = r.measured
+        if m is None:
+            continue
+        done = [(len(s.curve or ()), s.reused_from) for s in m.history if s.curve]
+        if m.final_curve:
+            done.append((len(m.final_curve), m.final_reused_from))
+        own = sum(n for n, source in done if not source) + m.cost.sparsity_epochs + \
+            (m.cost.training_epochs or 0.0)
+        phases += len(done)
+        reused += sum(1 for _, source in done if source)
+        epochs += sum(n for n, _ in done)
+        reused_epochs += sum(n for n, source in done if source)
+        if own and r.cell_seconds:
+            trained, seconds = trained + own, seconds + r.cell_seconds
+    if not reused:
+        return []
+    hours = f", about {reused_epochs * seconds / trained / 3600:.1f} h of the cells' own time " \
+        "at the board's mean seconds per trained epoch" if trained else ""
+    return [f"Exact reuse: {reused} of {phases} fine-tuning phases ({reused_epochs:g} of "
+            f"{epochs:g} epochs, {100 * reused_epochs / epochs:.1f}%) were taken from a "
+            f"bit-identical phase another cell had trained{hours}"]
+
+
 def regenerate_command(results: Path | str, out: Path | str,
                        references: Sequence[str] = REFERENCES) -> str:
     """The command that rebuilds the boards, as the provenance shows it."""

@@ -3,7 +3,8 @@ comparisons between rows are each table's blocked model, blocked.py).
 
 - A row's 95% confidence interval is Student's t interval of the mean over its seeds,
   mean ± t(0.975, n-1) · s / √n. One seed gives no interval.
-- Two levels' rankings are compared with Kendall's tau (scipy) over the rows both have.
+- Two levels' rankings are compared with Kendall's tau (scipy) over the rows both have, against
+  the chance band of unrelated orders (`tau_chance`).
 """
 
 from __future__ import annotations
@@ -56,3 +57,17 @@ def kendall_tau(first: Mapping[str, float], second: Mapping[str, float]) -> tupl
         return math.nan, len(common)
     tau = stats.kendalltau([first[c] for c in common], [second[c] for c in common]).statistic
     return float(tau), len(common)
+
+
+def tau_chance(n: int, level: float = 0.05) -> float:
+    """The |tau| that two unrelated orders of `n` rows exceed with probability `level`: under
+    independence Kendall's tau is near normal with mean 0 and variance 2(2n + 5) / (9n(n - 1))
+    (Kendall, *Rank Correlation Methods*, 1948, ch. 4; scipy's asymptotic test uses the same), so
+    a tau within +-this is what chance alone gives (at most 1: below about 6 rows no tau is
+    beyond chance at 5%). It depends on the rows, not on the seeds;
+    what the seeds bound is `blocked.split_half_tau`."""
+    if n < 2:
+        return math.nan
+    half_width = float(stats.norm.ppf(1 - level / 2)) * math.sqrt(2 * (2 * n + 5) /
+                                                                  (9 * n * (n - 1)))
+    return min(half_width, 1.0)

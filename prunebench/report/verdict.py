@@ -4,8 +4,10 @@ rows (`l1`, `random`) with a verdict each, and the power of that test."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from prunebench.report.blocked import (
     MARGIN,
@@ -18,6 +20,7 @@ from prunebench.report.blocked import (
     omnibus_sentence,
     rank_intervals,
     seeds_for,
+    split_half_tau,
 )
 from prunebench.report.stats import Summary
 
@@ -42,6 +45,12 @@ class Scores:
         if self.model is None:
             return {}
         return {m.row: m for m in many_to_one(self.model, reference)}
+
+    @cached_property
+    def split_half(self) -> float:
+        """The order's agreement with itself between halves of its seeds (median Kendall's
+        tau, blocked.split_half_tau); nan without a model."""
+        return math.nan if self.model is None else split_half_tau(self.after, self.model.rows)
 
     def top_group(self) -> list[str]:
         """The rows sharing a letter with the row of the highest mean, best first."""
