@@ -127,7 +127,7 @@ def test_split_half_agreement_of_an_order():
     every split. Rows whose effect dwarfs the noise keep their order on every split (+1). Twenty
     rows of equal expectation (independent noise, ten seeds), twenty such tables: halves agree
     only by chance, 0 on average
-    (two bootstrap draws of the same seeds would agree at about +0.3 here: they share the
+    (two bootstrap draws of the same seeds would agree at about +0.38 here: they share the
     seeds' noise)."""
     import numpy as np
 
