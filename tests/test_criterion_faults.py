@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 from prunebench.criterion import Criterion, ScoreCriterion
 
 
@@ -35,17 +36,22 @@ class RaisesBase(Criterion):
 
 
 class L1Threads(ScoreCriterion):
-    """l1, but it asks for two threads in prepare() and notes what its next call finds."""
+    """l1, but it asks for two threads in prepare(), torch's and OpenMP's (which keeps a count
+    per thread, so it holds on the thread that computes the cell), and notes what its next call
+    finds."""
 
     def prepare(self, ctx):
         torch.set_num_threads(2)
+        threadpool_limits(limits=2, user_api="openmp")
 
     def score(self, group):
         self.threads = torch.get_num_threads()
+        self.openmp = sorted({lib["num_threads"] for lib in threadpool_info()
+                              if lib["user_api"] == "openmp"})
         return group.conv.weight.detach().abs().flatten(1).sum(1)
 
     def report(self):
-        return {"threads_in_score": self.threads}
+        return {"threads_in_score": self.threads, "openmp_threads_in_score": self.openmp}
 
 
 class Uniterable(Criterion):
@@ -130,11 +136,12 @@ def test_prepare_may_not_change_the_models_structure(outcome, name, where):
 
 
 def test_a_thread_count_the_criterion_changes_is_set_back(outcome):
-    """The smoke budget's one thread, not the criterion's two, by its very next call (and so
+    """The smoke budget's one thread, torch's and OpenMP's, not the criterion's two, by its very
+    next call (and so
     for the fine-tuning after it); its numbers are l1's. Its fine-tuning phases are l1's own
     (exact reuse), whose key holds the thread count: a count left at two would train anew."""
     l1, threads = outcome["l1"].measured, outcome["l1-threads"].measured
-    assert threads.criterion_report == {"threads_in_score": 1}
+    assert threads.criterion_report == {"threads_in_score": 1, "openmp_threads_in_score": [1]}
     assert threads.pruned == l1.pruned
     assert [replace(s, reused_from=None) for s in threads.history] == list(l1.history)
     assert all((s.reused_from or "").startswith("l1, seed 0") for s in threads.history)

@@ -8,8 +8,13 @@ docs/long-runs.md)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+#: torch's thread count, then each pool's (`thread_counts`)
+Counts = tuple[int, tuple[int, ...]]
 
 
 def use_threads(count: int) -> None:
@@ -24,3 +29,27 @@ def use_threads(count: int) -> None:
 def use_blas_threads(count: int) -> None:
     """BLAS computes on `count` threads, whichever thread calls it (call it on the main one)."""
     threadpool_limits(limits=count, user_api="blas")
+
+
+@cache
+def _pools() -> ThreadpoolController:
+    """The BLAS and OpenMP pools loaded when first asked (finding them takes milliseconds; a
+    count is read in microseconds, so a criterion's every call can be checked)."""
+    return ThreadpoolController()
+
+
+def thread_counts() -> Counts:
+    """torch's thread count and each known pool's, to set back with `restore_thread_counts`."""
+    return torch.get_num_threads(), tuple(lib.num_threads for lib in _pools().lib_controllers)
+
+
+def restore_thread_counts(counts: Counts) -> None:
+    """Set back every count that changed since `thread_counts` read `counts`: a plugin that
+    set torch's or a BLAS's thread count changes no other computation's sums. Call it on the
+    thread that read them (OpenMP keeps a count per thread)."""
+    torch_count, pools = counts
+    if torch.get_num_threads() != torch_count:
+        torch.set_num_threads(torch_count)
+    for lib, count in zip(_pools().lib_controllers, pools):
+        if lib.num_threads != count:
+            lib.set_num_threads(count)

@@ -15,16 +15,18 @@ from torch import Tensor, nn
 
 from prunebench.criterion import ChannelGroup, Criterion, NotApplicable, PruneContext, check_keep
 from prunebench.errors import CriterionError
+from prunebench.runtime.threads import restore_thread_counts, thread_counts
 
 
 def guard(name: str, what: str, call: Callable[..., Any], *args: Any) -> Any:
     """`call`'s answer; whatever it raises becomes the cell's named failure, and a thread count
-    it changed is set back, so a criterion's call changes no other computation's sums.
+    it changed (torch's, a BLAS's or OpenMP's) is set back, so a criterion's call changes no
+    other computation's sums.
 
     A KeyboardInterrupt on the main thread may be the user's Ctrl-C and ends the run; in a
     worker the cell runs on another thread, where a signal never lands, so there it is the
     criterion's own. SystemExit is left to the worker, which reports the exit code."""
-    threads = torch.get_num_threads()
+    threads = thread_counts()
     try:
         return call(*args)
     except (CriterionError, NotApplicable, SystemExit):
@@ -36,8 +38,7 @@ def guard(name: str, what: str, call: Callable[..., Any], *args: Any) -> Any:
     except BaseException as exc:  # plugin code may fail in any way
         raise CriterionError(name, f"{what} raised {type(exc).__name__}: {exc}") from exc
     finally:
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        restore_thread_counts(threads)
 
 
 def checked_penalty(name: str, criterion: Criterion, ctx: PruneContext) -> Tensor | None:
