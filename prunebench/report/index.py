@@ -44,7 +44,7 @@ def render(boards: list[Board], speed: list[SpeedSweep], regenerate: str) -> str
                      f"{scenarios.get(board.scenario).description}; "
                      f"{len(board.sections)} compression levels")
         lines += [f"  - {line}" for line in board.provenance
-                  if line.startswith(("Made by", "Seeds", "Wall time", "Hardware"))]
+                  if line.startswith(("Made by", "Seeds", "Wall time", "Exact reuse", "Hardware"))]
     for board in boards:
         found = board_findings(board)
         if found:

@@ -113,8 +113,11 @@ def reuse_saved(records: list[Record]) -> list[str]:
             trained, seconds = trained + own, seconds + r.cell_seconds
     if not reused:
         return []
-    hours = f", about {reused_epochs * seconds / trained / 3600:.1f} h of the cells' own time " \
-        "at the board's mean seconds per trained epoch" if trained else ""
+    saved = reused_epochs * seconds / trained if trained else 0.0
+    amount = f"{saved / 3600:.1f} h" if saved >= 3600 else f"{saved / 60:.0f} min" \
+        if saved >= 60 else "under a minute"
+    hours = f", about {amount} of the cells' own time at the board's mean seconds per trained " \
+        "epoch" if trained else ""
     return [f"Exact reuse: {reused} of {phases} fine-tuning phases ({reused_epochs:g} of "
             f"{epochs:g} epochs, {100 * reused_epochs / epochs:.1f}%) were taken from a "
             f"bit-identical phase another cell had trained{hours}"]
