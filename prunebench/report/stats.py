@@ -63,8 +63,8 @@ def tau_chance(n: int, level: float = 0.05) -> float:
     """The |tau| that two unrelated orders of `n` rows exceed with probability `level`: under
     independence Kendall's tau is near normal with mean 0 and variance 2(2n + 5) / (9n(n - 1))
     (Kendall, *Rank Correlation Methods*, 1948, ch. 4; scipy's asymptotic test uses the same), so
-    a tau within +-this is what chance alone gives (at most 1: below about 6 rows no tau is
-    beyond chance at 5%). It depends on the rows, not on the seeds;
+    a tau within +-this is what chance alone gives (at most 1, reached at 3 rows; the normal
+    band is rough below about 8 rows). It depends on the rows, not on the seeds;
     what the seeds bound is `blocked.split_half_tau`."""
     if n < 2:
         return math.nan
