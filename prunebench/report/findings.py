@@ -101,13 +101,16 @@ def _means(section: Section) -> dict[str, float]:
 
 def _spread(found: list[tuple[float, int, str]]) -> str:
     """`+0.30 (a vs b)` or `from +0.30 (a vs b) to +0.74 (c vs d)`, with the chance band of the
-    fewest rows compared (the widest)."""
+    rows compared (from the most rows' to the fewest's where the pairs differ)."""
     found = sorted(found)
     low, high = found[0], found[-1]
     spread = f"{low[0]:+.2f} ({low[2]})" if len(found) == 1 else \
         f"from {low[0]:+.2f} ({low[2]}) to {high[0]:+.2f} ({high[2]})"
-    fewest = min(n for _, n, _ in found)
-    return f"{spread}; chance alone stays within ±{tau_chance(fewest):.2f} over {fewest} rows"
+    counts = sorted({n for _, n, _ in found})
+    band = f"±{tau_chance(counts[0]):.2f} over {counts[0]} rows" if len(counts) == 1 else \
+        f"±{tau_chance(counts[-1]):.2f} to ±{tau_chance(counts[0]):.2f} over {counts[-1]} to " \
+        f"{counts[0]} rows"
+    return f"{spread}; chance alone stays within {band}"
 
 
 def _halves(sections: list[Section]) -> str:
@@ -203,8 +206,8 @@ def conclusion(board: Board) -> str:
         below_scratch += f"below `{SCRATCH_E}`" in text
     seeds = sorted({len(s.scores.model.seeds) for s in tables if s.scores and s.scores.model})
     counted = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
-    first = (f"Over {len(tables)} tables ({counted} seeds each), the omnibus test finds that the "
-             f"rows differ in {differ}.")
+    first = (f"Over {len(tables)} table{'s' if len(tables) > 1 else ''} ({counted} seeds each), "
+             f"the omnibus test finds that the rows differ in {differ}.")
     second = (f"Against `l1` (Dunnett, 5% family-wise per table), criteria better somewhere: "
               f"{_names(sorted(better)) or 'none'}; worse somewhere: "
               f"{_names(sorted(worse)) or 'none'}.")

@@ -114,9 +114,9 @@ def reuse_saved(records: list[Record]) -> list[str]:
     if not reused:
         return []
     saved = reused_epochs * seconds / trained if trained else 0.0
-    amount = f"{saved / 3600:.1f} h" if saved >= 3600 else f"{saved / 60:.0f} min" \
-        if saved >= 60 else "under a minute"
-    hours = f", about {amount} of the cells' own time at the board's mean seconds per trained " \
+    amount = f"about {saved / 3600:.1f} h" if saved >= 3600 else \
+        f"about {saved / 60:.0f} min" if saved >= 60 else "under a minute"
+    hours = f", {amount} of the cells' own time at the board's mean seconds per trained " \
         "epoch" if trained else ""
     return [f"Exact reuse: {reused} of {phases} fine-tuning phases ({reused_epochs:g} of "
             f"{epochs:g} epochs, {100 * reused_epochs / epochs:.1f}%) were taken from a "
