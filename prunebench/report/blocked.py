@@ -17,10 +17,9 @@ square MSE on (rows - 1)(seeds - 1) degrees of freedom come
 
 Rank intervals resample the seeds (bootstrap, fixed resampling seed). How far a level's order
 agrees with itself on independent seeds is measured by splitting the seeds in halves
-(`split_half_tau`). When the model leaves no
-residual spread (every row differs from every other by the same amount on every seed), no t or
-F statistic exists: the pairs are tested exactly with the sign test, whose two-sided p over n
-seeds of one sign is 2 x 0.5^n, never 0.
+(`split_half_tau`). When the model leaves no residual spread (every row differs from every
+other by the same amount on every seed), no t or F statistic exists: the pairs are tested
+exactly with the sign test, whose two-sided p over n seeds of one sign is 2 x 0.5^n, never 0.
 """
 
 from __future__ import annotations
