@@ -239,16 +239,24 @@ def _letter(i: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[i] if i < 26 else f"[{i}]"
 
 
+def on_common_seeds(scores: Mapping[str, Mapping[int, float]],
+                    rows: Sequence[str]) -> np.ndarray:
+    """rows x seeds: each row's value on every seed all of `rows` have, seeds in order (no
+    column where they share none)."""
+    seeds = sorted(set.intersection(*(set(scores[r]) for r in rows))) if rows else []
+    return np.array([[scores[r][s] for s in seeds] for r in rows]).reshape(len(rows), len(seeds))
+
+
 def rank_intervals(scores: Mapping[str, Mapping[int, float]],
                    rows: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Each row's rank (1 = highest mean) over a bootstrap of the seeds every row has: the 2.5th
     and 97.5th percentiles of the ranks, ties counted at their best rank."""
-    seeds = sorted(set.intersection(*(set(scores[r]) for r in rows))) if rows else []
-    if len(seeds) < 2:
+    values = on_common_seeds(scores, rows)
+    seeds = values.shape[1]
+    if seeds < 2:
         return {}
-    values = np.array([[scores[r][s] for s in seeds] for r in rows])
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    picks = rng.integers(0, len(seeds), size=(BOOTSTRAP_RESAMPLES, len(seeds)))
+    picks = rng.integers(0, seeds, size=(BOOTSTRAP_RESAMPLES, seeds))
     means = values[:, picks].mean(axis=2)  # rows x resamples
     ranks = (means[:, None, :] > means[None, :, :]).sum(axis=0) + 1  # rows above, plus one
     low = np.percentile(ranks, 2.5, axis=1, method="lower")
@@ -263,11 +271,10 @@ def split_half_tau(scores: Mapping[str, Mapping[int, float]],
     with the fixed resampling seed): how far a level's order agrees with itself on independent
     seeds, what its seed noise lets any two orders share (at half the seeds: more seeds agree
     more). nan below 2 seeds or 3 rows."""
-    seeds = sorted(set.intersection(*(set(scores[r]) for r in rows))) if rows else []
-    if len(seeds) < 2 or len(rows) < 3:
+    values = on_common_seeds(scores, rows)
+    k, half = values.shape[1], values.shape[1] // 2
+    if k < 2 or len(rows) < 3:
         return math.nan
-    values = np.array([[scores[r][s] for s in seeds] for r in rows])
-    k, half = len(seeds), len(seeds) // 2
     if math.comb(k, half) <= SPLITS:
         firsts = [list(c) for c in itertools.combinations(range(k), half)]
     else:

@@ -100,7 +100,7 @@ def reuse_saved(records: list[Record]) -> list[str]:
         m = r.measured
         if m is None:
             continue
-        done = [(len(s.curve or ()), s.reused_from) for s in m.history if s.curve]
+        done = [(len(s.curve), s.reused_from) for s in m.history if s.curve]
         if m.final_curve:
             done.append((len(m.final_curve), m.final_reused_from))
         own = sum(n for n, source in done if not source) + m.cost.sparsity_epochs + \
