@@ -38,9 +38,7 @@ def record(criterion, seed, after, before=50.0, status="ok", error=None):
 
 def harder(r):
     """The record at a second level, where weak beats random."""
-    top1 = {"l1": 90.0, "random": 40.0, "weak": 60.0}[r.criterion.name] + r.seed
-    pruned = replace(r.measured.pruned, macs=150_600).with_metrics(top1=top1)
-    return replace(r, target="prun2", widths=(3, 8), measured=replace(r.measured, pruned=pruned))
+    return harder_widths(r, {"l1": 90.0, "random": 40.0, "weak": 60.0}[r.criterion.name] + r.seed)
 
 
 RECORDS = [record("bn", 0, 0, status="not-applicable", error="no BN"),
