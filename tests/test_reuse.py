@@ -34,12 +34,10 @@ def test_a_bit_identical_phase_is_reused_and_changes_no_number(tmp_path):
     assert not list((tmp_path / "shared" / "reuse").rglob("*.pt"))  # forgotten with the seed
     # the board's provenance counts it: lamp took all its phases, a third of three equal schedules
     phases = len(lamp.history) + 1
-    assert reuse_saved(list(shared.values()))[0].startswith(
-        f"Exact reuse: {phases} of {3 * phases} fine-tuning phases (")
-    assert "33.3%) were taken from a bit-identical phase another cell had trained, " \
-        in reuse_saved(list(shared.values()))[0]
-    assert reuse_saved(list(shared.values()))[0].endswith(
-        " of the cells' own time at the board's mean seconds per trained epoch")
+    line = reuse_saved(list(shared.values()))[0]
+    assert line.startswith(f"Exact reuse: {phases} of {3 * phases} fine-tuning phases (")
+    assert "33.3%) were taken from a bit-identical phase another cell had trained, " in line
+    assert line.endswith(" of the cells' own time at the board's mean seconds per trained epoch")
     assert reuse_saved([shared["l1"], shared["l2"]]) == []  # nothing reused: no line
 
 
