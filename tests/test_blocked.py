@@ -18,7 +18,7 @@ from prunebench.report.blocked import (
     split_half_tau,
     tukey_msd,
 )
-from prunebench.report.stats import tau_chance
+from prunebench.report.stats import pairwise_taus, tau_chance
 
 #: Montgomery, Design and Analysis of Experiments (5th ed.), Example 4.1, Table 4.3: the yield
 #: of a vascular graft at four extrusion pressures (rows), six resin batches (blocks)
@@ -156,3 +156,17 @@ def test_the_chance_band_of_kendalls_tau():
     taus = [stats.kendalltau(rng.permutation(25), rng.permutation(25)).statistic
             for _ in range(4000)]
     assert 0.035 < float(np.mean(np.abs(taus) > band)) < 0.065
+
+
+def test_pairwise_taus_over_the_rows_each_pair_shares():
+    """Three levels: `b` reverses `a` on the same four rows (tau -1); `c` has three of the rows in
+    `a`'s order (tau +1 over 3 rows); `b` against `c` is reversed on those three (-1 over 3). By
+    hand: 4 rows reversed are 6 of 6 pairs discordant."""
+    a = {"w": 1.0, "x": 2.0, "y": 3.0, "z": 4.0}
+    b = {"w": 4.0, "x": 3.0, "y": 2.0, "z": 1.0}
+    c = {"x": 0.1, "y": 0.2, "z": 0.3, "only-c": 9.0}
+    got = pairwise_taus({"a": a, "b": b, "c": c})
+    assert [(p, q, round(t, 6), n) for p, q, t, n in got] == [
+        ("a", "b", -1.0, 4), ("a", "c", 1.0, 3), ("b", "c", -1.0, 3)]
+    x, y, tau, n = pairwise_taus({1: a, 2: {"w": 1.0, "x": 3.0, "y": 2.0, "z": 4.0}})[0]
+    assert (x, y, n) == (1, 2, 4) and tau == pytest.approx(4 / 6)  # 5 concordant, 1 discordant

@@ -31,7 +31,7 @@ from prunebench.report.provenance import (
     wall_times,
 )
 from prunebench.report.speed_summary import SPEED_FIELDS, architecture_speed, speedup
-from prunebench.report.stats import kendall_tau, summarise, tau_chance
+from prunebench.report.stats import pairwise_taus, summarise, tau_chance
 from prunebench.report.summary import Problem
 from prunebench.report.verdict import REFERENCES, Scores, rank_text, scores_of, verdict_lines
 from prunebench.results.record import Measured, Record, Step, lost_baseline, made_on
@@ -553,14 +553,12 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
         lines += [f"| {n} | " + " | ".join(rank_text(scored[t], n) or "–" for t in targets)
                   + " |" for n in names]
         lines.append("")
-        for i, a in enumerate(targets):
-            for b in targets[i + 1:]:
-                tau, n = kendall_tau({k: v.mean for k, v in by_target[a].items()},
-                                     {k: v.mean for k, v in by_target[b].items()})
-                lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
-                             f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
-                             f"-1: reversed; chance alone stays within ±{tau_chance(n):.2f} "
-                             "in 95% of unrelated orders)")
+        means = {t: {k: v.mean for k, v in by_target[t].items()} for t in targets}
+        for a, b, tau, n in pairwise_taus(means):
+            lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
+                         f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
+                         f"-1: reversed; chance alone stays within ±{tau_chance(n):.2f} "
+                         "in 95% of unrelated orders)")
         halves = [f"`{t}` {scored[t].split_half:+.2f}" for t in targets
                   if not math.isnan(scored[t].split_half)]
         if halves:

@@ -17,7 +17,7 @@ from prunebench.protocol.config import SCRATCH_E, UNPRUNED_FT, is_control
 from prunebench.report.blocked import detectable, p_text
 from prunebench.report.board import Board, Section
 from prunebench.report.one_shot import GLOBAL_SWEEP
-from prunebench.report.stats import kendall_tau, tau_chance
+from prunebench.report.stats import kendall_tau, pairwise_taus, tau_chance
 from prunebench.report.verdict import REFERENCES, Scores, verdict_counts
 
 #: at most this many names are listed in a sentence; the rest are counted
@@ -135,13 +135,12 @@ def order_findings(board: Board) -> list[str]:
         scored = [s for s in board.sections if s.budget == budget and s.scores is not None
                   and s.sweep is None]
         pairs: dict[str, list[tuple[float, int, str]]] = {"within": [], "across": []}
-        for i, a in enumerate(scored):
-            for b in scored[i + 1:]:
-                tau, n = kendall_tau(_means(a), _means(b))
-                if math.isnan(tau) or n < 3:
-                    continue
-                kind = "within" if _track(a) == _track(b) else "across"
-                pairs[kind].append((tau, n, f"`{a.target}` vs `{b.target}`"))
+        for i, j, tau, n in pairwise_taus({i: _means(s) for i, s in enumerate(scored)}):
+            if math.isnan(tau) or n < 3:
+                continue
+            a, b = scored[i], scored[j]
+            kind = "within" if _track(a) == _track(b) else "across"
+            pairs[kind].append((tau, n, f"`{a.target}` vs `{b.target}`"))
         for kind, what in (("within", "between levels of one track"),
                            ("across", "between the fixed-width and the global track")):
             if pairs[kind]:

@@ -13,6 +13,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from scipy import stats
 
@@ -57,6 +58,18 @@ def kendall_tau(first: Mapping[str, float], second: Mapping[str, float]) -> tupl
         return math.nan, len(common)
     tau = stats.kendalltau([first[c] for c in common], [second[c] for c in common]).statistic
     return float(tau), len(common)
+
+
+Level = TypeVar("Level")
+
+
+def pairwise_taus(levels: Mapping[Level, Mapping[str, float]]
+                  ) -> list[tuple[Level, Level, float, int]]:
+    """`kendall_tau` between every pair of levels, in the levels' order: the one loop behind
+    the board's rank stability section and the findings that quote it."""
+    keys = list(levels)
+    return [(a, b, *kendall_tau(levels[a], levels[b]))
+            for i, a in enumerate(keys) for b in keys[i + 1:]]
 
 
 def tau_chance(n: int, level: float = 0.05) -> float:
