@@ -542,18 +542,17 @@ def _stability(levels: dict[str, dict[str, Scores]]) -> list[str]:
     for budget, scored in sorted(levels.items()):
         if len(scored) < 2:
             continue
-        by_target = {t: s.summaries for t, s in scored.items()}
-        targets = list(by_target)
-        names = sorted({n for summaries in by_target.values() for n in summaries},
+        means = {t: {k: v.mean for k, v in s.summaries.items()} for t, s in scored.items()}
+        targets = list(means)
+        names = sorted({n for by_row in means.values() for n in by_row},
                        key=lambda n: (-statistics.fmean(
-                           by_target[t][n].mean for t in targets if n in by_target[t]), n))
+                           means[t][n] for t in targets if n in means[t]), n))
         lines += [f"### Budget `{budget}`", "",
                   "| criterion | " + " | ".join(f"rank at `{t}`" for t in targets) + " |",
                   "|" + "---|" * (len(targets) + 1)]
         lines += [f"| {n} | " + " | ".join(rank_text(scored[t], n) or "–" for t in targets)
                   + " |" for n in names]
         lines.append("")
-        means = {t: {k: v.mean for k, v in by_target[t].items()} for t in targets}
         for a, b, tau, n in pairwise_taus(means):
             lines.append(f"- Kendall's tau of the mean after-FT order, `{a}` vs `{b}`: "
                          f"{tau:+.2f} over {n} rows (1: same order, 0: unrelated, "
